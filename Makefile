@@ -1,0 +1,50 @@
+# `make run` and `make test` work on a fresh machine: each creates .venv and installs what it
+# needs first.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+RUNTIME := $(VENV)/.runtime-installed
+DEV := $(VENV)/.dev-installed
+
+.PHONY: run test lint typecheck unit services bench migrations clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip==26.3
+
+$(RUNTIME): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(DEV): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@ $(RUNTIME)
+
+# Mailroom with everything on the embedded default: SQLite under ./mailroom-data.
+run: $(RUNTIME)
+	$(BIN)/mailroom serve
+
+test: $(DEV) services lint typecheck
+	$(BIN)/pytest
+
+lint: $(DEV)
+	$(BIN)/ruff check mailroom tests bench
+	$(BIN)/ruff format --check mailroom tests bench
+
+typecheck: $(DEV)
+	$(BIN)/mypy
+
+# The servers the tests talk to (PostgreSQL now; more as later parts need them).
+services:
+	config/services.sh
+
+bench: $(DEV) services
+	$(BIN)/python bench/ingest.py
+
+# After changing a model: write the migration that brings existing databases along.
+migrations: $(DEV)
+	$(BIN)/tortoise -c mailroom.db.TORTOISE_ORM makemigrations
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

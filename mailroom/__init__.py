@@ -1,0 +1,1 @@
+"""Mailroom: email and calendar ingestion for CRM workspaces."""

@@ -1,0 +1,251 @@
+"""The `mailroom` command: serve, ingest, parse and the administrative verbs.
+
+Every command reads the settings once, opens the database if it needs it, and turns Mailroom's
+own errors into one line on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from tortoise.exceptions import BaseORMException
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from mailroom.db import database
+from mailroom.errors import MailroomError
+from mailroom.gateway.files import Source, count, discover, messages
+from mailroom.gateway.importer import import_sources
+from mailroom.gateway.ingest import IngestReport, Ingestor
+from mailroom.gateway.normalize import normalize
+from mailroom.models import Plan
+from mailroom.settings import Settings, load_settings
+
+app = typer.Typer(
+    name="mailroom",
+    help="Email and calendar ingestion for CRM workspaces.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+workspace_app = typer.Typer(help="Create and change workspaces.", no_args_is_help=True)
+member_app = typer.Typer(help="Add members to a workspace.", no_args_is_help=True)
+token_app = typer.Typer(help="Create API tokens.", no_args_is_help=True)
+app.add_typer(workspace_app, name="workspace")
+app.add_typer(member_app, name="member")
+app.add_typer(token_app, name="token")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+T = TypeVar("T")
+
+
+def _run(work: Callable[[Settings], Awaitable[T]], *, with_database: bool = True) -> T:
+    """Run a command's coroutine; Mailroom's errors become one line and exit code 1."""
+    try:
+        settings = load_settings()
+
+        async def main() -> T:
+            if not with_database:
+                return await work(settings)
+            async with database(settings):
+                return await work(settings)
+
+        return asyncio.run(main())
+    except MailroomError as error:
+        err.print(f"[red]error:[/red] {error}", soft_wrap=True)
+        raise typer.Exit(1) from None
+    except BaseORMException as error:
+        err.print(f"[red]database error:[/red] {error}", soft_wrap=True)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/yellow]")
+        raise typer.Exit(130) from None
+
+
+@workspace_app.command("create")
+def workspace_create(
+    slug: str,
+    name: Annotated[str | None, typer.Option(help="Display name (default: the slug).")] = None,
+    plan: Annotated[Plan, typer.Option(case_sensitive=False)] = Plan.FREE,
+) -> None:
+    """Create a workspace."""
+    from mailroom.workspaces import create_workspace
+
+    async def work(_: Settings) -> None:
+        workspace = await create_workspace(slug, name, plan)
+        out.print(f"Created workspace [bold]{workspace.slug}[/bold] (plan {workspace.plan})")
+
+    _run(work)
+
+
+@member_app.command("add")
+def member_add(
+    slug: str,
+    email: str,
+    admin: Annotated[bool, typer.Option("--admin", help="Make the member an admin.")] = False,
+    alias: Annotated[
+        list[str] | None, typer.Option("--alias", help="Another address the member sends from.")
+    ] = None,
+) -> None:
+    """Add a member to a workspace."""
+    from mailroom.workspaces import add_member, get_workspace
+
+    async def work(_: Settings) -> None:
+        workspace = await get_workspace(slug)
+        member = await add_member(workspace, email, admin=admin, aliases=alias or [])
+        aliases = f" (aliases: {', '.join(member.aliases)})" if member.aliases else ""
+        out.print(f"Added {member.role.lower()} [bold]{member.email}[/bold] to {slug}{aliases}")
+
+    _run(work)
+
+
+@token_app.command("create")
+def token_create(slug: str, email: str) -> None:
+    """Create an API token for a member. The token is printed once, on the last line."""
+    from mailroom.workspaces import create_token, get_member, get_workspace
+
+    async def work(_: Settings) -> None:
+        workspace = await get_workspace(slug)
+        token = await create_token(await get_member(workspace, email))
+        err.print(f"API token for {email} in {slug} (shown once, store it now):")
+        print(token)
+
+    _run(work)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="mbox files, Maildir folders, .eml files.")],
+    workspace: Annotated[str, typer.Option("--workspace", help="Workspace slug.")],
+    mailbox: Annotated[str, typer.Option("--mailbox", help="The member address it belongs to.")],
+) -> None:
+    """Import messages from files into a member's import mailbox."""
+    from mailroom.workspaces import get_member, get_workspace, import_mailbox
+
+    async def work(settings: Settings) -> IngestReport:
+        space = await get_workspace(workspace)
+        box = await import_mailbox(await get_member(space, mailbox))
+        found = discover(paths)
+        for path, reason in found.skipped:
+            err.print(f"[yellow]skipped[/yellow] {path}: {reason}", soft_wrap=True)
+        total = sum(count(s) for s in found.sources)
+        ingestor = Ingestor(settings.limits)
+        with _progress(total) as advance:
+            return await import_sources(
+                ingestor, box, found.sources, batch_size=settings.ingest_batch_size,
+                progress=advance,
+            )
+
+    report = _run(work)
+    out.print(_summary(report))
+    if report.failed:
+        raise typer.Exit(1)
+
+
+def _summary(report: IngestReport) -> str:
+    seen = report.new + report.duplicate + report.unchanged + report.failed
+    parts = [f"{report.new} new", f"{report.duplicate} duplicate", f"{report.unchanged} unchanged"]
+    if report.failed:
+        parts.append(f"{report.failed} failed (kept, will be retried)")
+    return (
+        f"{seen} messages: {', '.join(parts)}; {report.defective} with defects; "
+        f"{report.people_created} people and {report.companies_created} companies created"
+    )
+
+
+class _progress:
+    """A progress bar on stderr that the import advances."""
+
+    def __init__(self, total: int) -> None:
+        self.bar = Progress(
+            TextColumn("importing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+        )
+        self.task = self.bar.add_task("import", total=total)
+
+    def __enter__(self) -> Callable[[int], None]:
+        self.bar.start()
+        return lambda done: self.bar.advance(self.task, done)
+
+    def __exit__(self, *_: object) -> None:
+        self.bar.stop()
+
+
+@app.command()
+def parse(
+    files: Annotated[list[Path], typer.Argument(help="Messages, mbox files or Maildir folders.")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """Parse messages and print what Mailroom reads from them."""
+
+    async def work(settings: Settings) -> None:
+        found = discover(files)
+        for path, reason in found.skipped:
+            err.print(f"[yellow]skipped[/yellow] {path}: {reason}", soft_wrap=True)
+        for label, raw in _parse_inputs(found.sources):
+            envelope = normalize(raw, limits=settings.limits)
+            if as_json:
+                sys.stdout.write(json.dumps({"file": label, **envelope.to_json()}) + "\n")
+            else:
+                _show(label, envelope.to_json())
+
+    _run(work, with_database=False)
+
+
+def _parse_inputs(sources: list[Source]) -> Iterator[tuple[str, bytes]]:
+    """Each message with the file it came from (an mbox or Maildir's own path for theirs)."""
+    for source in sources:
+        for found in messages(source):
+            yield str(source.path), found.raw
+
+
+def _show(label: str, data: dict[str, Any]) -> None:
+    def people(key: str) -> str:
+        return ", ".join(
+            f"{p['name']} <{p['address']}>" if p["name"] else p["address"] for p in data[key]
+        )
+
+    out.print(f"[bold]{label}[/bold]")
+    out.print(f"  subject  {data['subject']}")
+    out.print(f"  date     {data['date']}")
+    for key in ("from", "to", "cc"):
+        if data[key]:
+            out.print(f"  {key:<8} {people(key)}")
+    out.print(f"  snippet  {data['snippet']}")
+    for attachment in data["attachments"]:
+        out.print(f"  attached {attachment['filename']} ({attachment['content_type']})")
+    for defect in data["defects"]:
+        out.print(f"  [yellow]defect[/yellow]   {defect}")
+
+
+@app.command()
+def serve() -> None:
+    """Run Mailroom: the HTTP API (health for now), and the workers later issues add."""
+    from mailroom.app import run_server
+
+    _run(run_server, with_database=False)
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date (every command also does this on start)."""
+
+    async def work(settings: Settings) -> None:
+        out.print("Database schema is up to date")
+
+    _run(work)
+
+
+def main() -> None:
+    app()

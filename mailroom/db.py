@@ -1,0 +1,95 @@
+"""Opening the database: Tortoise configuration, connection and migrations."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tortoise import Tortoise
+from tortoise.exceptions import BaseORMException
+from tortoise.migrations.api import migrate
+
+from mailroom.errors import DatabaseError
+from mailroom.models import MODEL_MODULES
+
+if TYPE_CHECKING:
+    from mailroom.settings import Settings
+
+MIGRATIONS_MODULE = "mailroom.models.migrations"
+
+
+def tortoise_config(database_url: str) -> dict[str, Any]:
+    """The Tortoise configuration for a database URL (`sqlite://PATH` or `postgres://...`)."""
+    connection: str | dict[str, Any] = database_url
+    if database_url.startswith("sqlite://"):
+        connection = {
+            "engine": "tortoise.backends.sqlite",
+            "credentials": {
+                "file_path": database_url.removeprefix("sqlite://"),
+                "journal_mode": "WAL",
+                # FULL: a commit is on disk when it returns, which is what lets the gateway
+                # acknowledge a message once its bytes are committed.
+                "synchronous": "FULL",
+                # Another process (an import beside `serve`) may hold the write lock briefly.
+                "busy_timeout": 30000,
+                "foreign_keys": "ON",
+            },
+        }
+    return {
+        "connections": {"default": connection},
+        "apps": {
+            "models": {
+                "models": MODEL_MODULES,
+                "migrations": MIGRATIONS_MODULE,
+                "default_connection": "default",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+# For `tortoise makemigrations` (see the Makefile); no connection is made from it.
+TORTOISE_ORM = tortoise_config("sqlite://:memory:")
+
+
+async def open_database(settings: Settings) -> None:
+    """Connect and bring the schema up to date."""
+    if settings.is_sqlite:
+        path = Path(settings.database_url.removeprefix("sqlite://"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+    config = tortoise_config(settings.database_url)
+    try:
+        await migrate(config=config)
+        await Tortoise.init(config=config)
+    except (OSError, BaseORMException) as error:
+        # A connection left open keeps aiosqlite's worker thread, and so the process, alive.
+        await Tortoise.close_connections()
+        raise DatabaseError(
+            f"cannot open database {_redacted(settings.database_url)}: {error}"
+        ) from error
+
+
+async def close_database() -> None:
+    await Tortoise.close_connections()
+
+
+@asynccontextmanager
+async def database(settings: Settings) -> AsyncIterator[None]:
+    await open_database(settings)
+    try:
+        yield
+    finally:
+        await close_database()
+
+
+def _redacted(url: str) -> str:
+    """The URL without its password, for error messages."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at:
+        return url
+    user = credentials.partition(":")[0]
+    return f"{scheme}{sep}{user}@{host}"

@@ -1,0 +1,378 @@
+"""Storing what the edges bring: bytes first, then messages, copies, threads and records.
+
+`Ingestor.store` commits the raw bytes with a pending row for each and returns: from then on
+nothing is lost, and an edge may acknowledge. `Ingestor.process` normalizes and stores the
+messages in one transaction per batch and deletes the pending rows in it; whatever a crash
+interrupts is found again by `Ingestor.replay`. Ingest is idempotent: a message is keyed by its
+Message-ID (or its content when it has none) and each mailbox holds one copy of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from tortoise.transactions import in_transaction
+from uuid_utils.compat import uuid7
+
+from mailroom.envelope import DateSource, Envelope
+from mailroom.gateway.locks import workspace_write_lock
+from mailroom.gateway.normalize import Limits, normalize
+from mailroom.gateway.storage import attachment_rows, message_row, participant_rows
+from mailroom.gateway.threading import Threadable, assign_threads
+from mailroom.models import (
+    Attachment,
+    Direction,
+    Interaction,
+    Mailbox,
+    Member,
+    Message,
+    MessageCopy,
+    Participant,
+    PendingIngest,
+    RawMessage,
+)
+from mailroom.resolver import Sighting, WorkspaceRules, interactions_for, resolve
+from mailroom.resolver.interactions import INTERACTION_ROLES, link_history, refresh_figures
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFacts:
+    """What the edge knows about where a message was seen."""
+
+    provider_id: str | None = None
+    folder: str | None = None
+    provider_thread_id: str | None = None
+    labels: tuple[str, ...] = ()
+    received_at: datetime | None = None
+    # None: OUTBOUND when the From is the mailbox owner's address or alias.
+    outbound: bool | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "provider_id": self.provider_id,
+            "folder": self.folder,
+            "provider_thread_id": self.provider_thread_id,
+            "labels": list(self.labels),
+            "outbound": self.outbound,
+        }
+        if self.received_at is not None:
+            data["received_at"] = self.received_at.isoformat()
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SourceFacts:
+        received = data.get("received_at")
+        return cls(
+            provider_id=data.get("provider_id"),
+            folder=data.get("folder"),
+            provider_thread_id=data.get("provider_thread_id"),
+            labels=tuple(data.get("labels") or ()),
+            received_at=datetime.fromisoformat(received) if received else None,
+            outbound=data.get("outbound"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    raw: bytes
+    facts: SourceFacts = SourceFacts()
+
+
+class Outcome(StrEnum):
+    NEW = "new"  # stored for the first time
+    DUPLICATE = "duplicate"  # already stored; this mailbox's copy was added
+    UNCHANGED = "unchanged"  # this mailbox already had it
+    FAILED = "failed"  # kept pending, to be retried
+
+
+@dataclass(slots=True)
+class IngestReport:
+    new: int = 0
+    duplicate: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    defective: int = 0
+    people_created: int = 0
+    companies_created: int = 0
+    # One (outcome, message id) per item of the last call, in order; None when failed.
+    outcomes: list[tuple[Outcome, UUID | None]] = field(default_factory=list)
+
+    def count(self, outcome: Outcome, message_id: UUID | None) -> None:
+        setattr(self, outcome.value, getattr(self, outcome.value) + 1)
+        self.outcomes.append((outcome, message_id))
+
+    def merge(self, other: IngestReport) -> None:
+        for name in (
+            "new",
+            "duplicate",
+            "unchanged",
+            "failed",
+            "defective",
+            "people_created",
+            "companies_created",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.outcomes.extend(other.outcomes)
+
+
+@dataclass(slots=True)
+class _Item:
+    pending: PendingIngest
+    raw: bytes
+    facts: SourceFacts
+    envelope: Envelope
+    dedupe_key: str
+    message_id: UUID | None = None
+    outcome: Outcome = Outcome.UNCHANGED
+
+
+class Ingestor:
+    """Ingest for one process; safe to share between the tasks of one event loop."""
+
+    def __init__(self, limits: Limits = Limits()) -> None:
+        self.limits = limits
+        self._owners: dict[UUID, frozenset[str]] = {}
+
+    async def ingest(self, mailbox: Mailbox, items: Sequence[Incoming]) -> IngestReport:
+        """Store and process messages seen by a mailbox."""
+        pending = await self.store(mailbox, items)
+        return await self.process(pending)
+
+    async def store(
+        self, mailbox: Mailbox, items: Sequence[Incoming]
+    ) -> list[tuple[PendingIngest, bytes]]:
+        """Commit the bytes durably, each with a pending row; nothing is parsed yet."""
+        if not items:
+            return []
+        workspace_id = mailbox.workspace_id
+        digests = [hashlib.sha256(i.raw).hexdigest() for i in items]
+        async with in_transaction():
+            raws = [
+                RawMessage(
+                    id=uuid7(), workspace_id=workspace_id, sha256=d, size=len(i.raw), data=i.raw
+                )
+                for d, i in zip(digests, items, strict=True)
+            ]
+            await RawMessage.bulk_create(_unique_by(raws, "sha256"), ignore_conflicts=True)
+            ids = dict(
+                await RawMessage.filter(
+                    workspace_id=workspace_id, sha256__in=sorted(set(digests))
+                ).values_list("sha256", "id")
+            )
+            pending = [
+                PendingIngest(
+                    id=uuid7(),
+                    workspace_id=workspace_id,
+                    mailbox_id=mailbox.id,
+                    raw_message_id=ids[d],
+                    facts=i.facts.to_json(),
+                )
+                for d, i in zip(digests, items, strict=True)
+            ]
+            await PendingIngest.bulk_create(pending)
+        return [(p, i.raw) for p, i in zip(pending, items, strict=True)]
+
+    async def process(self, pending: Sequence[tuple[PendingIngest, bytes]]) -> IngestReport:
+        """Turn stored bytes into messages. A batch that fails is retried one message at a
+        time, so that one bad message cannot hold back the others; a message that still fails
+        stays pending with its error."""
+        report = IngestReport()
+        if not pending:
+            return report
+        try:
+            return await self._process(pending)
+        except Exception as error:  # noqa: BLE001 - the message is kept; see below
+            if len(pending) > 1:
+                for one in pending:
+                    report.merge(await self.process([one]))
+                return report
+            await self._failed(pending[0][0], error)
+            report.count(Outcome.FAILED, None)
+            return report
+
+    async def replay(self, batch_size: int = 200) -> IngestReport:
+        """Process every pending row, oldest first: what a crash left behind."""
+        report = IngestReport()
+        last: UUID | None = None
+        while True:
+            query = PendingIngest.all().order_by("id").limit(batch_size)
+            if last is not None:
+                query = query.filter(id__gt=last)
+            rows = await query.prefetch_related("raw_message")
+            if not rows:
+                return report
+            last = rows[-1].id
+            batch = [(row, bytes(row.raw_message.data)) for row in rows]
+            report.merge(await self.process(batch))
+
+    async def _failed(self, pending: PendingIngest, error: Exception) -> None:
+        log.warning("message %s kept pending, its ingest failed: %r", pending.id, error)
+        log.debug("ingest failure", exc_info=error)
+        await PendingIngest.filter(id=pending.id).update(
+            attempts=pending.attempts + 1, last_error=f"{type(error).__name__}: {error}"[:2000]
+        )
+
+    async def _process(self, pending: Sequence[tuple[PendingIngest, bytes]]) -> IngestReport:
+        items = [self._normalize(p, raw) for p, raw in pending]
+        report = IngestReport()
+        workspace_id = pending[0][0].workspace_id
+        async with in_transaction() as connection:
+            await workspace_write_lock(connection, workspace_id)
+            rules = await WorkspaceRules.load(workspace_id)
+            new_messages = await self._messages(workspace_id, items)
+            await self._copies(items)
+            people = await self._records(rules, items, new_messages, report)
+            await refresh_figures(people)
+            await PendingIngest.filter(id__in=[i.pending.id for i in items]).delete()
+        for item in items:
+            report.count(item.outcome, item.message_id)
+            if item.outcome is Outcome.NEW and item.envelope.defects:
+                report.defective += 1
+        return report
+
+    def _normalize(self, pending: PendingIngest, raw: bytes) -> _Item:
+        facts = SourceFacts.from_json(pending.facts)
+        envelope = normalize(raw, arrival=facts.received_at or datetime.now(UTC), limits=self.limits)
+        return _Item(pending, raw, facts, envelope, dedupe_key(envelope))
+
+    async def _messages(self, workspace_id: UUID, items: list[_Item]) -> dict[UUID, _Item]:
+        """Find or create each item's message; returns the new ones by id."""
+        keys = sorted({i.dedupe_key for i in items})
+        existing = dict(
+            await Message.filter(workspace_id=workspace_id, dedupe_key__in=keys).values_list(
+                "dedupe_key", "id"
+            )
+        )
+        new: dict[UUID, _Item] = {}
+        rows: dict[UUID, Message] = {}
+        for item in items:
+            if item.dedupe_key in existing:
+                item.message_id = existing[item.dedupe_key]
+                item.outcome = Outcome.DUPLICATE
+                continue
+            message = message_row(workspace_id, item.pending.raw_message_id, item.envelope)
+            message.dedupe_key = item.dedupe_key
+            existing[item.dedupe_key] = message.id
+            item.message_id, item.outcome = message.id, Outcome.NEW
+            new[message.id], rows[message.id] = item, message
+        await assign_threads(
+            workspace_id,
+            [
+                Threadable(rows[m], i.envelope, i.pending.mailbox_id, i.facts.provider_thread_id)
+                for m, i in new.items()
+            ],
+        )
+        await Message.bulk_create(list(rows.values()))
+        return new
+
+    async def _copies(self, items: list[_Item]) -> None:
+        """One copy per mailbox and message; an item whose copy exists changes nothing."""
+        have = set(
+            await MessageCopy.filter(
+                mailbox_id__in=sorted({i.pending.mailbox_id for i in items}),
+                message_id__in=sorted({i.message_id for i in items if i.message_id}),
+            ).values_list("mailbox_id", "message_id")
+        )
+        copies = []
+        for item in items:
+            key = (item.pending.mailbox_id, item.message_id)
+            if key in have:
+                item.outcome = Outcome.UNCHANGED if item.outcome is not Outcome.NEW else item.outcome
+                continue
+            have.add(key)
+            copies.append(await self._copy(item))
+        await MessageCopy.bulk_create(copies)
+
+    async def _copy(self, item: _Item) -> MessageCopy:
+        facts = item.facts
+        outbound = facts.outbound
+        if outbound is None:
+            owner = await self._owner_addresses(item.pending.mailbox_id)
+            sender = item.envelope.from_
+            outbound = bool(sender) and sender[0].address in owner
+        return MessageCopy(
+            id=uuid7(),
+            workspace_id=item.pending.workspace_id,
+            message_id=item.message_id,
+            mailbox_id=item.pending.mailbox_id,
+            raw_message_id=item.pending.raw_message_id,
+            direction=Direction.OUTBOUND if outbound else Direction.INBOUND,
+            provider_id=facts.provider_id[:512] if facts.provider_id else None,
+            provider_thread_id=facts.provider_thread_id,
+            folder=facts.folder,
+            labels=list(facts.labels),
+        )
+
+    async def _owner_addresses(self, mailbox_id: UUID) -> frozenset[str]:
+        if mailbox_id not in self._owners:
+            mailbox = await Mailbox.get(id=mailbox_id)
+            owner = await Member.get(id=mailbox.owner_id)
+            self._owners[mailbox_id] = frozenset(owner.addresses)
+        return self._owners[mailbox_id]
+
+    async def _records(
+        self,
+        rules: WorkspaceRules,
+        items: list[_Item],
+        new: dict[UUID, _Item],
+        report: IngestReport,
+    ) -> set[UUID]:
+        """Resolve people and companies, store participants, attachments and interactions.
+        Returns the people whose figures changed."""
+        sightings = [
+            Sighting(m, i.envelope, i.pending.mailbox_id, i.envelope.date) for m, i in new.items()
+        ]
+        resolution = await resolve(rules, sightings)
+        report.people_created += len(resolution.new_people)
+        report.companies_created += resolution.companies_created
+        participants, attachments, interactions = [], [], []
+        for message_id, item in new.items():
+            rows = participant_rows(rules.workspace_id, message_id, item.envelope)
+            for row in rows:
+                row.person_id = resolution.person_of.get(row.address)
+            participants += rows
+            attachments += attachment_rows(message_id, item.envelope)
+            if not item.envelope.bulk:
+                people = [r.person_id for r in rows if r.person_id and r.role in INTERACTION_ROLES]
+                interactions += interactions_for(
+                    rules.workspace_id, message_id, item.envelope.date, people
+                )
+        await Participant.bulk_create(participants)
+        await Attachment.bulk_create(attachments)
+        await Interaction.bulk_create(interactions, ignore_conflicts=True)
+        await link_history(rules.workspace_id, resolution.new_people)
+        return {i.person_id for i in interactions} | set(resolution.new_people.values())
+
+
+def dedupe_key(envelope: Envelope) -> str:
+    """`m:` + digest of the Message-ID, or `c:` + digest of what makes the message itself
+    (not of its bytes: relays add headers, so two mailboxes' copies differ byte for byte)."""
+    if envelope.message_id:
+        return "m:" + hashlib.sha256(envelope.message_id.encode("utf-8", "replace")).hexdigest()
+    # A date that is only the arrival time differs on every sighting, so it cannot be part.
+    arrived = envelope.date_source is DateSource.ARRIVAL
+    parts = [
+        "" if arrived else envelope.date.isoformat(),
+        ",".join(a.address for a in envelope.from_),
+        ",".join(a.address for a in envelope.to + envelope.cc),
+        envelope.subject or "",
+        envelope.text or envelope.html or "",
+    ]
+    content = "\x1f".join(parts).encode("utf-8", "replace")
+    return "c:" + hashlib.sha256(content).hexdigest()
+
+
+def _unique_by(rows: list[RawMessage], attribute: str) -> list[RawMessage]:
+    seen: dict[Any, RawMessage] = {}
+    for row in rows:
+        seen.setdefault(getattr(row, attribute), row)
+    return list(seen.values())

@@ -1,0 +1,169 @@
+"""Raw message bytes to an `Envelope`: pure, no I/O, and never raising.
+
+Everything here is bounded by `Limits`; whatever could not be read is absent from the envelope
+and explained in its `defects` (stdlib defect class names and this package's own sentences).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from mailroom.envelope import Address, DateSource, Envelope, Role
+from mailroom.gateway.addresses import parse_address_list
+from mailroom.gateway.bodies import Bodies, collect_bodies
+from mailroom.gateway.dates import choose_date
+from mailroom.gateway.headers import HeaderTable, read_headers
+from mailroom.gateway.headertext import header_text, recover_8bit, unfold
+from mailroom.gateway.limits import Limits
+from mailroom.gateway.msgids import capped, extract_ids, first_id
+from mailroom.gateway.params import parse_params
+from mailroom.gateway.parser import Parsed, parse_header_block, parse_message
+from mailroom.gateway.signals import bulk_signals
+from mailroom.gateway.snippet import make_snippet
+from mailroom.gateway.subjects import normalize_subject
+
+__all__ = ["DEFAULT_LIMITS", "Limits", "normalize"]
+
+_ADDRESS_HEADERS = (
+    (Role.FROM, "From"),
+    (Role.SENDER, "Sender"),
+    (Role.REPLY_TO, "Reply-To"),
+    (Role.TO, "To"),
+    (Role.CC, "Cc"),
+    (Role.BCC, "Bcc"),
+)
+_SINGLE_HEADERS = ("From", "Sender")
+_MAX_DEFECTS = 200
+DEFAULT_LIMITS = Limits()  # frozen, so one shared default is safe
+
+
+def normalize(
+    raw: bytes, *, arrival: datetime | None = None, limits: Limits = DEFAULT_LIMITS
+) -> Envelope:
+    """Normalize one raw message. `arrival` (default: now, UTC) is the date of last resort."""
+    moment = _aware(arrival)
+    try:
+        return _build(parse_message(raw, limits), len(raw), moment, limits)
+    except Exception as error:  # bad mail is data: keep what the header block still gives
+        return _salvage(raw, moment, limits, error)
+
+
+def _build(parsed: Parsed, size: int, arrival: datetime, limits: Limits) -> Envelope:
+    message = parsed.message
+    headers = read_headers(message, limits.max_headers, limits.max_header_length)
+    charset = _message_charset(headers)
+    defects = [*parsed.defects, *headers.defects]
+    roles = _participants(headers, charset, defects)
+    if parsed.headers_only:
+        bodies = Bodies(defects=[type(defect).__name__ for defect in message.defects])
+    else:
+        bodies = collect_bodies(message, limits, charset)
+    defects.extend(bodies.defects)
+    subject_value = headers.first("subject")
+    subject = header_text(subject_value, charset) if subject_value is not None else None
+    date, date_source, date_defect = choose_date(
+        _optional_text(headers.first("date")), headers.all("received"), arrival
+    )
+    if date_defect:
+        defects.append(date_defect)
+    bulk = bulk_signals(headers, roles[Role.FROM], bodies.reports)
+    return Envelope(
+        message_id=first_id(_optional_text(headers.first("message-id"))),
+        in_reply_to=capped(_ids(headers, "in-reply-to")),
+        references=capped(_ids(headers, "references")),
+        subject=subject,
+        normalized_subject=normalize_subject(subject),
+        date=date,
+        date_source=date_source,
+        from_=roles[Role.FROM],
+        sender=roles[Role.SENDER],
+        reply_to=roles[Role.REPLY_TO],
+        to=roles[Role.TO],
+        cc=roles[Role.CC],
+        bcc=roles[Role.BCC],
+        text=bodies.text,
+        html=bodies.html,
+        snippet=make_snippet(bodies.text),
+        attachments=tuple(bodies.attachments),
+        calendar=tuple(bodies.calendar),
+        list_id=bulk.list_id,
+        list_unsubscribe=bulk.list_unsubscribe,
+        precedence=bulk.precedence,
+        auto_submitted=bulk.auto_submitted,
+        delivery_report=bulk.delivery_report,
+        bulk_signals=bulk.signals,
+        defects=_capped_defects(defects),
+        size=size,
+        headers_only=parsed.headers_only,
+    )
+
+
+def _participants(
+    headers: HeaderTable, charset: str | None, defects: list[str]
+) -> dict[Role, tuple[Address, ...]]:
+    """Every address header parsed, duplicates within one role dropped (first one kept)."""
+    roles: dict[Role, tuple[Address, ...]] = {}
+    for role, name in _ADDRESS_HEADERS:
+        values = headers.all(name.lower())
+        if len(values) > 1 and name in _SINGLE_HEADERS:
+            defects.append(f"{name}: header appears {len(values)} times")
+        found: dict[str, Address] = {}
+        for value in values:
+            addresses, problems = parse_address_list(value, charset)
+            defects.extend(f"{name}: {problem}" for problem in problems)
+            for address in addresses:
+                found.setdefault(address.address, address)
+        roles[role] = tuple(found.values())
+    return roles
+
+
+def _ids(headers: HeaderTable, name: str) -> list[str]:
+    ids: list[str] = []
+    for value in headers.all(name):
+        ids.extend(extract_ids(recover_8bit(unfold(value))))
+    return list(dict.fromkeys(ids))
+
+
+def _optional_text(value: str | None) -> str | None:
+    return recover_8bit(unfold(value)) if value is not None else None
+
+
+def _message_charset(headers: HeaderTable) -> str | None:
+    """The top-level charset, used to read raw 8-bit headers that are not UTF-8."""
+    content_type = headers.first("content-type")
+    return parse_params(unfold(content_type)).get("charset") if content_type else None
+
+
+def _capped_defects(defects: list[str]) -> tuple[str, ...]:
+    unique = list(dict.fromkeys(defects))
+    if len(unique) <= _MAX_DEFECTS:
+        return tuple(unique)
+    return (*unique[:_MAX_DEFECTS], f"{len(unique) - _MAX_DEFECTS} more defects")
+
+
+def _aware(arrival: datetime | None) -> datetime:
+    if arrival is None:
+        return datetime.now(UTC)
+    return arrival if arrival.tzinfo is not None else arrival.replace(tzinfo=UTC)
+
+
+def _salvage(raw: bytes, arrival: datetime, limits: Limits, error: Exception) -> Envelope:
+    """After an unexpected failure: the header block alone, else an envelope of defects."""
+    defect = f"normalize failed ({type(error).__name__}): only the header block was read"
+    size = len(raw) if isinstance(raw, bytes | bytearray) else 0
+    try:
+        parsed = Parsed(parse_header_block(raw[: limits.max_bytes]), True, [defect])
+        return _build(parsed, size, arrival, limits)
+    except Exception:  # nothing readable at all
+        return Envelope(
+            message_id=None,
+            in_reply_to=(),
+            references=(),
+            subject=None,
+            normalized_subject="",
+            date=arrival,
+            date_source=DateSource.ARRIVAL,
+            defects=(defect,),
+            size=size,
+            headers_only=True,
+        )

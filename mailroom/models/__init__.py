@@ -1,0 +1,76 @@
+"""Tortoise models, one module per aggregate, and their migrations (`models/migrations`)."""
+
+from mailroom.models.base import Origin
+from mailroom.models.mailbox import Mailbox, MailboxStatus, Provider, Sharing
+from mailroom.models.message import (
+    Attachment,
+    Direction,
+    Message,
+    MessageCopy,
+    Participant,
+    ParticipantRole,
+    PendingIngest,
+    RawMessage,
+    Thread,
+    ThreadKey,
+)
+from mailroom.models.records import (
+    Company,
+    CompanyDomain,
+    Interaction,
+    InteractionKind,
+    NameSource,
+    Person,
+    PersonEmail,
+)
+from mailroom.models.workspace import (
+    ApiToken,
+    BlockKind,
+    BlocklistEntry,
+    Member,
+    MemberRole,
+    Plan,
+    RecordCreationMode,
+    Workspace,
+)
+
+MODEL_MODULES = [
+    "mailroom.models.workspace",
+    "mailroom.models.mailbox",
+    "mailroom.models.message",
+    "mailroom.models.records",
+]
+
+__all__ = [
+    "MODEL_MODULES",
+    "ApiToken",
+    "Attachment",
+    "BlockKind",
+    "BlocklistEntry",
+    "Company",
+    "CompanyDomain",
+    "Direction",
+    "Interaction",
+    "InteractionKind",
+    "Mailbox",
+    "MailboxStatus",
+    "Member",
+    "MemberRole",
+    "Message",
+    "MessageCopy",
+    "NameSource",
+    "Origin",
+    "Participant",
+    "ParticipantRole",
+    "PendingIngest",
+    "Person",
+    "PersonEmail",
+    "Plan",
+    "Provider",
+    "RawMessage",
+    "RecordCreationMode",
+    "Sharing",
+    "Thread",
+    "ThreadKey",
+    "Workspace",
+]

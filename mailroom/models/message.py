@@ -1,0 +1,208 @@
+"""The message aggregate: raw bytes, the message, its copies, participants and attachments."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from tortoise import fields
+
+from mailroom.models.base import Entity
+from mailroom.models.mailbox import Mailbox
+from mailroom.models.workspace import Workspace
+
+
+class Direction(StrEnum):
+    INBOUND = "INBOUND"
+    OUTBOUND = "OUTBOUND"
+
+
+class ParticipantRole(StrEnum):
+    FROM = "FROM"
+    SENDER = "SENDER"
+    REPLY_TO = "REPLY_TO"
+    TO = "TO"
+    CC = "CC"
+    BCC = "BCC"
+
+
+class RawMessage(Entity):
+    """The bytes exactly as they arrived, stored before anything parses them."""
+
+    workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
+        "models.Workspace", related_name=False, on_delete=fields.CASCADE
+    )
+    sha256 = fields.CharField(max_length=64)
+    size = fields.BigIntField()
+    data = fields.BinaryField()
+
+    class Meta:
+        table = "raw_message"
+        unique_together = (("workspace", "sha256"),)
+
+
+class Thread(Entity):
+    workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
+        "models.Workspace", related_name=False, on_delete=fields.CASCADE
+    )
+    subject = fields.TextField(null=True)
+    normalized_subject = fields.CharField(max_length=255, default="")
+    first_message_at = fields.DatetimeField(null=True)
+    last_message_at = fields.DatetimeField(null=True)
+    message_count = fields.IntField(default=0)
+
+    class Meta:
+        table = "thread"
+        indexes = (("workspace_id", "normalized_subject"), ("workspace_id", "last_message_at"))
+
+
+class ThreadKey(Entity):
+    """Maps a Message-ID, seen or only referenced, to its thread.
+
+    Referenced-but-unseen ids are kept too (jwz's empty containers): a message that arrives
+    later joins the thread its replies already started. `key` is a digest of the id so that the
+    index stays narrow whatever the senders put in their headers.
+    """
+
+    workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
+        "models.Workspace", related_name=False, on_delete=fields.CASCADE
+    )
+    key = fields.CharField(max_length=32)
+    thread: fields.ForeignKeyRelation[Thread] = fields.ForeignKeyField(
+        "models.Thread", related_name="keys", db_index=True, on_delete=fields.CASCADE
+    )
+
+    class Meta:
+        table = "thread_key"
+        unique_together = (("workspace", "key"),)
+
+
+class Message(Entity):
+    """One message per workspace, however many mailboxes saw it.
+
+    `dedupe_key` is `m:` + a digest of the Message-ID, or `c:` + a digest of the content when the
+    message has none.
+    """
+
+    workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
+        "models.Workspace", related_name=False, on_delete=fields.CASCADE
+    )
+    dedupe_key = fields.CharField(max_length=66)
+    message_id = fields.TextField(null=True)
+    raw_message: fields.ForeignKeyRelation[RawMessage] = fields.ForeignKeyField(
+        "models.RawMessage", related_name=False, on_delete=fields.RESTRICT
+    )
+    thread: fields.ForeignKeyNullableRelation[Thread] = fields.ForeignKeyField(
+        "models.Thread", related_name="messages", db_index=True, null=True, on_delete=fields.SET_NULL
+    )
+    subject = fields.TextField(null=True)
+    normalized_subject = fields.CharField(max_length=255, default="")
+    sent_at = fields.DatetimeField()
+    # Minutes east of UTC as written in the Date header, so the sender's local time can be shown.
+    utc_offset = fields.SmallIntField(default=0)
+    date_source = fields.CharField(max_length=16)
+    in_reply_to = fields.TextField(null=True)
+    references: fields.Field[list[str]] = fields.JSONField(default=list)
+    text = fields.TextField(null=True)
+    html = fields.TextField(null=True)
+    snippet = fields.CharField(max_length=200, default="")
+    has_attachments = fields.BooleanField(default=False)
+    list_id = fields.CharField(max_length=255, null=True)
+    bulk = fields.BooleanField(default=False)
+    bulk_signals: fields.Field[list[str]] = fields.JSONField(default=list)
+    calendar: fields.Field[list[dict[str, Any]]] = fields.JSONField(default=list)
+    defects: fields.Field[list[str]] = fields.JSONField(default=list)
+    size = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "message"
+        unique_together = (("workspace", "dedupe_key"),)
+        indexes = (("workspace_id", "sent_at"), ("thread_id", "sent_at"))
+
+
+class MessageCopy(Entity):
+    """A mailbox's (or source's) sighting of a message."""
+
+    workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
+        "models.Workspace", related_name=False, on_delete=fields.CASCADE
+    )
+    message: fields.ForeignKeyRelation[Message] = fields.ForeignKeyField(
+        "models.Message", related_name="copies", db_index=True, on_delete=fields.CASCADE
+    )
+    mailbox: fields.ForeignKeyRelation[Mailbox] = fields.ForeignKeyField(
+        "models.Mailbox", related_name="copies", on_delete=fields.CASCADE
+    )
+    # The bytes this copy came with; the same as those of the message unless relays added headers.
+    raw_message: fields.ForeignKeyRelation[RawMessage] = fields.ForeignKeyField(
+        "models.RawMessage", related_name=False, on_delete=fields.RESTRICT
+    )
+    direction = fields.CharEnumField(Direction, max_length=16)
+    provider_id = fields.CharField(max_length=512, null=True)
+    provider_thread_id = fields.CharField(max_length=255, null=True)
+    folder = fields.CharField(max_length=255, null=True)
+    labels: fields.Field[list[str]] = fields.JSONField(default=list)
+
+    class Meta:
+        table = "message_copy"
+        unique_together = (("mailbox", "message"),)
+        indexes = (("mailbox_id", "provider_id"), ("mailbox_id", "provider_thread_id"))
+
+
+class Participant(Entity):
+    workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
+        "models.Workspace", related_name=False, on_delete=fields.CASCADE
+    )
+    message: fields.ForeignKeyRelation[Message] = fields.ForeignKeyField(
+        "models.Message", related_name="participants", db_index=True, on_delete=fields.CASCADE
+    )
+    role = fields.CharEnumField(ParticipantRole, max_length=16)
+    position = fields.SmallIntField(default=0)
+    address = fields.CharField(max_length=320)
+    name = fields.TextField(null=True)
+    person: fields.ForeignKeyNullableRelation[Any] = fields.ForeignKeyField(
+        "models.Person", related_name="participations", null=True, on_delete=fields.SET_NULL
+    )
+
+    class Meta:
+        table = "participant"
+        indexes = (("workspace_id", "address"), ("person_id",))
+
+
+class Attachment(Entity):
+    message: fields.ForeignKeyRelation[Message] = fields.ForeignKeyField(
+        "models.Message", related_name="attachments", db_index=True, on_delete=fields.CASCADE
+    )
+    position = fields.SmallIntField(default=0)
+    filename = fields.TextField(null=True)
+    content_type = fields.CharField(max_length=255)
+    size = fields.BigIntField()
+    sha256 = fields.CharField(max_length=64)
+    inline = fields.BooleanField(default=False)
+    content_id = fields.CharField(max_length=255, null=True)
+
+    class Meta:
+        table = "attachment"
+
+
+class PendingIngest(Entity):
+    """Bytes that are stored but not yet processed into a message.
+
+    Written in the same transaction as the raw bytes and deleted in the one that stores the
+    message, so whatever was acknowledged and then interrupted is found again at start.
+    """
+
+    workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
+        "models.Workspace", related_name=False, on_delete=fields.CASCADE
+    )
+    mailbox: fields.ForeignKeyRelation[Mailbox] = fields.ForeignKeyField(
+        "models.Mailbox", related_name=False, on_delete=fields.CASCADE
+    )
+    raw_message: fields.ForeignKeyRelation[RawMessage] = fields.ForeignKeyField(
+        "models.RawMessage", related_name=False, on_delete=fields.CASCADE
+    )
+    facts: fields.Field[dict[str, Any]] = fields.JSONField(default=dict)
+    attempts = fields.IntField(default=0)
+    last_error = fields.TextField(null=True)
+
+    class Meta:
+        table = "pending_ingest"

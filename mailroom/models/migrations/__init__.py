@@ -1,0 +1,1 @@
+"""Schema migrations, made by `tortoise makemigrations` (see the Makefile)."""

@@ -1,0 +1,114 @@
+"""The records the resolver keeps: people, companies, their addresses and domains, and the
+interactions that feed relationship figures."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+
+from mailroom.models.base import Entity, Provenance
+from mailroom.models.message import Message
+from mailroom.models.workspace import Workspace
+
+
+class NameSource(StrEnum):
+    """How a record's name was found, weakest first: a stronger source replaces a weaker one,
+    and nothing replaces a name set by hand."""
+
+    DERIVED = "DERIVED"  # from an address's local part or a domain
+    DISPLAY = "DISPLAY"  # from a display name in a message
+    HAND = "HAND"
+
+
+class Company(Provenance):
+    workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
+        "models.Workspace", related_name=False, on_delete=fields.CASCADE
+    )
+    name = fields.CharField(max_length=255)
+    name_source = fields.CharEnumField(NameSource, max_length=16, default=NameSource.DERIVED)
+    first_email_at = fields.DatetimeField(null=True)
+    last_email_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "company"
+        indexes = (("workspace_id", "name"),)
+
+
+class CompanyDomain(Provenance):
+    workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
+        "models.Workspace", related_name=False, on_delete=fields.CASCADE
+    )
+    company: fields.ForeignKeyRelation[Company] = fields.ForeignKeyField(
+        "models.Company", related_name="domains", db_index=True, on_delete=fields.CASCADE
+    )
+    domain = fields.CharField(max_length=255)
+
+    class Meta:
+        table = "company_domain"
+        unique_together = (("workspace", "domain"),)
+
+
+class Person(Provenance):
+    workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
+        "models.Workspace", related_name=False, on_delete=fields.CASCADE
+    )
+    name = fields.CharField(max_length=255, null=True)
+    name_source = fields.CharEnumField(NameSource, max_length=16, default=NameSource.DERIVED)
+    company: fields.ForeignKeyNullableRelation[Company] = fields.ForeignKeyField(
+        "models.Company", related_name="people", db_index=True, null=True, on_delete=fields.SET_NULL
+    )
+    # True when a member chose the company; the resolver then leaves it alone.
+    company_set_by_hand = fields.BooleanField(default=False)
+    first_email_at = fields.DatetimeField(null=True)
+    last_email_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "person"
+        indexes = (("workspace_id", "name"),)
+
+
+class PersonEmail(Provenance):
+    """An address of a person. An address belongs to at most one person in a workspace."""
+
+    workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
+        "models.Workspace", related_name=False, on_delete=fields.CASCADE
+    )
+    person: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="emails", db_index=True, on_delete=fields.CASCADE
+    )
+    address = fields.CharField(max_length=320)
+    # The registrable domain (`acme.co.uk` for `jo@mail.acme.co.uk`): what companies match on.
+    domain = fields.CharField(max_length=255)
+
+    class Meta:
+        table = "person_email"
+        unique_together = (("workspace", "address"),)
+        indexes = (("workspace_id", "domain"),)
+
+
+class InteractionKind(StrEnum):
+    EMAIL = "EMAIL"
+    MEETING = "MEETING"
+
+
+class Interaction(Entity):
+    """A person took part in a message (or, later, a meeting). Which members were involved is
+    read from the message's copies, so removing a mailbox needs no bookkeeping here."""
+
+    workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
+        "models.Workspace", related_name=False, on_delete=fields.CASCADE
+    )
+    person: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="interactions", on_delete=fields.CASCADE
+    )
+    message: fields.ForeignKeyNullableRelation[Message] = fields.ForeignKeyField(
+        "models.Message", related_name=False, null=True, db_index=True, on_delete=fields.CASCADE
+    )
+    kind = fields.CharEnumField(InteractionKind, max_length=16, default=InteractionKind.EMAIL)
+    occurred_at = fields.DatetimeField()
+
+    class Meta:
+        table = "interaction"
+        unique_together = (("person", "message"),)
+        indexes = (("workspace_id", "occurred_at"),)

@@ -1,0 +1,94 @@
+"""The workspace's record creation rules: who is a member, what is blocked, which of a
+message's participants may become records under the record creation mode."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from mailroom.envelope import Address, Envelope
+from mailroom.models import BlockKind, BlocklistEntry, Member, RecordCreationMode, Workspace
+from mailroom.resolver.addresses import is_free_mail, is_role, registrable_domain, within
+
+
+class Rule:
+    """Why the resolver made a record; stored in its provenance."""
+
+    ALL = "ALL:participant"
+    SELECTIVE = "SELECTIVE:member-sent-to"
+    COMPANY = "company-of-person"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceRules:
+    workspace_id: UUID
+    mode: RecordCreationMode
+    members: dict[str, UUID]  # every member address and alias -> member id
+    member_domains: frozenset[str]  # registrable domains of members, free-mail ones excepted
+    blocked_addresses: frozenset[str]
+    blocked_domains: frozenset[str]
+
+    @classmethod
+    async def load(cls, workspace_id: UUID) -> WorkspaceRules:
+        workspace = await Workspace.get(id=workspace_id)
+        members: dict[str, UUID] = {}
+        for member in await Member.filter(workspace_id=workspace_id):
+            for address in member.addresses:
+                members[address] = member.id
+        domains = {registrable_domain(a.rpartition("@")[2]) for a in members}
+        member_domains = frozenset(d for d in domains if d and not is_free_mail(d))
+        blocked = await BlocklistEntry.filter(workspace_id=workspace_id).values_list(
+            "kind", "value"
+        )
+        return cls(
+            workspace_id=workspace_id,
+            mode=workspace.record_creation_mode,
+            members=members,
+            member_domains=member_domains,
+            blocked_addresses=frozenset(v for k, v in blocked if k == BlockKind.ADDRESS),
+            blocked_domains=frozenset(v for k, v in blocked if k == BlockKind.DOMAIN),
+        )
+
+    def is_member(self, address: str) -> bool:
+        return address in self.members
+
+    def is_blocked(self, address: str) -> bool:
+        domain = address.rpartition("@")[2]
+        return address in self.blocked_addresses or within(domain, self.blocked_domains)
+
+    def exclusion(self, address: str) -> str | None:
+        """Why this address never makes a record, or None if it may."""
+        local, _, domain = address.rpartition("@")
+        if self.is_member(address):
+            return "member"
+        if within(domain, self.member_domains):
+            return "member-domain"
+        if self.is_blocked(address):
+            return "blocked"
+        if is_role(local):
+            return "role"
+        if domain.startswith("[") or "." not in domain:
+            return "no-public-domain"
+        return None
+
+    def may_make_company(self, domain: str) -> str | None:
+        """The registrable domain a company may be made for, or None."""
+        registrable = registrable_domain(domain)
+        if registrable is None or is_free_mail(registrable):
+            return None
+        if registrable in self.member_domains or within(registrable, self.blocked_domains):
+            return None
+        return registrable
+
+    def qualifying(self, envelope: Envelope) -> list[tuple[Address, str]]:
+        """The participants that become people under the mode, with the rule that says so."""
+        if self.mode is RecordCreationMode.NONE or envelope.bulk:
+            return []
+        recipients = envelope.to + envelope.cc + envelope.bcc
+        if self.mode is RecordCreationMode.ALL:
+            chosen, rule = envelope.from_ + recipients, Rule.ALL
+        elif envelope.from_ and self.is_member(envelope.from_[0].address):
+            chosen, rule = recipients, Rule.SELECTIVE
+        else:
+            return []
+        return [(a, rule) for a in chosen if self.exclusion(a.address) is None]

@@ -1,0 +1,97 @@
+"""Typed settings, read once from `MAILROOM_*` environment variables and an optional TOML file.
+
+Precedence, highest first: explicit arguments, environment variables, the TOML file named by
+`MAILROOM_CONFIG` (keys are the field names, e.g. `http_port = 8080`), the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from mailroom.errors import SettingsError
+from mailroom.gateway.normalize import Limits
+
+
+class Settings(BaseSettings):
+    """Everything an operator can configure."""
+
+    model_config = SettingsConfigDict(env_prefix="MAILROOM_", extra="ignore")
+
+    data_dir: Path = Path("mailroom-data")
+    # Tortoise URL form: sqlite://PATH or postgres://user:pass@host:port/db. Empty means
+    # SQLite in data_dir.
+    database_url: str = ""
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+
+    max_message_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+    max_headers: int = Field(default=Limits.max_headers, gt=0)
+    max_header_length: int = Field(default=Limits.max_header_length, gt=0)
+    max_mime_parts: int = Field(default=Limits.max_parts, gt=0)
+    max_mime_depth: int = Field(default=Limits.max_depth, gt=0)
+
+    # Messages per ingest transaction: larger batches amortise commits, smaller ones bound
+    # memory and the work a crash repeats.
+    ingest_batch_size: int = Field(default=200, gt=0, le=5000)
+
+    @model_validator(mode="after")
+    def _default_database(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite://{self.data_dir / 'mailroom.sqlite3'}"
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite://")
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(
+            max_bytes=self.max_message_bytes,
+            max_headers=self.max_headers,
+            max_header_length=self.max_header_length,
+            max_parts=self.max_mime_parts,
+            max_depth=self.max_mime_depth,
+        )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        # The one environment read outside this class's fields: which file to read them from.
+        config_file = os.environ.get("MAILROOM_CONFIG")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings; a missing or malformed config file is a `SettingsError`."""
+    config_file = os.environ.get("MAILROOM_CONFIG")
+    if config_file and not Path(config_file).is_file():
+        raise SettingsError(f"MAILROOM_CONFIG names {config_file}, which is not a file")
+    try:
+        return Settings(**overrides)
+    except ValueError as error:
+        raise SettingsError(_first_line(error)) from error
+
+
+def _first_line(error: Exception) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return "invalid settings: " + "; ".join(lines[1:3] if len(lines) > 1 else lines)

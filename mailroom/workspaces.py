@@ -1,0 +1,111 @@
+"""Workspaces, their members and API tokens: the administrative verbs the CLI and API share."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+
+from tortoise.exceptions import IntegrityError
+
+from mailroom.errors import ConflictError, InvalidInputError, NotFoundError
+from mailroom.gateway.addresses import normalize_address
+from mailroom.models import (
+    ApiToken,
+    Mailbox,
+    MailboxStatus,
+    Member,
+    MemberRole,
+    Plan,
+    Provider,
+    Workspace,
+)
+
+_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+TOKEN_PREFIX = "mr_"
+
+
+async def create_workspace(slug: str, name: str | None = None, plan: Plan = Plan.FREE) -> Workspace:
+    if not _SLUG.match(slug):
+        raise InvalidInputError(
+            f"invalid workspace slug {slug!r}: use 1-64 lowercase letters, digits and inner hyphens"
+        )
+    if await Workspace.filter(slug=slug).exists():
+        raise ConflictError(f"workspace {slug!r} already exists")
+    try:
+        return await Workspace.create(slug=slug, name=name or slug, plan=plan)
+    except IntegrityError as error:
+        raise ConflictError(f"workspace {slug!r} already exists") from error
+
+
+async def get_workspace(slug: str) -> Workspace:
+    workspace = await Workspace.get_or_none(slug=slug)
+    if workspace is None:
+        raise NotFoundError(f"no workspace {slug!r}")
+    return workspace
+
+
+def _address(value: str, what: str) -> str:
+    address = normalize_address(value)
+    if address is None:
+        raise InvalidInputError(f"{what} {value!r} is not a valid email address")
+    return address
+
+
+async def add_member(
+    workspace: Workspace,
+    email: str,
+    *,
+    admin: bool = False,
+    aliases: list[str] | None = None,
+    name: str | None = None,
+) -> Member:
+    """Add a member; an address already used by another member (as address or alias) is refused,
+    since mail from it could not be told apart."""
+    address = _address(email, "member email")
+    alias_set = sorted({_address(a, "alias") for a in aliases or []} - {address})
+    taken = {a for m in await Member.filter(workspace=workspace) for a in m.addresses}
+    clash = taken & {address, *alias_set}
+    if clash:
+        raise ConflictError(
+            f"{', '.join(sorted(clash))} already belongs to a member of {workspace.slug!r}"
+        )
+    role = MemberRole.ADMIN if admin else MemberRole.MEMBER
+    return await Member.create(
+        workspace=workspace, email=address, aliases=alias_set, role=role, name=name
+    )
+
+
+async def get_member(workspace: Workspace, email: str) -> Member:
+    address = _address(email, "member email")
+    for member in await Member.filter(workspace=workspace):
+        if address in member.addresses:
+            return member
+    raise NotFoundError(f"no member {address} in workspace {workspace.slug!r}")
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def create_token(member: Member) -> str:
+    """Create an API token for a member and return it; only its hash is kept."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    await ApiToken.create(
+        workspace_id=member.workspace_id,
+        member=member,
+        token_hash=hash_token(token),
+        prefix=token[:10],
+    )
+    return token
+
+
+async def import_mailbox(member: Member) -> Mailbox:
+    """The member's mailbox for file imports, created on first use."""
+    mailbox, _ = await Mailbox.get_or_create(
+        workspace_id=member.workspace_id,
+        provider=Provider.IMPORT,
+        address=member.email,
+        defaults={"owner": member, "status": MailboxStatus.ACTIVE},
+    )
+    return mailbox

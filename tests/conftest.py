@@ -1,0 +1,129 @@
+"""Shared fixtures: a migrated database on each backend (SQLite and PostgreSQL) per test.
+
+Every test that uses `db` runs once on SQLite and once on the PostgreSQL server named by
+`MAILROOM_TEST_POSTGRES_URL` (default: the local server's `test` database). A PostgreSQL that
+cannot be reached fails those tests; it never skips them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from tortoise import Tortoise
+from tortoise.backends.base.executor import EXECUTOR_CACHE
+from tortoise.migrations.api import migrate
+
+from mailroom.db import close_database, open_database, tortoise_config
+from mailroom.settings import Settings
+
+POSTGRES_URL = os.environ.get(
+    "MAILROOM_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test"
+)
+REPOSITORY = Path(__file__).resolve().parents[1]
+CORPORA = Path(os.environ.get("MAILROOM_CORPORA", REPOSITORY.parent / "shared" / "corpora"))
+
+# Every table, children first, for emptying the PostgreSQL database between tests.
+TABLES = [
+    "interaction",
+    "pending_ingest",
+    "attachment",
+    "participant",
+    "message_copy",
+    "thread_key",
+    "message",
+    "thread",
+    "raw_message",
+    "person_email",
+    "person",
+    "company_domain",
+    "company",
+    "mailbox",
+    "blocklist_entry",
+    "api_token",
+    "member",
+    "workspace",
+]
+
+
+def _postgres_server_url(database: str) -> str:
+    base, _, _ = POSTGRES_URL.rpartition("/")
+    return f"{base}/{database}"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database of its own on the PostgreSQL server, migrated, dropped at the end."""
+    name = f"mailroom_test_{uuid.uuid4().hex[:12]}"
+
+    async def admin(sql: str) -> None:
+        connection = await asyncpg.connect(POSTGRES_URL.replace("postgres://", "postgresql://"))
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    url = _postgres_server_url(name)
+
+    async def prepare() -> None:
+        await migrate(config=tortoise_config(url))
+        await Tortoise.close_connections()
+
+    asyncio.run(prepare())
+    yield url
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file that each test copies, rather than migrating each time."""
+    path = tmp_path_factory.mktemp("template") / "mailroom.sqlite3"
+
+    async def prepare() -> None:
+        await migrate(config=tortoise_config(f"sqlite://{path}"))
+        await Tortoise.close_connections()
+
+    asyncio.run(prepare())
+    return path
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Settings for a fresh, empty database on each backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "mailroom.sqlite3"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        url = f"sqlite://{path}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+        asyncio.run(_empty_postgres(url))
+    return Settings(data_dir=tmp_path / "data", database_url=url)
+
+
+async def _empty_postgres(url: str) -> None:
+    connection = await asyncpg.connect(url.replace("postgres://", "postgresql://"))
+    try:
+        await connection.execute(f"TRUNCATE {', '.join(TABLES)} CASCADE")
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[Settings]:
+    """An open database for the test's event loop."""
+    # Tortoise caches insert statements per connection name, not per dialect; one process
+    # never switches backends, but this test session does.
+    EXECUTOR_CACHE.clear()
+    await open_database(settings)
+    try:
+        yield settings
+    finally:
+        await close_database()
+
