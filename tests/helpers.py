@@ -16,7 +16,7 @@ BASE_DATE = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
 def message(
     *,
-    sender: str = "Jane Doe <jane@client.example>",
+    sender: str = "Jane Doe <jane@globex.com>",
     to: str | None = "Alice <alice@acme.com>",
     cc: str | None = None,
     subject: str = "Quarterly plan",

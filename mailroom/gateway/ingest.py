@@ -162,7 +162,9 @@ class Ingestor:
                 )
                 for d, i in zip(digests, items, strict=True)
             ]
-            await RawMessage.bulk_create(_unique_by(raws, "sha256"), ignore_conflicts=True)
+            # In key order, so that concurrent stores of the same messages cannot deadlock.
+            unique = sorted(_unique_by(raws, "sha256"), key=lambda r: r.sha256)
+            await RawMessage.bulk_create(unique, ignore_conflicts=True)
             ids = dict(
                 await RawMessage.filter(
                     workspace_id=workspace_id, sha256__in=sorted(set(digests))

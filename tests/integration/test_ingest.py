@@ -35,7 +35,7 @@ async def _counts() -> dict[str, int]:
 
 async def test_message_fields_are_stored(db: Settings) -> None:
     t = await team()
-    raw = message(cc="Carol <carol@partner.example>, bob@acme.com")
+    raw = message(cc="Carol <carol@initech.co.uk>, bob@acme.com")
     report = await ingest(t.alice_box, raw)
     assert (report.new, report.duplicate, report.unchanged) == (1, 0, 0)
     stored = await Message.get(workspace_id=t.workspace.id)
@@ -48,9 +48,9 @@ async def test_message_fields_are_stored(db: Settings) -> None:
     )
     assert sorted(roles) == sorted(
         [
-            (ParticipantRole.FROM, "jane@client.example", "Jane Doe"),
+            (ParticipantRole.FROM, "jane@globex.com", "Jane Doe"),
             (ParticipantRole.TO, "alice@acme.com", "Alice"),
-            (ParticipantRole.CC, "carol@partner.example", "Carol"),
+            (ParticipantRole.CC, "carol@initech.co.uk", "Carol"),
             (ParticipantRole.CC, "bob@acme.com", None),
         ]
     )
@@ -120,7 +120,7 @@ async def test_message_without_id_or_date_is_stored_once(db: Settings) -> None:
 
 async def test_direction_follows_the_owner_addresses(db: Settings) -> None:
     t = await team()
-    sent = message(sender="Alice <alice@acme.io>", to="jane@client.example", message_id="<s@x>")
+    sent = message(sender="Alice <alice@acme.io>", to="jane@globex.com", message_id="<s@x>")
     received = message(message_id="<r@x>")
     await ingest(t.alice_box, sent, received)
     directions = dict(
@@ -147,7 +147,7 @@ async def test_attachments_are_stored_as_metadata(db: Settings) -> None:
     from email.message import EmailMessage
 
     msg = EmailMessage()
-    msg["From"], msg["To"], msg["Subject"] = "jane@client.example", "alice@acme.com", "Files"
+    msg["From"], msg["To"], msg["Subject"] = "jane@globex.com", "alice@acme.com", "Files"
     msg["Message-ID"] = "<files@x>"
     msg.set_content("See attached.")
     msg.add_attachment(b"%PDF-1.4 fake", maintype="application", subtype="pdf", filename="q1.pdf")
@@ -199,7 +199,7 @@ async def test_a_message_that_fails_is_kept_and_does_not_block_others(
 async def test_defective_messages_are_kept_with_their_defects(db: Settings) -> None:
     t = await team()
     broken = (
-        b"From: jane@client.example\r\nTo: alice@acme.com\r\nSubject: broken\r\n"
+        b"From: jane@globex.com\r\nTo: alice@acme.com\r\nSubject: broken\r\n"
         b"Message-ID: <broken@x>\r\nContent-Type: multipart/mixed; boundary=\"zzz\"\r\n\r\n"
         b"--zzz\r\nContent-Type: text/plain\r\n\r\nbody without closing boundary\r\n"
     )
@@ -213,7 +213,7 @@ async def test_defective_messages_are_kept_with_their_defects(db: Settings) -> N
 async def test_hostile_text_is_stored_on_both_backends(db: Settings) -> None:
     t = await team()
     raw = (
-        b"From: =?utf-8?q?Ja=00ne?= <jane@client.example>\r\nTo: alice@acme.com\r\n"
+        b"From: =?utf-8?q?Ja=00ne?= <jane@globex.com>\r\nTo: alice@acme.com\r\n"
         b"Subject: nul \x00 and \xff\xfe bytes\r\nMessage-ID: <hostile@x>\r\n\r\n"
         b"body \x00 with NUL and \xed\xa0\x80 a surrogate\r\n"
     )
