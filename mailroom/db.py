@@ -63,7 +63,9 @@ async def open_database(settings: Settings) -> None:
     config = tortoise_config(settings.database_url)
     try:
         await migrate(config=config)
-        await Tortoise.init(config=config)
+        # Global, not only this task's context: the web server answers requests in tasks that
+        # do not descend from the one that opened the database.
+        await Tortoise.init(config=config, _enable_global_fallback=True)
     except (OSError, BaseORMException) as error:
         # A connection left open keeps aiosqlite's worker thread, and so the process, alive.
         await Tortoise.close_connections()

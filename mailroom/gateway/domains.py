@@ -29,6 +29,8 @@ def normalize_domain(domain: str) -> str | None:
     if lowered.startswith("["):
         valid = _IPV4_LITERAL.fullmatch(lowered) or _IPV6_LITERAL.fullmatch(lowered)
         return lowered if valid else None
+    if len(domain) > _MAX_DOMAIN:
+        return None  # too long in any form, and kept out of the cache
     return _idna_domain(domain)
 
 

@@ -1,0 +1,174 @@
+"""The `mailroom` command, run as a user runs it: a subprocess with settings in the environment."""
+
+from __future__ import annotations
+
+import json
+import mailbox
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mailroom.models import ApiToken
+from mailroom.settings import Settings
+from mailroom.workspaces import hash_token
+from tests.conftest import CORPORA
+from tests.helpers import message
+
+PARSE_KEYS = {
+    "file", "message_id", "in_reply_to", "references", "subject", "date", "from", "sender",
+    "reply_to", "to", "cc", "bcc", "text", "snippet", "attachments", "calendar", "list_id",
+    "bulk", "defects",
+}
+
+
+def mailroom(settings: Settings, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "MAILROOM_DATABASE_URL": settings.database_url,
+        "MAILROOM_DATA_DIR": str(settings.data_dir),
+        "COLUMNS": "200",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "mailroom", *args],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def _mbox(path: Path, raws: list[bytes]) -> Path:
+    box = mailbox.mbox(str(path))
+    for raw in raws:
+        box.add(raw)
+    box.close()
+    return path
+
+
+@pytest.fixture
+def workspace(settings: Settings) -> Settings:
+    mailroom(settings, "workspace", "create", "acme", "--name", "Acme", "--plan", "pro")
+    mailroom(settings, "member", "add", "acme", "alice@acme.com", "--admin", "--alias",
+             "alice@acme.io")
+    return settings
+
+
+def test_token_is_printed_alone_on_the_last_line_and_stored_hashed(workspace: Settings) -> None:
+    result = mailroom(workspace, "token", "create", "acme", "alice@acme.io")
+    token = result.stdout.strip().splitlines()[-1]
+    assert token.startswith("mr_") and " " not in token
+
+    async def stored() -> list[str]:
+        from mailroom.db import database
+
+        async with database(workspace):
+            return list(await ApiToken.all().values_list("token_hash", flat=True))
+
+    import asyncio
+
+    assert asyncio.run(stored()) == [hash_token(token)]
+
+
+def test_ingest_reports_new_then_nothing_new(workspace: Settings, tmp_path: Path) -> None:
+    raws = [
+        message(sender="alice@acme.com", to=f"p{i}@globex.com", message_id=f"<m{i}@x>")
+        for i in range(5)
+    ]
+    box = _mbox(tmp_path / "sent.mbox", raws)
+    eml = tmp_path / "one.eml"
+    eml.write_bytes(message(message_id="<single@x>"))
+    first = mailroom(workspace, "ingest", "--workspace", "acme", "--mailbox", "alice@acme.com",
+                     str(box), str(eml))
+    summary = first.stdout.strip().splitlines()[-1]
+    assert "6 new" in summary and "5 people and 1 companies created" in summary
+    second = mailroom(workspace, "ingest", "--workspace", "acme", "--mailbox", "alice@acme.com",
+                      str(tmp_path))
+    assert "0 new" in second.stdout and "6 unchanged" in second.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["ingest", "--workspace", "nope", "--mailbox", "a@b.com", "."], "no workspace 'nope'"),
+        (["ingest", "--workspace", "acme", "--mailbox", "zed@acme.com", "."], "no member"),
+        (["ingest", "--workspace", "acme", "--mailbox", "alice@acme.com", "/no/such/file"],
+         "no such file or folder"),
+        (["workspace", "create", "acme"], "already exists"),
+        (["workspace", "create", "Bad Slug!"], "invalid workspace slug"),
+        (["member", "add", "acme", "not-an-address"], "not a valid email address"),
+        (["member", "add", "acme", "other@acme.com", "--alias", "alice@acme.io"],
+         "already belongs to a member"),
+    ],
+)
+def test_errors_are_one_line_without_traceback(
+    workspace: Settings, args: list[str], expected: str
+) -> None:
+    result = mailroom(workspace, *args, check=False)
+    assert result.returncode == 1
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
+    settings = Settings(database_url="postgres://nobody@127.0.0.1:1/none", data_dir=tmp_path)
+    result = mailroom(settings, "workspace", "create", "x", check=False)
+    assert result.returncode == 1
+    assert "cannot open database postgres://nobody@127.0.0.1:1/none" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_parse_json_prints_one_object_per_message(settings: Settings, tmp_path: Path) -> None:
+    box = _mbox(tmp_path / "two.mbox", [message(message_id="<p1@x>"), message(message_id="<p2@x>")])
+    spam = CORPORA / "spamscope" / "mail_test_3"
+    result = mailroom(settings, "parse", "--json", str(box), str(spam))
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(lines) == 3
+    assert all(set(obj) == PARSE_KEYS for obj in lines)
+    assert [obj["message_id"] for obj in lines[:2]] == ["p1@x", "p2@x"]
+    assert lines[0]["file"] == str(box) and lines[2]["file"] == str(spam)
+    assert lines[0]["from"] == [{"name": "Jane Doe", "address": "jane@globex.com"}]
+    assert lines[0]["date"] == "2026-03-02T09:30:00+00:00"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serve_answers_health(settings: Settings) -> None:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "MAILROOM_DATABASE_URL": settings.database_url,
+        "MAILROOM_DATA_DIR": str(settings.data_dir),
+        "MAILROOM_HTTP_PORT": str(port),
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mailroom", "serve"], env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, server.stdout.read() if server.stdout else ""
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.2)
+        assert response.status_code == 200
+        assert response.json() == {"status": "ok", "database": "ok"}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        if server.stdout:
+            server.stdout.close()
