@@ -1,3 +1,5 @@
 from mailroom.cli import main
 
-main()
+# Guarded: worker processes are spawned and import the parent's main module.
+if __name__ == "__main__":
+    main()

@@ -15,15 +15,16 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from tortoise.exceptions import BaseORMException
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from tortoise.exceptions import BaseORMException
 
 from mailroom.db import database
 from mailroom.errors import MailroomError
 from mailroom.gateway.files import Source, count, discover, messages
 from mailroom.gateway.importer import import_sources
-from mailroom.gateway.ingest import IngestReport, Ingestor
+from mailroom.gateway.ingest import Ingestor, IngestReport
 from mailroom.gateway.normalize import normalize
+from mailroom.gateway.workers import NormalizePool
 from mailroom.models import Plan
 from mailroom.settings import Settings, load_settings
 
@@ -136,12 +137,19 @@ def ingest(
         for path, reason in found.skipped:
             err.print(f"[yellow]skipped[/yellow] {path}: {reason}", soft_wrap=True)
         total = sum(count(s) for s in found.sources)
-        ingestor = Ingestor(settings.limits)
-        with _progress(total) as advance:
-            return await import_sources(
-                ingestor, box, found.sources, batch_size=settings.ingest_batch_size,
-                progress=advance,
-            )
+        pool = NormalizePool(settings.normalize_workers) if settings.normalize_workers else None
+        try:
+            with _progress(total) as advance:
+                return await import_sources(
+                    Ingestor(settings.limits, pool),
+                    box,
+                    found.sources,
+                    batch_size=settings.ingest_batch_size,
+                    progress=advance,
+                )
+        finally:
+            if pool is not None:
+                pool.close()
 
     report = _run(work)
     out.print(_summary(report))

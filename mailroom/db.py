@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tortoise import Tortoise
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.exceptions import BaseORMException
 from tortoise.migrations.api import migrate
 
@@ -61,6 +62,9 @@ async def open_database(settings: Settings) -> None:
         path = Path(settings.database_url.removeprefix("sqlite://"))
         path.parent.mkdir(parents=True, exist_ok=True)
     config = tortoise_config(settings.database_url)
+    # Tortoise caches insert statements by connection name, not by dialect: a process that
+    # opens SQLite and then PostgreSQL under the same name would send SQLite's statements.
+    EXECUTOR_CACHE.clear()
     try:
         await migrate(config=config)
         # Global, not only this task's context: the web server answers requests in tasks that

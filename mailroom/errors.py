@@ -1,11 +1,11 @@
 """Mailroom's error tree. Every error says what it is about (workspace, member, mailbox, file).
 
-    MailroomError
-     ├── SettingsError        settings cannot be read or are invalid
-     ├── DatabaseError        the database cannot be reached or migrated
-     ├── NotFoundError        a workspace, member, mailbox or record does not exist
-     ├── ConflictError        the thing being created already exists
-     └── InvalidInputError    an argument or input file cannot be used
+MailroomError
+ ├── SettingsError        settings cannot be read or are invalid
+ ├── DatabaseError        the database cannot be reached or migrated
+ ├── NotFoundError        a workspace, member, mailbox or record does not exist
+ ├── ConflictError        the thing being created already exists
+ └── InvalidInputError    an argument or input file cannot be used
 """
 
 from __future__ import annotations

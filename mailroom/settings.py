@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     # Messages per ingest transaction: larger batches amortise commits, smaller ones bound
     # memory and the work a crash repeats.
     ingest_batch_size: int = Field(default=200, gt=0, le=5000)
+    # Processes that parse messages beside the one that stores them; 0 parses in-process.
+    # Default: one per core.
+    normalize_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=0, le=64)
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

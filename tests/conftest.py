@@ -17,7 +17,6 @@ from pathlib import Path
 import asyncpg
 import pytest
 from tortoise import Tortoise
-from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.migrations.api import migrate
 
 from mailroom.db import close_database, open_database, tortoise_config
@@ -118,12 +117,8 @@ async def _empty_postgres(url: str) -> None:
 @pytest.fixture
 async def db(settings: Settings) -> AsyncIterator[Settings]:
     """An open database for the test's event loop."""
-    # Tortoise caches insert statements per connection name, not per dialect; one process
-    # never switches backends, but this test session does.
-    EXECUTOR_CACHE.clear()
     await open_database(settings)
     try:
         yield settings
     finally:
         await close_database()
-

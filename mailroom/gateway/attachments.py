@@ -12,6 +12,7 @@ import hashlib
 import quopri
 import re
 from email.message import Message
+from email.policy import Compat32
 
 from mailroom.envelope import Attachment, CalendarPart
 from mailroom.gateway.charsets import decode_bytes
@@ -24,6 +25,21 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _METHOD = re.compile(r"^METHOD[ \t]*:[ \t]*([A-Za-z-]+)", re.MULTILINE | re.IGNORECASE)
 _BASE64_JUNK = re.compile(rb"[^A-Za-z0-9+/]")
 _MAX_FILENAME = 255
+
+
+class _Verbatim(Compat32):
+    """compat32 writing header values back as they were read.
+
+    The stdlib refolds every header it writes, at about a microsecond per byte; the values the
+    parser kept still carry their original folding, so writing them as they are is both closer
+    to the original bytes and linear.
+    """
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        return f"{name}: {value}{self.linesep}".encode("utf-8", "surrogateescape")
+
+
+_VERBATIM = _Verbatim()
 
 
 def attachment(
@@ -82,7 +98,7 @@ def _payload_messages(part: Message) -> list[Message]:
 
 def _as_bytes(message: Message) -> bytes:
     try:
-        return message.as_bytes()
+        return message.as_bytes(policy=_VERBATIM)
     except Exception:  # the generator trips over some broken trees; metadata is best effort
         return b""
 

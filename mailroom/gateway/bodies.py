@@ -73,7 +73,7 @@ class _Walker:
             self.stopped = True
             return
         info = part_info(part, self.limits, self.charset)
-        if info.maintype == "message":
+        if info.maintype == "message" and part.is_multipart():  # the parser nests a message
             self._message(part, info)
         elif part.is_multipart():
             self._multipart(part, info, depth)

@@ -18,6 +18,7 @@ from mailroom.gateway.charsets import decode_bytes, decode_utf8
 # them, and every mail client decodes those too. `*lang` after the charset is RFC 2231's.
 _ENCODED_WORD = re.compile(r"=\?([^?\s*]{1,64})(?:\*[^?\s]*)?\?([bBqQ])\?([^?]*)\?=")
 _BASE64_JUNK = re.compile(r"[^A-Za-z0-9+/]")
+_LINE_BREAKS = re.compile(r"[\r\n]+")
 
 
 def unfold(value: str) -> str:
@@ -98,4 +99,5 @@ def _decode_word(encoding: str, payload: str) -> bytes | None:
 def header_text(value: str, fallback_charset: str | None = None) -> str:
     """An unstructured header value (Subject, a filename) as readable text."""
     text = decode_encoded_words(recover_8bit(unfold(value), fallback_charset))
-    return text.replace("\x00", "").strip()
+    # A header is one line: line breaks can only come from encoded words, and NUL from nowhere.
+    return _LINE_BREAKS.sub(" ", text).replace("\x00", "").strip()

@@ -1,12 +1,17 @@
-"""Importing files into a mailbox: the sources found by `files`, in batches, through ingest."""
+"""Importing files into a mailbox: the sources found by `files`, in batches, through ingest.
+
+Batches are pipelined: while one batch is being committed, the next is already stored and
+being normalized (on the ingestor's worker pool, when it has one).
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 
 from mailroom.gateway.files import Source, messages
-from mailroom.gateway.ingest import IngestReport, Incoming, Ingestor, SourceFacts
+from mailroom.gateway.ingest import Incoming, IngestReport, Ingestor, Pending, Prepared, SourceFacts
 from mailroom.models import Mailbox
 
 
@@ -20,19 +25,39 @@ async def import_sources(
 ) -> IngestReport:
     """Ingest every message of the sources; `progress` is told how many were just done."""
     report = IngestReport()
+    in_flight: tuple[asyncio.Task[list[Prepared]], list[Pending]] | None = None
     for batch in _batches(_incoming(sources), batch_size):
-        result = await ingestor.ingest(mailbox, batch)
-        result.outcomes.clear()  # an import of millions keeps counts, not one entry per message
-        report.merge(result)
-        if progress is not None:
-            progress(len(batch))
+        pending = await ingestor.store(mailbox, batch)
+        preparing = asyncio.ensure_future(ingestor.prepare(pending))
+        if in_flight is not None:
+            report.merge(await _commit(ingestor, *in_flight, progress))
+        in_flight = (preparing, pending)
+    if in_flight is not None:
+        report.merge(await _commit(ingestor, *in_flight, progress))
     return report
+
+
+async def _commit(
+    ingestor: Ingestor,
+    preparing: asyncio.Task[list[Prepared]],
+    pending: list[Pending],
+    progress: Callable[[int], None] | None,
+) -> IngestReport:
+    try:
+        result = await ingestor.commit(await preparing)
+    except Exception:  # noqa: BLE001 - `process` retries one by one and keeps what fails
+        result = await ingestor.process(pending)
+    result.outcomes.clear()  # an import of millions keeps counts, not one entry per message
+    if progress is not None:
+        progress(len(pending))
+    return result
 
 
 def _incoming(sources: Iterable[Source]) -> Iterator[Incoming]:
     for source in sources:
         for found in messages(source):
-            yield Incoming(found.raw, SourceFacts(provider_id=found.provider_id, folder=found.folder))
+            facts = SourceFacts(provider_id=found.provider_id, folder=found.folder)
+            yield Incoming(found.raw, facts)
 
 
 def _batches(items: Iterator[Incoming], size: int) -> Iterator[list[Incoming]]:

@@ -23,9 +23,10 @@ from uuid_utils.compat import uuid7
 
 from mailroom.envelope import DateSource, Envelope
 from mailroom.gateway.locks import workspace_write_lock
-from mailroom.gateway.normalize import Limits, normalize
+from mailroom.gateway.normalize import DEFAULT_LIMITS, Limits, normalize
 from mailroom.gateway.storage import attachment_rows, message_row, participant_rows
 from mailroom.gateway.threading import Threadable, assign_threads
+from mailroom.gateway.workers import NormalizePool
 from mailroom.models import (
     Attachment,
     Direction,
@@ -38,6 +39,7 @@ from mailroom.models import (
     PendingIngest,
     RawMessage,
 )
+from mailroom.models.bulk import insert_rows
 from mailroom.resolver import Sighting, WorkspaceRules, interactions_for, resolve
 from mailroom.resolver.interactions import INTERACTION_ROLES, link_history, refresh_figures
 
@@ -124,11 +126,24 @@ class IngestReport:
         self.outcomes.extend(other.outcomes)
 
 
-@dataclass(slots=True)
-class _Item:
-    pending: PendingIngest
-    raw: bytes
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """Stored bytes waiting to be processed (a `PendingIngest` row)."""
+
+    id: UUID
+    workspace_id: UUID
+    mailbox_id: UUID
+    raw_message_id: UUID
     facts: SourceFacts
+    raw: bytes
+    attempts: int = 0
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A pending message, normalized and ready to be committed."""
+
+    pending: Pending
     envelope: Envelope
     dedupe_key: str
     message_id: UUID | None = None
@@ -138,52 +153,63 @@ class _Item:
 class Ingestor:
     """Ingest for one process; safe to share between the tasks of one event loop."""
 
-    def __init__(self, limits: Limits = Limits()) -> None:
+    def __init__(self, limits: Limits = DEFAULT_LIMITS, pool: NormalizePool | None = None) -> None:
         self.limits = limits
+        self.pool = pool
         self._owners: dict[UUID, frozenset[str]] = {}
 
     async def ingest(self, mailbox: Mailbox, items: Sequence[Incoming]) -> IngestReport:
         """Store and process messages seen by a mailbox."""
-        pending = await self.store(mailbox, items)
-        return await self.process(pending)
+        return await self.process(await self.store(mailbox, items))
 
-    async def store(
-        self, mailbox: Mailbox, items: Sequence[Incoming]
-    ) -> list[tuple[PendingIngest, bytes]]:
+    async def store(self, mailbox: Mailbox, items: Sequence[Incoming]) -> list[Pending]:
         """Commit the bytes durably, each with a pending row; nothing is parsed yet."""
         if not items:
             return []
         workspace_id = mailbox.workspace_id
         digests = [hashlib.sha256(i.raw).hexdigest() for i in items]
+        raws = {d: i.raw for d, i in zip(digests, items, strict=True)}
         async with in_transaction():
-            raws = [
-                RawMessage(
-                    id=uuid7(), workspace_id=workspace_id, sha256=d, size=len(i.raw), data=i.raw
-                )
-                for d, i in zip(digests, items, strict=True)
-            ]
             # In key order, so that concurrent stores of the same messages cannot deadlock.
-            unique = sorted(_unique_by(raws, "sha256"), key=lambda r: r.sha256)
-            await RawMessage.bulk_create(unique, ignore_conflicts=True)
+            await insert_rows(
+                RawMessage,
+                [
+                    {
+                        "id": uuid7(),
+                        "workspace_id": workspace_id,
+                        "sha256": d,
+                        "size": len(raw),
+                        "data": raw,
+                    }
+                    for d, raw in sorted(raws.items())
+                ],
+                ignore_conflicts=True,
+            )
             ids = dict(
                 await RawMessage.filter(
-                    workspace_id=workspace_id, sha256__in=sorted(set(digests))
+                    workspace_id=workspace_id, sha256__in=sorted(raws)
                 ).values_list("sha256", "id")
             )
             pending = [
-                PendingIngest(
-                    id=uuid7(),
-                    workspace_id=workspace_id,
-                    mailbox_id=mailbox.id,
-                    raw_message_id=ids[d],
-                    facts=i.facts.to_json(),
-                )
+                Pending(uuid7(), workspace_id, mailbox.id, ids[d], i.facts, i.raw)
                 for d, i in zip(digests, items, strict=True)
             ]
-            await PendingIngest.bulk_create(pending)
-        return [(p, i.raw) for p, i in zip(pending, items, strict=True)]
+            await insert_rows(
+                PendingIngest,
+                [
+                    {
+                        "id": p.id,
+                        "workspace_id": p.workspace_id,
+                        "mailbox_id": p.mailbox_id,
+                        "raw_message_id": p.raw_message_id,
+                        "facts": p.facts.to_json(),
+                    }
+                    for p in pending
+                ],
+            )
+        return pending
 
-    async def process(self, pending: Sequence[tuple[PendingIngest, bytes]]) -> IngestReport:
+    async def process(self, pending: Sequence[Pending]) -> IngestReport:
         """Turn stored bytes into messages. A batch that fails is retried one message at a
         time, so that one bad message cannot hold back the others; a message that still fails
         stays pending with its error."""
@@ -191,13 +217,13 @@ class Ingestor:
         if not pending:
             return report
         try:
-            return await self._process(pending)
+            return await self.commit(await self.prepare(pending))
         except Exception as error:  # noqa: BLE001 - the message is kept; see below
             if len(pending) > 1:
                 for one in pending:
                     report.merge(await self.process([one]))
                 return report
-            await self._failed(pending[0][0], error)
+            await self._failed(pending[0], error)
             report.count(Outcome.FAILED, None)
             return report
 
@@ -213,26 +239,48 @@ class Ingestor:
             if not rows:
                 return report
             last = rows[-1].id
-            batch = [(row, bytes(row.raw_message.data)) for row in rows]
+            batch = [
+                Pending(
+                    row.id,
+                    row.workspace_id,
+                    row.mailbox_id,
+                    row.raw_message_id,
+                    SourceFacts.from_json(row.facts),
+                    bytes(row.raw_message.data),
+                    row.attempts,
+                )
+                for row in rows
+            ]
             report.merge(await self.process(batch))
 
-    async def _failed(self, pending: PendingIngest, error: Exception) -> None:
+    async def _failed(self, pending: Pending, error: Exception) -> None:
         log.warning("message %s kept pending, its ingest failed: %r", pending.id, error)
         log.debug("ingest failure", exc_info=error)
         await PendingIngest.filter(id=pending.id).update(
             attempts=pending.attempts + 1, last_error=f"{type(error).__name__}: {error}"[:2000]
         )
 
-    async def _process(self, pending: Sequence[tuple[PendingIngest, bytes]]) -> IngestReport:
-        items = [self._normalize(p, raw) for p, raw in pending]
+    async def prepare(self, pending: Sequence[Pending]) -> list[Prepared]:
+        """Normalize stored bytes (on the worker pool when there is one); no I/O."""
+        jobs = [(p.raw, p.facts.received_at or datetime.now(UTC)) for p in pending]
+        if self.pool is not None and len(jobs) > 1:
+            envelopes = await self.pool.normalize(jobs, self.limits)
+        else:
+            envelopes = [normalize(raw, arrival=at, limits=self.limits) for raw, at in jobs]
+        return [Prepared(p, e, dedupe_key(e)) for p, e in zip(pending, envelopes, strict=True)]
+
+    async def commit(self, items: list[Prepared]) -> IngestReport:
+        """Store prepared messages in one transaction, and drop their pending rows in it."""
         report = IngestReport()
-        workspace_id = pending[0][0].workspace_id
+        if not items:
+            return report
+        workspace_id = items[0].pending.workspace_id
         async with in_transaction() as connection:
             await workspace_write_lock(connection, workspace_id)
             rules = await WorkspaceRules.load(workspace_id)
             new_messages = await self._messages(workspace_id, items)
             await self._copies(items)
-            people = await self._records(rules, items, new_messages, report)
+            people = await self._records(rules, new_messages, report)
             await refresh_figures(people)
             await PendingIngest.filter(id__in=[i.pending.id for i in items]).delete()
         for item in items:
@@ -241,12 +289,7 @@ class Ingestor:
                 report.defective += 1
         return report
 
-    def _normalize(self, pending: PendingIngest, raw: bytes) -> _Item:
-        facts = SourceFacts.from_json(pending.facts)
-        envelope = normalize(raw, arrival=facts.received_at or datetime.now(UTC), limits=self.limits)
-        return _Item(pending, raw, facts, envelope, dedupe_key(envelope))
-
-    async def _messages(self, workspace_id: UUID, items: list[_Item]) -> dict[UUID, _Item]:
+    async def _messages(self, workspace_id: UUID, items: list[Prepared]) -> dict[UUID, Prepared]:
         """Find or create each item's message; returns the new ones by id."""
         keys = sorted({i.dedupe_key for i in items})
         existing = dict(
@@ -254,29 +297,30 @@ class Ingestor:
                 "dedupe_key", "id"
             )
         )
-        new: dict[UUID, _Item] = {}
-        rows: dict[UUID, Message] = {}
+        new: dict[UUID, Prepared] = {}
+        rows: dict[UUID, dict[str, Any]] = {}
         for item in items:
             if item.dedupe_key in existing:
                 item.message_id = existing[item.dedupe_key]
                 item.outcome = Outcome.DUPLICATE
                 continue
-            message = message_row(workspace_id, item.pending.raw_message_id, item.envelope)
-            message.dedupe_key = item.dedupe_key
-            existing[item.dedupe_key] = message.id
-            item.message_id, item.outcome = message.id, Outcome.NEW
-            new[message.id], rows[message.id] = item, message
-        await assign_threads(
-            workspace_id,
-            [
-                Threadable(rows[m], i.envelope, i.pending.mailbox_id, i.facts.provider_thread_id)
-                for m, i in new.items()
-            ],
-        )
-        await Message.bulk_create(list(rows.values()))
+            row = message_row(
+                workspace_id, item.pending.raw_message_id, item.dedupe_key, item.envelope
+            )
+            existing[item.dedupe_key] = item.message_id = row["id"]
+            item.outcome = Outcome.NEW
+            new[row["id"]], rows[row["id"]] = item, row
+        threadables = {
+            m: Threadable(i.envelope, i.pending.mailbox_id, i.pending.facts.provider_thread_id)
+            for m, i in new.items()
+        }
+        await assign_threads(workspace_id, list(threadables.values()))
+        for message_id, threadable in threadables.items():
+            rows[message_id]["thread_id"] = threadable.thread_id
+        await insert_rows(Message, list(rows.values()))
         return new
 
-    async def _copies(self, items: list[_Item]) -> None:
+    async def _copies(self, items: list[Prepared]) -> None:
         """One copy per mailbox and message; an item whose copy exists changes nothing."""
         have = set(
             await MessageCopy.filter(
@@ -288,31 +332,32 @@ class Ingestor:
         for item in items:
             key = (item.pending.mailbox_id, item.message_id)
             if key in have:
-                item.outcome = Outcome.UNCHANGED if item.outcome is not Outcome.NEW else item.outcome
+                if item.outcome is not Outcome.NEW:
+                    item.outcome = Outcome.UNCHANGED
                 continue
             have.add(key)
             copies.append(await self._copy(item))
-        await MessageCopy.bulk_create(copies)
+        await insert_rows(MessageCopy, copies)
 
-    async def _copy(self, item: _Item) -> MessageCopy:
-        facts = item.facts
+    async def _copy(self, item: Prepared) -> dict[str, Any]:
+        facts = item.pending.facts
         outbound = facts.outbound
         if outbound is None:
             owner = await self._owner_addresses(item.pending.mailbox_id)
             sender = item.envelope.from_
             outbound = bool(sender) and sender[0].address in owner
-        return MessageCopy(
-            id=uuid7(),
-            workspace_id=item.pending.workspace_id,
-            message_id=item.message_id,
-            mailbox_id=item.pending.mailbox_id,
-            raw_message_id=item.pending.raw_message_id,
-            direction=Direction.OUTBOUND if outbound else Direction.INBOUND,
-            provider_id=facts.provider_id[:512] if facts.provider_id else None,
-            provider_thread_id=facts.provider_thread_id,
-            folder=facts.folder,
-            labels=list(facts.labels),
-        )
+        return {
+            "id": uuid7(),
+            "workspace_id": item.pending.workspace_id,
+            "message_id": item.message_id,
+            "mailbox_id": item.pending.mailbox_id,
+            "raw_message_id": item.pending.raw_message_id,
+            "direction": Direction.OUTBOUND if outbound else Direction.INBOUND,
+            "provider_id": facts.provider_id[:512] if facts.provider_id else None,
+            "provider_thread_id": facts.provider_thread_id,
+            "folder": facts.folder,
+            "labels": list(facts.labels),
+        }
 
     async def _owner_addresses(self, mailbox_id: UUID) -> frozenset[str]:
         if mailbox_id not in self._owners:
@@ -322,11 +367,7 @@ class Ingestor:
         return self._owners[mailbox_id]
 
     async def _records(
-        self,
-        rules: WorkspaceRules,
-        items: list[_Item],
-        new: dict[UUID, _Item],
-        report: IngestReport,
+        self, rules: WorkspaceRules, new: dict[UUID, Prepared], report: IngestReport
     ) -> set[UUID]:
         """Resolve people and companies, store participants, attachments and interactions.
         Returns the people whose figures changed."""
@@ -336,23 +377,29 @@ class Ingestor:
         resolution = await resolve(rules, sightings)
         report.people_created += len(resolution.new_people)
         report.companies_created += resolution.companies_created
-        participants, attachments, interactions = [], [], []
+        participants: list[dict[str, Any]] = []
+        attachments: list[dict[str, Any]] = []
+        interactions: list[dict[str, Any]] = []
         for message_id, item in new.items():
             rows = participant_rows(rules.workspace_id, message_id, item.envelope)
             for row in rows:
-                row.person_id = resolution.person_of.get(row.address)
+                row["person_id"] = resolution.person_of.get(row["address"])
             participants += rows
             attachments += attachment_rows(message_id, item.envelope)
             if not item.envelope.bulk:
-                people = [r.person_id for r in rows if r.person_id and r.role in INTERACTION_ROLES]
+                people = [
+                    r["person_id"]
+                    for r in rows
+                    if r["person_id"] and r["role"] in INTERACTION_ROLES
+                ]
                 interactions += interactions_for(
                     rules.workspace_id, message_id, item.envelope.date, people
                 )
-        await Participant.bulk_create(participants)
-        await Attachment.bulk_create(attachments)
-        await Interaction.bulk_create(interactions, ignore_conflicts=True)
+        await insert_rows(Participant, participants)
+        await insert_rows(Attachment, attachments)
+        await insert_rows(Interaction, interactions, ignore_conflicts=True)
         await link_history(rules.workspace_id, resolution.new_people)
-        return {i.person_id for i in interactions} | set(resolution.new_people.values())
+        return {i["person_id"] for i in interactions} | set(resolution.new_people.values())
 
 
 def dedupe_key(envelope: Envelope) -> str:
@@ -371,10 +418,3 @@ def dedupe_key(envelope: Envelope) -> str:
     ]
     content = "\x1f".join(parts).encode("utf-8", "replace")
     return "c:" + hashlib.sha256(content).hexdigest()
-
-
-def _unique_by(rows: list[RawMessage], attribute: str) -> list[RawMessage]:
-    seen: dict[Any, RawMessage] = {}
-    for row in rows:
-        seen.setdefault(getattr(row, attribute), row)
-    return list(seen.values())

@@ -2,54 +2,88 @@
 
 The stdlib feedparser checks every line against every open boundary, so parsing costs
 depth x lines, and past a few hundred levels it raises RecursionError. Messages are cut where
-their nesting first exceeds the limit. The estimate errs on the deep side (a boundary whose
-close delimiter is missing stays open until an outer delimiter closes it), so the bound holds.
+their nesting first exceeds the limit. The estimate may err on the deep side only, never on the
+shallow one, so it follows the feedparser closely and, where unsure, keeps a multipart open:
+
+- lines end at CR, LF or CRLF, as the feedparser splits them;
+- any line starting with `--` may start a part's headers, and after the headers of a message/*
+  part (or of any part of a digest) come the headers of the embedded message;
+- every Content-Type header in such a block counts, its boundary read with the same parameter
+  parser the feedparser is given (`Part.get_boundary`);
+- a multipart is closed only by its own close delimiter while it is the innermost one, and not
+  when that delimiter directly follows one of its part delimiters (the feedparser skips those).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
+from mailroom.gateway.params import parse_params
+
+_LINE_START = rb"(?:\A|(?<=\n)|(?<=\r)(?!\n))"
 _STRUCTURE = re.compile(
-    rb"^(?P<blank>\r?)$"
-    rb"|^--(?P<delimiter>[^\r\n]*)"
-    rb"|content-type:[ \t]*message/(?P<message>)"
-    rb"|boundary\*?0?\*?[ \t]*=[ \t]*\"?(?P<boundary>[^\"\r\n;]*)",
-    re.MULTILINE | re.IGNORECASE,
+    _LINE_START + rb"(?:(?P<blank>\r\n|\r|\n)"
+    rb"|--(?P<delimiter>[^\r\n]*)(?:\r\n|\r|\n)?"
+    rb"|(?P<content_type>content-type:))",
+    re.IGNORECASE,
 )
+_FOLDED_VALUE = re.compile(rb"[^\r\n]*(?:(?:\r\n|\r|\n)[ \t][^\r\n]*)*")
+_LINE_BREAKS = re.compile(rb"[\r\n]")
 
 
 def nesting_cut(raw: bytes, max_depth: int) -> int | None:
     """Offset of the line where multipart nesting first exceeds `max_depth`, or None."""
-    # A message with fewer boundary declarations than the limit cannot nest deeper than it;
-    # this keeps the scan below off the path of ordinary mail.
+    # Every multipart level needs a boundary parameter, so a message with no more of them than
+    # the limit cannot nest deeper; this keeps the scan below off the path of ordinary mail.
     if raw.lower().count(b"boundary") <= max_depth:
         return None
-    open_boundaries: list[bytes] = []
-    in_headers, message_follows = True, False
+    scan = _Scan()
     for match in _STRUCTURE.finditer(raw):
         kind = match.lastgroup
         if kind == "blank":
-            in_headers, message_follows = in_headers and message_follows, False
+            scan.end_of_block()
         elif kind == "delimiter":
-            if _close(open_boundaries, match.group("delimiter").rstrip(b" \t\r")):
-                in_headers, message_follows = True, False
-        elif not in_headers:
-            continue
-        elif kind == "message":
-            message_follows = True
-        else:
-            open_boundaries.append(match.group("boundary").rstrip())
-            if len(open_boundaries) > max_depth:
-                return raw.rfind(b"\n", 0, match.start()) + 1
+            scan.delimiter(match.group("delimiter").rstrip(b" \t\r"), match.start(), match.end())
+        elif scan.in_headers:
+            scan.content_type(_FOLDED_VALUE.match(raw, match.end()))
+            if len(scan.open) > max_depth:
+                return match.start()
     return None
 
 
-def _close(open_boundaries: list[bytes], token: bytes) -> bool:
-    """Apply a delimiter line: close the parts nested inside its multipart (or itself)."""
-    for keep, candidate in ((1, token), (0, token[:-2] if token.endswith(b"--") else None)):
-        if candidate is not None and candidate in open_boundaries:
-            index = len(open_boundaries) - 1 - open_boundaries[::-1].index(candidate)
-            del open_boundaries[index + keep :]
-            return True
-    return False
+@dataclass
+class _Scan:
+    """The multiparts that may be open at the current line, innermost last."""
+
+    open: list[tuple[bytes, bool]] = field(default_factory=list)  # boundary, is a digest
+    in_headers: bool = True
+    message_follows: bool = False
+    skipping_at: int = -1  # where a line repeating the last part delimiter would be skipped
+
+    def end_of_block(self) -> None:
+        digest = bool(self.open) and self.open[-1][1]
+        self.in_headers = self.in_headers and (self.message_follows or digest)
+        self.message_follows = False
+
+    def delimiter(self, token: bytes, start: int, next_line: int) -> None:
+        self.in_headers, self.message_follows = True, False
+        if not self.open:
+            return
+        innermost = self.open[-1][0]
+        if token not in (innermost, innermost + b"--"):
+            return
+        if start == self.skipping_at or token == innermost:
+            self.skipping_at = next_line  # a part starts after this and any repeated delimiter
+        else:
+            self.open.pop()
+
+    def content_type(self, value: re.Match[bytes] | None) -> None:
+        text = _LINE_BREAKS.sub(b"", value.group() if value else b"")
+        header = parse_params(text.decode("ascii", "surrogateescape"), decode_words=False)
+        if header.value.startswith("message/"):
+            self.message_follows = True
+        boundary = (header.get("boundary") or "").rstrip()
+        if boundary and header.value.startswith("multipart/"):
+            token = boundary.encode("utf-8", "surrogateescape")
+            self.open.append((token, header.value == "multipart/digest"))

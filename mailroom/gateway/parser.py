@@ -19,7 +19,8 @@ from mailroom.gateway.limits import Limits
 from mailroom.gateway.nesting import nesting_cut
 from mailroom.gateway.params import parse_params
 
-_HEADER_END = re.compile(rb"\r?\n\r?\n")
+# The first empty line, with lines ending at CRLF, LF or a lone CR as the feedparser splits them.
+_HEADER_END = re.compile(rb"(?:\r\n|\r(?!\n)|\n)(?:\r\n|\r(?!\n)|\n)")
 _OBSOLETE_NAME = re.compile(rb"^([\x21-\x39\x3b-\x7e]+)[ \t]+:", re.MULTILINE)
 
 
@@ -58,6 +59,7 @@ def parse_message(raw: bytes, limits: Limits) -> Parsed:
         defect = f"message is {len(raw)} bytes, over {limits.max_bytes}: only headers were read"
         return Parsed(parse_header_block(raw[: limits.max_bytes]), True, [defect])
     defects: list[str] = []
+    raw = _repair_names(raw)
     cut = nesting_cut(raw, limits.max_depth)
     if cut is not None:
         defects.append(f"MIME nesting deeper than {limits.max_depth}: message cut at byte {cut}")
@@ -71,13 +73,14 @@ def parse_message(raw: bytes, limits: Limits) -> Parsed:
 
 def parse_header_block(raw: bytes) -> Message:
     """Parse only the top-level header block of `raw` (everything up to the first blank line)."""
+    raw = _repair_names(raw)
     match = _HEADER_END.search(raw)
     return _parse(raw[: match.end()] if match else raw, True)
 
 
 def _parse(data: bytes, headers_only: bool) -> Message:
     parser: BytesParser[Part] = BytesParser(Part, policy=policy.compat32)  # type: ignore[arg-type]
-    return parser.parsebytes(_repair_names(data), headersonly=headers_only)
+    return parser.parsebytes(data, headersonly=headers_only)
 
 
 def _repair_names(raw: bytes) -> bytes:

@@ -60,22 +60,30 @@ def bulk_signals(
     auto_submitted = _token(headers.first("auto-submitted"))
     if auto_submitted and auto_submitted != "no":
         signals.append(f"auto-submitted:{auto_submitted}")
-    signals.extend(signal for name, signal in _PRESENCE_SIGNALS if headers.first(name) is not None)
-    daemons = {sender.local_part for sender in senders} & _DAEMONS
-    if daemons:
-        signals.append("mailer-daemon")
-    if (headers.first("return-path") or "").strip() == "<>":
-        signals.append("null-return-path")  # RFC 3834: automatic responses use a null sender
-    signals.extend(_REPORT_SIGNALS[kind] for kind in reports if kind in _REPORT_SIGNALS)
+    signals.extend(_automation_signals(headers, senders, reports))
     return BulkSignals(
         list_id=list_id,
         list_unsubscribe=unsubscribe,
         precedence=precedence,
         auto_submitted=auto_submitted,
         # MAILER-DAEMON sends nothing but bounces, many of them plain text without a report part.
-        delivery_report="delivery-status" in reports or "mailer-daemon" in daemons,
+        delivery_report="delivery-status" in reports
+        or any(sender.local_part == "mailer-daemon" for sender in senders),
         signals=tuple(dict.fromkeys(signals)),
     )
+
+
+def _automation_signals(
+    headers: HeaderTable, senders: tuple[Address, ...], reports: list[str]
+) -> list[str]:
+    """Signals of machine-sent mail that are not list headers."""
+    signals = [signal for name, signal in _PRESENCE_SIGNALS if headers.first(name) is not None]
+    if any(sender.local_part in _DAEMONS for sender in senders):
+        signals.append("mailer-daemon")
+    if (headers.first("return-path") or "").strip() == "<>":
+        signals.append("null-return-path")  # RFC 3834: automatic responses use a null sender
+    signals.extend(_REPORT_SIGNALS[kind] for kind in reports if kind in _REPORT_SIGNALS)
+    return signals
 
 
 def _list_id(value: str | None, signals: list[str]) -> str | None:

@@ -1,4 +1,5 @@
-"""Rows for an envelope: the message, its participants and its attachments.
+"""Rows (plain dicts, see `models.bulk`) for an envelope: the message, its participants and its
+attachments.
 
 Text from mail goes into databases that refuse some of it: PostgreSQL rejects NUL characters
 in text and JSON, and neither database takes unpaired surrogates. Such characters are replaced
@@ -13,7 +14,7 @@ from uuid import UUID
 from uuid_utils.compat import uuid7
 
 from mailroom.envelope import Envelope
-from mailroom.models import Attachment, Message, Participant, ParticipantRole
+from mailroom.models import ParticipantRole
 
 # Bodies beyond this are cut in the message row (the raw bytes keep them whole): they would
 # only slow every page that lists messages.
@@ -40,14 +41,16 @@ def _body(value: str | None, defects: list[str], what: str) -> str | None:
     return value
 
 
-def message_row(workspace_id: UUID, raw_message_id: UUID, envelope: Envelope) -> Message:
+def message_row(
+    workspace_id: UUID, raw_message_id: UUID, dedupe_key: str, envelope: Envelope
+) -> dict[str, Any]:
     defects = [clean(d) or "" for d in envelope.defects]
     offset = envelope.date.utcoffset()
     minutes = int(offset.total_seconds() // 60) if offset is not None else 0
-    return Message(
+    return dict(
         id=uuid7(),
         workspace_id=workspace_id,
-        dedupe_key="",  # set by the caller, which owns the identity rules
+        dedupe_key=dedupe_key,
         message_id=clean(envelope.message_id),
         raw_message_id=raw_message_id,
         subject=clean(envelope.subject),
@@ -74,14 +77,16 @@ def _calendar(method: str | None, text: str, size: int) -> dict[str, Any]:
     return {"method": clean(method), "text": clean(text), "size": size}
 
 
-def participant_rows(workspace_id: UUID, message_id: UUID, envelope: Envelope) -> list[Participant]:
+def participant_rows(
+    workspace_id: UUID, message_id: UUID, envelope: Envelope
+) -> list[dict[str, Any]]:
     rows = []
     position: dict[str, int] = {}
     for role, address in envelope.participants():
         index = position.get(role, 0)
         position[role] = index + 1
         rows.append(
-            Participant(
+            dict(
                 id=uuid7(),
                 workspace_id=workspace_id,
                 message_id=message_id,
@@ -94,9 +99,9 @@ def participant_rows(workspace_id: UUID, message_id: UUID, envelope: Envelope) -
     return rows
 
 
-def attachment_rows(message_id: UUID, envelope: Envelope) -> list[Attachment]:
+def attachment_rows(message_id: UUID, envelope: Envelope) -> list[dict[str, Any]]:
     return [
-        Attachment(
+        dict(
             id=uuid7(),
             message_id=message_id,
             position=min(index, 32767),

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from uuid import UUID
 
 from tortoise.expressions import Q
@@ -24,6 +24,7 @@ from uuid_utils.compat import uuid7
 
 from mailroom.envelope import Envelope
 from mailroom.models import Message, MessageCopy, Thread, ThreadKey
+from mailroom.models.bulk import insert_rows
 
 # How far apart a reply with unknown parents and a thread of the same subject may be.
 SUBJECT_WINDOW = timedelta(days=30)
@@ -49,12 +50,12 @@ def envelope_keys(envelope: Envelope) -> list[str]:
 
 @dataclass(slots=True)
 class Threadable:
-    """A new message waiting for its thread."""
+    """A new message waiting for its thread; `assign_threads` sets `thread_id`."""
 
-    message: Message
     envelope: Envelope
     mailbox_id: UUID
     provider_thread_id: str | None
+    thread_id: UUID | None = None
 
 
 @dataclass(slots=True)
@@ -76,7 +77,8 @@ class _Plan:
 
 
 async def assign_threads(workspace_id: UUID, items: Sequence[Threadable]) -> None:
-    """Set `thread_id` on each item's (unsaved) message and store the thread changes."""
+    """Set each item's `thread_id` and store the thread changes (the items' messages are not
+    stored yet; merges move messages already stored)."""
     plan = _Plan()
     await _load_keys(plan, workspace_id, items)
     await _load_hints(plan, items)
@@ -167,7 +169,7 @@ def _place(
         plan.key_thread[key] = thread_id
     if item.provider_thread_id:
         plan.hints[hint] = thread_id
-    item.message.thread_id = thread_id
+    item.thread_id = thread_id
     plan.touched.add(thread_id)
     _count(plan.threads[thread_id], item.envelope)
     subject_threads.setdefault(subject_key(item.envelope), []).append(plan.threads[thread_id])
@@ -235,7 +237,8 @@ def _absorb(keep: Thread, other: Thread) -> None:
 async def _save(plan: _Plan, workspace_id: UUID, items: Sequence[Threadable]) -> None:
     merged = set(plan.merged_into)
     for item in items:
-        item.message.thread_id = plan.find(item.message.thread_id)
+        assert item.thread_id is not None
+        item.thread_id = plan.find(item.thread_id)
     new = [plan.threads[t] for t in plan.new_threads - merged]
     await Thread.bulk_create(new)
     old = [plan.threads[t] for t in plan.touched - plan.new_threads - merged]
@@ -245,11 +248,11 @@ async def _save(plan: _Plan, workspace_id: UUID, items: Sequence[Threadable]) ->
         )
     await _merge(plan, merged - plan.new_threads)
     keys = [
-        ThreadKey(workspace_id=workspace_id, key=key, thread_id=plan.find(thread_id))
-        for key, thread_id in plan.key_thread.items()
+        {"id": uuid7(), "workspace_id": workspace_id, "key": key, "thread_id": plan.find(thread)}
+        for key, thread in plan.key_thread.items()
         if key not in plan.stored_keys
     ]
-    await ThreadKey.bulk_create(keys, ignore_conflicts=True)
+    await insert_rows(ThreadKey, keys, ignore_conflicts=True)
 
 
 async def _merge(plan: _Plan, stored: set[UUID]) -> None:

@@ -93,7 +93,11 @@ class Message(Entity):
         "models.RawMessage", related_name=False, on_delete=fields.RESTRICT
     )
     thread: fields.ForeignKeyNullableRelation[Thread] = fields.ForeignKeyField(
-        "models.Thread", related_name="messages", db_index=True, null=True, on_delete=fields.SET_NULL
+        "models.Thread",
+        related_name="messages",
+        db_index=True,
+        null=True,
+        on_delete=fields.SET_NULL,
     )
     subject = fields.TextField(null=True)
     normalized_subject = fields.CharField(max_length=255, default="")

@@ -1,9 +1,9 @@
 """The resolver: which participants become people and companies, and the links between them.
 
-    rules          the workspace's record creation rules (mode, members, blocklist)
-    records        people and companies from a batch of new messages
-    interactions   interactions and first/last figures
-    merge          uniting two people
+rules          the workspace's record creation rules (mode, members, blocklist)
+records        people and companies from a batch of new messages
+interactions   interactions and first/last figures
+merge          uniting two people
 """
 
 from mailroom.resolver.interactions import interactions_for

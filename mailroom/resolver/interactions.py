@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from tortoise import connections
 from uuid_utils.compat import uuid7
 
 from mailroom.models import Interaction, InteractionKind, Participant, ParticipantRole
+from mailroom.models.bulk import insert_rows
 
 # Roles that mean a person took part; Sender and Reply-To are how mail was sent, not to whom.
 INTERACTION_ROLES = (
@@ -27,9 +29,9 @@ CHUNK = 500
 
 def interactions_for(
     workspace_id: UUID, message_id: UUID, sent_at: datetime, people: Iterable[UUID]
-) -> list[Interaction]:
+) -> list[dict[str, Any]]:
     return [
-        Interaction(
+        dict(
             id=uuid7(),
             workspace_id=workspace_id,
             person_id=person_id,
@@ -50,7 +52,7 @@ async def link_history(workspace_id: UUID, new_people: dict[str, UUID]) -> None:
         ).values_list("id", "address", "role", "message_id", "message__sent_at", "message__bulk")
         if not rows:
             continue
-        interactions: list[Interaction] = []
+        interactions: list[dict[str, Any]] = []
         for _, address, role, message_id, sent_at, bulk in rows:
             if role in INTERACTION_ROLES and not bulk:
                 person = new_people[address]
@@ -61,7 +63,7 @@ async def link_history(workspace_id: UUID, new_people: dict[str, UUID]) -> None:
             " AND pe.address = participant.address) WHERE id IN ({ids})",
             [row[0] for row in rows],
         )
-        await Interaction.bulk_create(interactions, ignore_conflicts=True)
+        await insert_rows(Interaction, interactions, ignore_conflicts=True)
 
 
 async def refresh_figures(person_ids: Iterable[UUID]) -> None:

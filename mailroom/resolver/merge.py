@@ -64,9 +64,7 @@ async def merge_people(keep: Person, other: Person) -> Person:
 
 
 def _unite_values(keep: Person, other: Person) -> None:
-    if other.name and (
-        not keep.name or _STRENGTH[other.name_source] > _STRENGTH[keep.name_source]
-    ):
+    if other.name and (not keep.name or _STRENGTH[other.name_source] > _STRENGTH[keep.name_source]):
         keep.name, keep.name_source = other.name, other.name_source
     if other.company_id is not None and (
         keep.company_id is None or (other.company_set_by_hand and not keep.company_set_by_hand)

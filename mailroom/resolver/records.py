@@ -185,7 +185,9 @@ async def _companies(
     """Create the companies the batch's qualifying people call for and link people to them.
     Returns how many companies were created."""
     wanted = _wanted_domains(rules, sightings, emails, known)
-    linkable = {a: k for a, k in known.items() if k.company_id is None and not k.company_set_by_hand}
+    linkable = {
+        a: k for a, k in known.items() if k.company_id is None and not k.company_set_by_hand
+    }
     domains = set(wanted) | {d for a in linkable if (d := rules.may_make_company(_domain(a)))}
     company_of = await _company_ids(rules.workspace_id, domains)
     created = [d for d in sorted(wanted) if d not in company_of]

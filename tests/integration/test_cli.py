@@ -21,13 +21,31 @@ from tests.conftest import CORPORA
 from tests.helpers import message
 
 PARSE_KEYS = {
-    "file", "message_id", "in_reply_to", "references", "subject", "date", "from", "sender",
-    "reply_to", "to", "cc", "bcc", "text", "snippet", "attachments", "calendar", "list_id",
-    "bulk", "defects",
+    "file",
+    "message_id",
+    "in_reply_to",
+    "references",
+    "subject",
+    "date",
+    "from",
+    "sender",
+    "reply_to",
+    "to",
+    "cc",
+    "bcc",
+    "text",
+    "snippet",
+    "attachments",
+    "calendar",
+    "list_id",
+    "bulk",
+    "defects",
 }
 
 
-def mailroom(settings: Settings, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def mailroom(
+    settings: Settings, *args: str, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "MAILROOM_DATABASE_URL": settings.database_url,
@@ -36,7 +54,10 @@ def mailroom(settings: Settings, *args: str, check: bool = True) -> subprocess.C
     }
     result = subprocess.run(
         [sys.executable, "-m", "mailroom", *args],
-        env=env, capture_output=True, text=True, timeout=300,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     if check:
         assert result.returncode == 0, result.stderr
@@ -54,8 +75,9 @@ def _mbox(path: Path, raws: list[bytes]) -> Path:
 @pytest.fixture
 def workspace(settings: Settings) -> Settings:
     mailroom(settings, "workspace", "create", "acme", "--name", "Acme", "--plan", "pro")
-    mailroom(settings, "member", "add", "acme", "alice@acme.com", "--admin", "--alias",
-             "alice@acme.io")
+    mailroom(
+        settings, "member", "add", "acme", "alice@acme.com", "--admin", "--alias", "alice@acme.io"
+    )
     return settings
 
 
@@ -83,12 +105,21 @@ def test_ingest_reports_new_then_nothing_new(workspace: Settings, tmp_path: Path
     box = _mbox(tmp_path / "sent.mbox", raws)
     eml = tmp_path / "one.eml"
     eml.write_bytes(message(message_id="<single@x>"))
-    first = mailroom(workspace, "ingest", "--workspace", "acme", "--mailbox", "alice@acme.com",
-                     str(box), str(eml))
+    first = mailroom(
+        workspace,
+        "ingest",
+        "--workspace",
+        "acme",
+        "--mailbox",
+        "alice@acme.com",
+        str(box),
+        str(eml),
+    )
     summary = first.stdout.strip().splitlines()[-1]
     assert "6 new" in summary and "5 people and 1 companies created" in summary
-    second = mailroom(workspace, "ingest", "--workspace", "acme", "--mailbox", "alice@acme.com",
-                      str(tmp_path))
+    second = mailroom(
+        workspace, "ingest", "--workspace", "acme", "--mailbox", "alice@acme.com", str(tmp_path)
+    )
     assert "0 new" in second.stdout and "6 unchanged" in second.stdout
 
 
@@ -97,13 +128,17 @@ def test_ingest_reports_new_then_nothing_new(workspace: Settings, tmp_path: Path
     [
         (["ingest", "--workspace", "nope", "--mailbox", "a@b.com", "."], "no workspace 'nope'"),
         (["ingest", "--workspace", "acme", "--mailbox", "zed@acme.com", "."], "no member"),
-        (["ingest", "--workspace", "acme", "--mailbox", "alice@acme.com", "/no/such/file"],
-         "no such file or folder"),
+        (
+            ["ingest", "--workspace", "acme", "--mailbox", "alice@acme.com", "/no/such/file"],
+            "no such file or folder",
+        ),
         (["workspace", "create", "acme"], "already exists"),
         (["workspace", "create", "Bad Slug!"], "invalid workspace slug"),
         (["member", "add", "acme", "not-an-address"], "not a valid email address"),
-        (["member", "add", "acme", "other@acme.com", "--alias", "alice@acme.io"],
-         "already belongs to a member"),
+        (
+            ["member", "add", "acme", "other@acme.com", "--alias", "alice@acme.io"],
+            "already belongs to a member",
+        ),
     ],
 )
 def test_errors_are_one_line_without_traceback(
@@ -152,8 +187,10 @@ def test_serve_answers_health(settings: Settings) -> None:
         "MAILROOM_HTTP_PORT": str(port),
     }
     server = subprocess.Popen(
-        [sys.executable, "-m", "mailroom", "serve"], env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "mailroom", "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 30

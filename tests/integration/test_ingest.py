@@ -43,8 +43,10 @@ async def test_message_fields_are_stored(db: Settings) -> None:
     assert stored.subject == "Quarterly plan"
     assert stored.text is not None and "here is the plan" in stored.text
     assert stored.snippet.startswith("Hello,")
-    roles = await Participant.filter(message_id=stored.id).order_by("role", "position").values_list(
-        "role", "address", "name"
+    roles = (
+        await Participant.filter(message_id=stored.id)
+        .order_by("role", "position")
+        .values_list("role", "address", "name")
     )
     assert sorted(roles) == sorted(
         [
@@ -123,9 +125,7 @@ async def test_direction_follows_the_owner_addresses(db: Settings) -> None:
     sent = message(sender="Alice <alice@acme.io>", to="jane@globex.com", message_id="<s@x>")
     received = message(message_id="<r@x>")
     await ingest(t.alice_box, sent, received)
-    directions = dict(
-        await MessageCopy.all().values_list("message__message_id", "direction")
-    )
+    directions = dict(await MessageCopy.all().values_list("message__message_id", "direction"))
     assert directions == {"s@x": Direction.OUTBOUND, "r@x": Direction.INBOUND}
     # Bob's copy of Alice's message is inbound for Bob.
     await ingest(t.bob_box, sent)
@@ -187,7 +187,9 @@ async def test_a_message_that_fails_is_kept_and_does_not_block_others(
         return real_normalize(raw, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(ingest_module, "normalize", failing)
-    report = await ingest(t.alice_box, message(message_id="<a@x>"), poison, message(message_id="<b@x>"))
+    report = await ingest(
+        t.alice_box, message(message_id="<a@x>"), poison, message(message_id="<b@x>")
+    )
     assert (report.new, report.failed) == (2, 1)
     pending = await PendingIngest.get()
     assert pending.attempts == 1 and pending.last_error and "simulated bug" in pending.last_error
@@ -200,7 +202,7 @@ async def test_defective_messages_are_kept_with_their_defects(db: Settings) -> N
     t = await team()
     broken = (
         b"From: jane@globex.com\r\nTo: alice@acme.com\r\nSubject: broken\r\n"
-        b"Message-ID: <broken@x>\r\nContent-Type: multipart/mixed; boundary=\"zzz\"\r\n\r\n"
+        b'Message-ID: <broken@x>\r\nContent-Type: multipart/mixed; boundary="zzz"\r\n\r\n'
         b"--zzz\r\nContent-Type: text/plain\r\n\r\nbody without closing boundary\r\n"
     )
     report = await ingest(t.alice_box, broken)

@@ -66,8 +66,9 @@ async def test_selective_counts_aliases_and_other_members_as_senders(db: Setting
     t = await team(RecordCreationMode.SELECTIVE)
     from_alias = message(sender="alice@acme.io", to="jane@globex.com", message_id="<a1@x>")
     # Bob's outbound message seen in Alice's mailbox (she was in Cc).
-    from_bob = message(sender="bob@acme.com", to="lee@hooli.com", cc="alice@acme.com",
-                       message_id="<b1@x>")
+    from_bob = message(
+        sender="bob@acme.com", to="lee@hooli.com", cc="alice@acme.com", message_id="<b1@x>"
+    )
     await ingest(t.alice_box, from_alias, from_bob)
     assert set(await _people()) == {"jane@globex.com", "lee@hooli.com"}
 
@@ -99,16 +100,20 @@ async def test_bulk_and_automated_mail_make_no_records(db: Settings) -> None:
         message_id="<nl@x>",
         headers={"List-Unsubscribe": "<mailto:unsub@hooli.com>", "Precedence": "bulk"},
     )
-    auto = message(sender="Zed <zed@initech.com>", message_id="<auto@x>",
-                   headers={"Auto-Submitted": "auto-replied"})
+    auto = message(
+        sender="Zed <zed@initech.com>",
+        message_id="<auto@x>",
+        headers={"Auto-Submitted": "auto-replied"},
+    )
     await ingest(t.alice_box, newsletter, auto)
     assert await Person.all().count() == 0
 
 
 async def test_blocklisted_addresses_and_domains_make_no_records(db: Settings) -> None:
     t = await team(RecordCreationMode.ALL)
-    await BlocklistEntry.create(workspace=t.workspace, kind=BlockKind.ADDRESS,
-                                value="jane@globex.com")
+    await BlocklistEntry.create(
+        workspace=t.workspace, kind=BlockKind.ADDRESS, value="jane@globex.com"
+    )
     await BlocklistEntry.create(workspace=t.workspace, kind=BlockKind.DOMAIN, value="hooli.com")
     raw = message(cc="a@eu.hooli.com, b@hooli.com, c@nothooli.com")
     await ingest(t.alice_box, raw)
@@ -131,21 +136,33 @@ async def test_provenance_says_why(db: Settings) -> None:
 
 async def test_names_from_display_names_or_derived_and_replaced(db: Settings) -> None:
     t = await team(RecordCreationMode.ALL)
-    await ingest(t.alice_box, message(sender="jane.doe@globex.com", message_id="<n1@x>",
-                                      cc="\"frank@hooli.com\" <frank@hooli.com>"))
+    await ingest(
+        t.alice_box,
+        message(
+            sender="jane.doe@globex.com",
+            message_id="<n1@x>",
+            cc='"frank@hooli.com" <frank@hooli.com>',
+        ),
+    )
     people = await _people()
     assert (people["jane.doe@globex.com"].name, people["jane.doe@globex.com"].name_source) == (
-        "Jane Doe", NameSource.DERIVED)
+        "Jane Doe",
+        NameSource.DERIVED,
+    )
     # A display name that is an address is not a name.
     assert people["frank@hooli.com"].name_source is NameSource.DERIVED
-    await ingest(t.alice_box, message(sender="\"Doe, Janet\" <jane.doe@globex.com>",
-                                      message_id="<n2@x>", date=later(1)))
+    await ingest(
+        t.alice_box,
+        message(sender='"Doe, Janet" <jane.doe@globex.com>', message_id="<n2@x>", date=later(1)),
+    )
     person = (await _people())["jane.doe@globex.com"]
     assert (person.name, person.name_source) == ("Janet Doe", NameSource.DISPLAY)
     person.name, person.name_source = "J. Doe (CEO)", NameSource.HAND
     await person.save()
-    await ingest(t.alice_box, message(sender="Someone Else <jane.doe@globex.com>",
-                                      message_id="<n3@x>", date=later(2)))
+    await ingest(
+        t.alice_box,
+        message(sender="Someone Else <jane.doe@globex.com>", message_id="<n3@x>", date=later(2)),
+    )
     await person.refresh_from_db()
     assert person.name == "J. Doe (CEO)"
 
@@ -156,8 +173,13 @@ async def test_a_person_made_later_gets_their_earlier_messages(db: Settings) -> 
     second = message(sender="Jane <jane@globex.com>", message_id="<in2@x>", date=later(1))
     await ingest(t.alice_box, first, second)
     assert await Person.all().count() == 0
-    reply = message(sender="alice@acme.com", to="jane@globex.com", message_id="<out1@x>",
-                    in_reply_to="<in2@x>", date=later(2))
+    reply = message(
+        sender="alice@acme.com",
+        to="jane@globex.com",
+        message_id="<out1@x>",
+        in_reply_to="<in2@x>",
+        date=later(2),
+    )
     await ingest(t.alice_box, reply)
     person = (await _people())["jane@globex.com"]
     assert await Participant.filter(person_id=person.id).count() == 3
@@ -193,9 +215,11 @@ async def test_hand_made_person_is_linked_to_a_new_company(db: Settings) -> None
 
 async def test_adding_an_address_another_person_holds_merges_them(db: Settings) -> None:
     t = await team(RecordCreationMode.ALL)
-    await ingest(t.alice_box,
-                 message(sender="Jane Doe <jane@globex.com>", message_id="<j1@x>"),
-                 message(sender="jdoe@gmail.com", message_id="<j2@x>", date=later(5)))
+    await ingest(
+        t.alice_box,
+        message(sender="Jane Doe <jane@globex.com>", message_id="<j1@x>"),
+        message(sender="jdoe@gmail.com", message_id="<j2@x>", date=later(5)),
+    )
     people = await _people()
     work, personal = people["jane@globex.com"], people["jdoe@gmail.com"]
     personal.name, personal.name_source = "Jane (personal)", NameSource.HAND
@@ -204,7 +228,9 @@ async def test_adding_an_address_another_person_holds_merges_them(db: Settings) 
     assert merged.id == work.id
     assert await Person.all().count() == 1
     assert set(await PersonEmail.filter(person_id=work.id).values_list("address", flat=True)) == {
-        "jane@globex.com", "jdoe@gmail.com"}
+        "jane@globex.com",
+        "jdoe@gmail.com",
+    }
     assert await Participant.filter(person_id=work.id).count() == 2
     assert await Interaction.filter(person_id=work.id).count() == 2
     assert merged.name == "Jane (personal)"  # hand-set wins

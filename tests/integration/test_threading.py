@@ -16,8 +16,11 @@ async def test_replies_join_their_parent(db: Settings) -> None:
     t = await team()
     root = message(message_id="<root@x>")
     reply = message(
-        message_id="<reply@x>", subject="Re: Quarterly plan", in_reply_to="<root@x>",
-        references="<root@x>", date=later(1),
+        message_id="<reply@x>",
+        subject="Re: Quarterly plan",
+        in_reply_to="<root@x>",
+        references="<root@x>",
+        date=later(1),
     )
     await ingest(t.alice_box, root)
     await ingest(t.alice_box, reply)
@@ -105,8 +108,12 @@ async def test_reply_with_unknown_parents_groups_by_subject_within_a_window(db: 
 async def test_thread_figures_follow_its_messages(db: Settings) -> None:
     t = await team()
     raws = [
-        message(message_id=f"<n{i}@x>", subject="Re: Notes" if i else "Notes",
-                references="<n0@x>" if i else None, date=later(i))
+        message(
+            message_id=f"<n{i}@x>",
+            subject="Re: Notes" if i else "Notes",
+            references="<n0@x>" if i else None,
+            date=later(i),
+        )
         for i in range(5)
     ]
     await ingest(t.alice_box, *reversed(raws))

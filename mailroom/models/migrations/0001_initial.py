@@ -1,16 +1,18 @@
-from tortoise import migrations
-from tortoise.migrations import operations as ops
 import functools
 from json import dumps, loads
+
+from tortoise import fields, migrations
+from tortoise.fields.base import OnDelete
+from tortoise.indexes import Index
+from tortoise.migrations import operations as ops
+from uuid_utils.compat import uuid7
+
 from mailroom.models.base import Origin
 from mailroom.models.mailbox import MailboxStatus, Provider, Sharing
 from mailroom.models.message import Direction, ParticipantRole
 from mailroom.models.records import InteractionKind, NameSource
 from mailroom.models.workspace import BlockKind, MemberRole, Plan, RecordCreationMode
-from tortoise.fields.base import OnDelete
-from uuid_utils.compat import uuid7
-from tortoise import fields
-from tortoise.indexes import Index
+
 
 class Migration(migrations.Migration):
     initial = True

@@ -653,14 +653,20 @@ def test_too_many_parts_stops_the_walk() -> None:
     assert "more MIME parts than allowed: walk stopped" in envelope.defects
 
 
-def nested_multiparts(depth: int) -> bytes:
+def nested_multiparts(depth: int, quoting: str = '"b{i}"', between: str = "") -> bytes:
+    """`depth` multiparts inside each other; `between` goes after each part delimiter."""
     opening = "".join(
-        f'Content-Type: multipart/mixed; boundary="b{i}"\r\n\r\n--b{i}\r\n' for i in range(depth)
+        f"Content-Type: multipart/mixed; boundary={quoting.format(i=i)}\r\n\r\n"
+        f"--{_unquoted(quoting.format(i=i))}\r\n{between}"
+        for i in range(depth)
     )
-    closing = "".join(f"--b{i}--\r\n" for i in reversed(range(depth)))
-    return (
-        "From: a@x.org\r\n" + opening + "Content-Type: text/plain\r\n\r\ndeep\r\n" + closing
-    ).encode()
+    closing = "".join(f"--{_unquoted(quoting.format(i=i))}--\r\n" for i in reversed(range(depth)))
+    text = "From: a@x.org\r\n" + opening + "Content-Type: text/plain\r\n\r\ndeep\r\n" + closing
+    return text.encode()
+
+
+def _unquoted(value: str) -> str:
+    return value[1:-1].replace('\\"', '"') if value.startswith('"') else value
 
 
 def test_nesting_within_the_limit_is_read() -> None:
@@ -669,9 +675,23 @@ def test_nesting_within_the_limit_is_read() -> None:
     assert not envelope.headers_only
 
 
-@pytest.mark.parametrize("depth", [40, 10_000])
-def test_deep_multipart_nesting_is_cut(depth: int) -> None:
-    envelope = parse(nested_multiparts(depth))
+@pytest.mark.parametrize(
+    ("depth", "quoting", "between", "line_end"),
+    [
+        (40, '"b{i}"', "", "\r\n"),
+        (10_000, '"b{i}"', "", "\r\n"),
+        (40, "b{i}", "", "\n"),
+        (40, '"b{i}"', "", "\r"),  # the feedparser splits lines at a lone CR too
+        (40, '"b\\"{i}"', "", "\r\n"),  # an escaped quote inside the boundary
+        (40, '"b{i}"', "--b{i}--\r\n", "\r\n"),  # a close right after a delimiter is skipped
+        (40, '"b{i}"', "Content-Type: message/rfc822\r\n\r\n", "\r\n"),
+    ],
+)
+def test_deep_multipart_nesting_is_cut(
+    depth: int, quoting: str, between: str, line_end: str
+) -> None:
+    data = nested_multiparts(depth, quoting, between).replace(b"\r\n", line_end.encode())
+    envelope = parse(data)
     assert envelope.from_ == (Address("a@x.org"),)
     assert "deep" not in (envelope.text or "")
     assert any(defect.startswith("MIME nesting deeper than 32") for defect in envelope.defects)
@@ -717,3 +737,45 @@ def test_junk_input_still_gives_an_envelope(data: bytes) -> None:
     assert isinstance(envelope, Envelope)
     assert envelope.size == len(data)
     assert envelope.date_source is DateSource.ARRIVAL
+
+
+def test_many_sibling_multiparts_are_not_mistaken_for_deep_nesting() -> None:
+    # More boundary declarations than the depth limit, all side by side: nothing is cut.
+    forwarded = [
+        "Content-Type: message/rfc822\r\n\r\n"
+        f"Subject: fwd {i}\r\n" + multipart("alternative", f"in{i}", PLAIN, HTML)
+        for i in range(40)
+    ]
+    alternatives = [multipart("alternative", f"alt{i}", PLAIN, HTML) for i in range(40)]
+    envelope = parse(message(multipart("mixed", "outer", *forwarded, *alternatives)))
+    assert not any("nesting" in defect for defect in envelope.defects)
+    assert [a.filename for a in envelope.attachments] == [f"fwd {i}.eml" for i in range(40)]
+    assert envelope.text == "\n\n".join(["Plain body\n"] * 40)
+
+
+def test_an_unexpected_failure_still_gives_the_headers(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug in the MIME walk")
+
+    monkeypatch.setattr("mailroom.gateway.normalize.collect_bodies", broken)
+    envelope = parse(raw(*BASIC))
+    assert envelope.headers_only
+    assert envelope.subject == "Hello"
+    assert envelope.from_ == (Address("alice@example.org", "Alice Martin"),)
+    assert "normalize failed (RuntimeError): only the header block was read" in envelope.defects
+
+
+def test_a_failure_on_the_headers_too_gives_an_empty_envelope(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr("mailroom.gateway.normalize.read_headers", broken)
+    data = raw(*BASIC)
+    envelope = parse(data)
+    assert envelope.headers_only
+    assert envelope.subject is None
+    assert envelope.date == ARRIVAL
+    assert envelope.size == len(data)
+    assert envelope.defects == ("normalize failed (MemoryError): only the header block was read",)

@@ -1,0 +1,109 @@
+"""Bulk inserts of plain rows, with Tortoise's own SQL and value conversions.
+
+Ingest writes a dozen rows per message. Building a Tortoise model instance for each costs more
+than the insert itself (measured by bench/ingest.py), so the hot tables are written from dicts:
+the statement comes from Tortoise's executor and values are converted as its fields convert
+them. The common field types get a direct conversion (what `to_db_value` does, without its
+per-value validation: these rows are built by Mailroom, which bounds lengths itself); any other
+field goes through its own `to_db_value`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from tortoise import connections, timezone
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.fields import BooleanField, CharField, IntField, TextField, UUIDField
+from tortoise.fields.base import Field
+from tortoise.fields.data import CharEnumFieldInstance as CharEnumField
+from tortoise.models import Model
+
+CHUNK = 1000
+
+
+Convert = Callable[[Any], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Insert:
+    sql: str
+    fields: tuple[tuple[str, Field[Any]], ...]
+    converters: tuple[Convert, ...]
+
+
+_PLANS: dict[tuple[type[Model], str, bool], _Insert] = {}
+
+
+def _plan(model: type[Model], db: BaseDBAsyncClient, ignore_conflicts: bool) -> _Insert:
+    key = (model, db.capabilities.dialect, ignore_conflicts)
+    if key not in _PLANS:
+        executor = db.executor_class(model, db)
+        names, columns = executor._prepare_insert_columns()
+        query = executor._prepare_insert_statement(columns, ignore_conflicts=ignore_conflicts)
+        fields = tuple((n, model._meta.fields_map[n]) for n in names)
+        converters = tuple(_converter(f, model, db.capabilities.dialect) for _, f in fields)
+        _PLANS[key] = _Insert(str(query), fields, converters)
+    return _PLANS[key]
+
+
+def _converter(field: Field[Any], model: type[Model], dialect: str) -> Convert:
+    if isinstance(field, UUIDField) and dialect != "postgres":
+        return _uuid_text
+    if isinstance(field, CharEnumField):  # a CharField too: test it first
+        return _enum_value
+    if isinstance(field, UUIDField | CharField | TextField | IntField | BooleanField):
+        return _same
+    return lambda value: field.to_db_value(value, model)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _uuid_text(value: Any) -> Any:
+    return None if value is None else str(value)
+
+
+def _enum_value(value: Any) -> Any:
+    return value.value if isinstance(value, Enum) else value
+
+
+def _default(field: Field[Any], now: Any) -> Any:
+    default: Any = field.default
+    if callable(default):
+        return default()
+    if default is not None:
+        return default
+    if getattr(field, "auto_now_add", False) or getattr(field, "auto_now", False):
+        return now
+    return None
+
+
+async def insert_rows(
+    model: type[Model], rows: Sequence[Mapping[str, Any]], *, ignore_conflicts: bool = False
+) -> None:
+    """Insert `rows` (field name -> value; foreign keys by their `_id` name) into `model`'s
+    table. Missing fields take their defaults; unknown names are an error."""
+    if not rows:
+        return
+    db = connections.get("default")
+    plan = _plan(model, db, ignore_conflicts)
+    known = {name for name, _ in plan.fields}
+    now = timezone.now()
+    values: list[list[Any]] = []
+    for row in rows:
+        unknown = row.keys() - known
+        if unknown:
+            raise KeyError(f"{model.__name__} has no field {', '.join(sorted(unknown))}")
+        values.append(
+            [
+                convert(row[name] if name in row else _default(field, now))
+                for (name, field), convert in zip(plan.fields, plan.converters, strict=True)
+            ]
+        )
+    for start in range(0, len(values), CHUNK):
+        await db.execute_many(plan.sql, values[start : start + CHUNK])
