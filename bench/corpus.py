@@ -156,7 +156,8 @@ class Generator:
     ) -> str:
         rng, date = self.rng, format_datetime(self.when)
         hops = "".join(
-            f"Received: from mx{rng.randint(1, 40)}.relay.net (mx.relay.net [203.0.113.{rng.randint(1, 254)}])\n"
+            f"Received: from mx{rng.randint(1, 40)}.relay.net "
+            f"(mx.relay.net [203.0.113.{rng.randint(1, 254)}])\n"
             f"\tby mail.{TEAM_DOMAIN} with ESMTPS id {rng.getrandbits(40):x}; {date}\n"
             for _ in range(rng.randint(1, 4))
         )

@@ -97,7 +97,9 @@ async def ingest_rate(database_url: str, path: Path, batch_size: int) -> tuple[f
         start = time.perf_counter()
         try:
             report = await import_sources(
-                Ingestor(settings.limits, pool), box, [Source(Kind.MBOX, path)],
+                Ingestor(settings.limits, pool),
+                box,
+                [Source(Kind.MBOX, path)],
                 batch_size=batch_size,
             )
         finally:
@@ -163,12 +165,16 @@ def import_memory(path: Path) -> tuple[float, float, str]:
     return peak_mb, elapsed, done.stdout.strip().splitlines()[-1]
 
 
+def _target(target: str, met: bool) -> str:
+    return f"{target}: {'met' if met else 'NOT met'}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--memory-messages", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=200)
+    parser.add_argument("--batch-size", type=int, default=500)
     args = parser.parse_args()
 
     path = write_mbox(DATA / f"team-{args.messages}.mbox", args.messages)
@@ -195,36 +201,52 @@ def main() -> None:
     print(f"(d) ingest PostgreSQL {rate_d:,.0f}/s  {report_d.new} new", flush=True)
     bench_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-    memory_line = ""
+    memory_rows: list[tuple[str, str, str]] = []
     if args.memory_messages:
         big = write_mbox(DATA / f"team-{args.memory_messages}.mbox", args.memory_messages)
         peak, elapsed, summary = import_memory(big)
-        verdict = "met" if peak < TARGET_RSS_MB else "NOT met"
-        print(
-            f"import of {args.memory_messages:,} messages: peak RSS {peak:.0f} MB, {elapsed:.0f} s",
-            flush=True,
+        print(f"{args.memory_messages:,} messages: peak RSS {peak:.0f} MB, {elapsed:.0f} s")
+        print(summary, flush=True)
+        memory_rows.append(
+            (
+                f"`mailroom ingest` of a {args.memory_messages:,}-message mbox "
+                f"({big.stat().st_size / 1e6:.0f} MB), whole command",
+                f"peak RSS {peak:.0f} MB, {args.memory_messages / elapsed:,.0f} msg/s",
+                _target(f"< {TARGET_RSS_MB} MB", peak < TARGET_RSS_MB),
+            )
         )
-        memory_line = (
-            f"| `mailroom ingest` of a {args.memory_messages:,}-message mbox "
-            f"({big.stat().st_size / 1e6:.0f} MB) | peak RSS {peak:.0f} MB, "
-            f"{args.memory_messages / elapsed:,.0f} msg/s | < {TARGET_RSS_MB} MB: {verdict} |\n"
-        )
-        print(summary)
 
     ratio_ba, ratio_cb = rate_b / rate_a, rate_c / rate_b
+    rows = [
+        (
+            "(a) stdlib `BytesParser(policy=default)` + 6 headers",
+            f"{rate_a:,.0f} msg/s",
+            "baseline",
+        ),
+        ("(b) `normalize`", f"{rate_b:,.0f} msg/s", ""),
+        (
+            "(b)/(a)",
+            f"**{ratio_ba:.2f}x**",
+            _target(f">= {TARGET_RATIO}x", ratio_ba >= TARGET_RATIO),
+        ),
+        (
+            "(c) full ingest into SQLite",
+            f"{rate_c:,.0f} msg/s",
+            _target(f">= {TARGET_SQLITE:,} msg/s", rate_c >= TARGET_SQLITE),
+        ),
+        ("(c)/(b)", f"{ratio_cb:.2f}", ""),
+        ("(d) full ingest into PostgreSQL", f"{rate_d:,.0f} msg/s", ""),
+        ("peak RSS of this benchmark process", f"{bench_peak:.0f} MB", ""),
+        *memory_rows,
+    ]
     body = (
         f"Seeded synthetic team mailbox: {args.messages:,} messages, {size_mb:.0f} MB "
-        f"(plain, alternative, attachments, newsletters, invitations; half in threads). "
-        f"Parsing rates are the median of {args.rounds} alternating rounds; ingest batches "
-        f"{args.batch_size} messages per transaction.\n\n"
+        "(plain, alternative, attachments, newsletters, invitations; half in threads). "
+        f"Parsing rates are the median of {args.rounds} alternating rounds; ingest commits "
+        f"{args.batch_size} messages per transaction and parses on "
+        f"{Settings().normalize_workers} worker process(es).\n\n"
         "| measure | result | target |\n|---|---|---|\n"
-        f"| (a) stdlib `BytesParser(policy=default)` + 6 headers | {rate_a:,.0f} msg/s | baseline |\n"
-        f"| (b) `normalize` | {rate_b:,.0f} msg/s | |\n"
-        f"| (b)/(a) | **{ratio_ba:.2f}x** | >= {TARGET_RATIO}x: {'met' if ratio_ba >= TARGET_RATIO else 'NOT met'} |\n"
-        f"| (c) full ingest into SQLite | {rate_c:,.0f} msg/s | >= {TARGET_SQLITE:,}: {'met' if rate_c >= TARGET_SQLITE else 'NOT met'} |\n"
-        f"| (c)/(b) | {ratio_cb:.2f} | |\n"
-        f"| (d) full ingest into PostgreSQL | {rate_d:,.0f} msg/s | |\n"
-        f"| peak RSS of this benchmark process | {bench_peak:.0f} MB | |\n" + memory_line
+        + "".join(f"| {a} | {b} | {c} |\n" for a, b, c in rows)
     )
     write_section("ingest (bench/ingest.py)", body)
     print(body)

@@ -36,6 +36,10 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
                 # Another process (an import beside `serve`) may hold the write lock briefly.
                 "busy_timeout": 30000,
                 "foreign_keys": "ON",
+                # The default 2 MB page cache thrashes on the random-keyed indexes (digests of
+                # Message-IDs and bytes) once a mailbox passes ~10,000 messages.
+                "cache_size": -65536,
+                "temp_store": "MEMORY",
             },
         }
     return {

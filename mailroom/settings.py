@@ -40,9 +40,9 @@ class Settings(BaseSettings):
     max_mime_parts: int = Field(default=Limits.max_parts, gt=0)
     max_mime_depth: int = Field(default=Limits.max_depth, gt=0)
 
-    # Messages per ingest transaction: larger batches amortise commits, smaller ones bound
-    # memory and the work a crash repeats.
-    ingest_batch_size: int = Field(default=200, gt=0, le=5000)
+    # Messages per ingest transaction (an import's batches also stop at 32 MB): larger batches
+    # amortise the commit's fsync, smaller ones bound memory and the work a crash repeats.
+    ingest_batch_size: int = Field(default=500, gt=0, le=5000)
     # Processes that parse messages beside the one that stores them; 0 parses in-process.
     # Default: one per core.
     normalize_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=0, le=64)

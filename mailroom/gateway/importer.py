@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable, Iterator
-from itertools import islice
 
 from mailroom.gateway.files import Source, messages
-from mailroom.gateway.ingest import Incoming, IngestReport, Ingestor, Pending, Prepared, SourceFacts
+from mailroom.gateway.ingest import Incoming, Ingestor, IngestReport, Pending, Prepared, SourceFacts
 from mailroom.models import Mailbox
 
 
@@ -20,7 +19,7 @@ async def import_sources(
     mailbox: Mailbox,
     sources: Iterable[Source],
     *,
-    batch_size: int = 200,
+    batch_size: int = 500,
     progress: Callable[[int], None] | None = None,
 ) -> IngestReport:
     """Ingest every message of the sources; `progress` is told how many were just done."""
@@ -60,6 +59,18 @@ def _incoming(sources: Iterable[Source]) -> Iterator[Incoming]:
             yield Incoming(found.raw, facts)
 
 
+# A batch of large messages stops here rather than at its message count.
+BATCH_BYTES = 32 * 1024 * 1024
+
+
 def _batches(items: Iterator[Incoming], size: int) -> Iterator[list[Incoming]]:
-    while batch := list(islice(items, size)):
+    batch: list[Incoming] = []
+    volume = 0
+    for item in items:
+        batch.append(item)
+        volume += len(item.raw)
+        if len(batch) >= size or volume >= BATCH_BYTES:
+            yield batch
+            batch, volume = [], 0
+    if batch:
         yield batch

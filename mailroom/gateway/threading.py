@@ -24,7 +24,7 @@ from uuid_utils.compat import uuid7
 
 from mailroom.envelope import Envelope
 from mailroom.models import Message, MessageCopy, Thread, ThreadKey
-from mailroom.models.bulk import insert_rows
+from mailroom.models.bulk import chunked, insert_rows
 
 # How far apart a reply with unknown parents and a thread of the same subject may be.
 SUBJECT_WINDOW = timedelta(days=30)
@@ -90,7 +90,7 @@ async def assign_threads(workspace_id: UUID, items: Sequence[Threadable]) -> Non
 
 async def _load_keys(plan: _Plan, workspace_id: UUID, items: Sequence[Threadable]) -> None:
     keys = {k for item in items for k in envelope_keys(item.envelope)}
-    for chunk in _chunks(sorted(keys)):
+    for chunk in chunked(sorted(keys)):
         rows = await ThreadKey.filter(workspace_id=workspace_id, key__in=chunk).values_list(
             "key", "thread_id"
         )
@@ -138,7 +138,7 @@ async def _load_subject_threads(
 
 async def _load_threads(plan: _Plan, ids: Iterable[UUID]) -> None:
     missing = [i for i in ids if i not in plan.threads]
-    for chunk in _chunks(missing):
+    for chunk in chunked(missing):
         for thread in await Thread.filter(id__in=chunk):
             plan.threads[thread.id] = thread
 
@@ -261,8 +261,3 @@ async def _merge(plan: _Plan, stored: set[UUID]) -> None:
         await Message.filter(thread_id=other).update(thread_id=keep)
         await ThreadKey.filter(thread_id=other).update(thread_id=keep)
         await Thread.filter(id=other).delete()
-
-
-def _chunks(values: Sequence[str] | list[UUID], size: int = 500) -> Iterable[list[str]]:
-    for start in range(0, len(values), size):
-        yield list(values[start : start + size])  # type: ignore[misc]

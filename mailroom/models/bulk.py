@@ -10,10 +10,10 @@ field goes through its own `to_db_value`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 from tortoise import connections, timezone
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -23,6 +23,15 @@ from tortoise.fields.data import CharEnumFieldInstance as CharEnumField
 from tortoise.models import Model
 
 CHUNK = 1000
+# Values per `IN (...)` list: under SQLite's and asyncpg's parameter limits with room to spare.
+IN_CHUNK = 500
+T = TypeVar("T")
+
+
+def chunked(values: Sequence[T], size: int = IN_CHUNK) -> Iterator[list[T]]:
+    """`values` in lists of at most `size`, for `IN (...)` lookups and updates."""
+    for start in range(0, len(values), size):
+        yield list(values[start : start + size])
 
 
 Convert = Callable[[Any], Any]

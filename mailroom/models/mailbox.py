@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from typing import Any
+from uuid import UUID
 
 from tortoise import fields
 
@@ -39,9 +40,11 @@ class Mailbox(Entity):
     workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
         "models.Workspace", related_name="mailboxes", on_delete=fields.CASCADE
     )
+    workspace_id: UUID
     owner: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
         "models.Member", related_name="mailboxes", on_delete=fields.CASCADE
     )
+    owner_id: UUID
     provider = fields.CharEnumField(Provider, max_length=16)
     address = fields.CharField(max_length=320)
     status = fields.CharEnumField(MailboxStatus, max_length=16, default=MailboxStatus.PENDING)

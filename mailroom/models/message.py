@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from typing import Any
+from uuid import UUID
 
 from tortoise import fields
 
@@ -32,6 +33,7 @@ class RawMessage(Entity):
     workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
         "models.Workspace", related_name=False, on_delete=fields.CASCADE
     )
+    workspace_id: UUID
     sha256 = fields.CharField(max_length=64)
     size = fields.BigIntField()
     data = fields.BinaryField()
@@ -45,6 +47,7 @@ class Thread(Entity):
     workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
         "models.Workspace", related_name=False, on_delete=fields.CASCADE
     )
+    workspace_id: UUID
     subject = fields.TextField(null=True)
     normalized_subject = fields.CharField(max_length=255, default="")
     first_message_at = fields.DatetimeField(null=True)
@@ -67,10 +70,12 @@ class ThreadKey(Entity):
     workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
         "models.Workspace", related_name=False, on_delete=fields.CASCADE
     )
+    workspace_id: UUID
     key = fields.CharField(max_length=32)
     thread: fields.ForeignKeyRelation[Thread] = fields.ForeignKeyField(
         "models.Thread", related_name="keys", db_index=True, on_delete=fields.CASCADE
     )
+    thread_id: UUID
 
     class Meta:
         table = "thread_key"
@@ -87,11 +92,13 @@ class Message(Entity):
     workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
         "models.Workspace", related_name=False, on_delete=fields.CASCADE
     )
+    workspace_id: UUID
     dedupe_key = fields.CharField(max_length=66)
     message_id = fields.TextField(null=True)
     raw_message: fields.ForeignKeyRelation[RawMessage] = fields.ForeignKeyField(
         "models.RawMessage", related_name=False, on_delete=fields.RESTRICT
     )
+    raw_message_id: UUID
     thread: fields.ForeignKeyNullableRelation[Thread] = fields.ForeignKeyField(
         "models.Thread",
         related_name="messages",
@@ -99,6 +106,7 @@ class Message(Entity):
         null=True,
         on_delete=fields.SET_NULL,
     )
+    thread_id: UUID | None
     subject = fields.TextField(null=True)
     normalized_subject = fields.CharField(max_length=255, default="")
     sent_at = fields.DatetimeField()
@@ -130,16 +138,20 @@ class MessageCopy(Entity):
     workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
         "models.Workspace", related_name=False, on_delete=fields.CASCADE
     )
+    workspace_id: UUID
     message: fields.ForeignKeyRelation[Message] = fields.ForeignKeyField(
         "models.Message", related_name="copies", db_index=True, on_delete=fields.CASCADE
     )
+    message_id: UUID
     mailbox: fields.ForeignKeyRelation[Mailbox] = fields.ForeignKeyField(
         "models.Mailbox", related_name="copies", on_delete=fields.CASCADE
     )
+    mailbox_id: UUID
     # The bytes this copy came with; the same as those of the message unless relays added headers.
     raw_message: fields.ForeignKeyRelation[RawMessage] = fields.ForeignKeyField(
         "models.RawMessage", related_name=False, on_delete=fields.RESTRICT
     )
+    raw_message_id: UUID
     direction = fields.CharEnumField(Direction, max_length=16)
     provider_id = fields.CharField(max_length=512, null=True)
     provider_thread_id = fields.CharField(max_length=255, null=True)
@@ -156,9 +168,11 @@ class Participant(Entity):
     workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
         "models.Workspace", related_name=False, on_delete=fields.CASCADE
     )
+    workspace_id: UUID
     message: fields.ForeignKeyRelation[Message] = fields.ForeignKeyField(
         "models.Message", related_name="participants", db_index=True, on_delete=fields.CASCADE
     )
+    message_id: UUID
     role = fields.CharEnumField(ParticipantRole, max_length=16)
     position = fields.SmallIntField(default=0)
     address = fields.CharField(max_length=320)
@@ -166,6 +180,7 @@ class Participant(Entity):
     person: fields.ForeignKeyNullableRelation[Any] = fields.ForeignKeyField(
         "models.Person", related_name="participations", null=True, on_delete=fields.SET_NULL
     )
+    person_id: UUID | None
 
     class Meta:
         table = "participant"
@@ -176,6 +191,7 @@ class Attachment(Entity):
     message: fields.ForeignKeyRelation[Message] = fields.ForeignKeyField(
         "models.Message", related_name="attachments", db_index=True, on_delete=fields.CASCADE
     )
+    message_id: UUID
     position = fields.SmallIntField(default=0)
     filename = fields.TextField(null=True)
     content_type = fields.CharField(max_length=255)
@@ -198,12 +214,15 @@ class PendingIngest(Entity):
     workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
         "models.Workspace", related_name=False, on_delete=fields.CASCADE
     )
+    workspace_id: UUID
     mailbox: fields.ForeignKeyRelation[Mailbox] = fields.ForeignKeyField(
         "models.Mailbox", related_name=False, on_delete=fields.CASCADE
     )
+    mailbox_id: UUID
     raw_message: fields.ForeignKeyRelation[RawMessage] = fields.ForeignKeyField(
         "models.RawMessage", related_name=False, on_delete=fields.CASCADE
     )
+    raw_message_id: UUID
     facts: fields.Field[dict[str, Any]] = fields.JSONField(default=dict)
     attempts = fields.IntField(default=0)
     last_error = fields.TextField(null=True)

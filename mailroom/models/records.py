@@ -4,6 +4,7 @@ interactions that feed relationship figures."""
 from __future__ import annotations
 
 from enum import StrEnum
+from uuid import UUID
 
 from tortoise import fields
 
@@ -25,6 +26,7 @@ class Company(Provenance):
     workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
         "models.Workspace", related_name=False, on_delete=fields.CASCADE
     )
+    workspace_id: UUID
     name = fields.CharField(max_length=255)
     name_source = fields.CharEnumField(NameSource, max_length=16, default=NameSource.DERIVED)
     first_email_at = fields.DatetimeField(null=True)
@@ -39,9 +41,11 @@ class CompanyDomain(Provenance):
     workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
         "models.Workspace", related_name=False, on_delete=fields.CASCADE
     )
+    workspace_id: UUID
     company: fields.ForeignKeyRelation[Company] = fields.ForeignKeyField(
         "models.Company", related_name="domains", db_index=True, on_delete=fields.CASCADE
     )
+    company_id: UUID
     domain = fields.CharField(max_length=255)
 
     class Meta:
@@ -53,11 +57,13 @@ class Person(Provenance):
     workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
         "models.Workspace", related_name=False, on_delete=fields.CASCADE
     )
+    workspace_id: UUID
     name = fields.CharField(max_length=255, null=True)
     name_source = fields.CharEnumField(NameSource, max_length=16, default=NameSource.DERIVED)
     company: fields.ForeignKeyNullableRelation[Company] = fields.ForeignKeyField(
         "models.Company", related_name="people", db_index=True, null=True, on_delete=fields.SET_NULL
     )
+    company_id: UUID | None
     # True when a member chose the company; the resolver then leaves it alone.
     company_set_by_hand = fields.BooleanField(default=False)
     first_email_at = fields.DatetimeField(null=True)
@@ -74,9 +80,11 @@ class PersonEmail(Provenance):
     workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
         "models.Workspace", related_name=False, on_delete=fields.CASCADE
     )
+    workspace_id: UUID
     person: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
         "models.Person", related_name="emails", db_index=True, on_delete=fields.CASCADE
     )
+    person_id: UUID
     address = fields.CharField(max_length=320)
     # The registrable domain (`acme.co.uk` for `jo@mail.acme.co.uk`): what companies match on.
     domain = fields.CharField(max_length=255)
@@ -99,16 +107,20 @@ class Interaction(Entity):
     workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
         "models.Workspace", related_name=False, on_delete=fields.CASCADE
     )
+    workspace_id: UUID
     person: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
         "models.Person", related_name="interactions", on_delete=fields.CASCADE
     )
+    person_id: UUID
     message: fields.ForeignKeyNullableRelation[Message] = fields.ForeignKeyField(
         "models.Message", related_name=False, null=True, db_index=True, on_delete=fields.CASCADE
     )
+    message_id: UUID | None
     kind = fields.CharEnumField(InteractionKind, max_length=16, default=InteractionKind.EMAIL)
     occurred_at = fields.DatetimeField()
 
     class Meta:
         table = "interaction"
         unique_together = (("person", "message"),)
-        indexes = (("workspace_id", "occurred_at"),)
+        # (person, occurred_at) answers a person's first and last interaction without a scan.
+        indexes = (("workspace_id", "occurred_at"), ("person_id", "occurred_at"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from uuid import UUID
 
 from tortoise import fields
 
@@ -50,7 +51,7 @@ class Member(Entity):
     workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
         "models.Workspace", related_name="members", on_delete=fields.CASCADE
     )
-    workspace_id: object
+    workspace_id: UUID
     email = fields.CharField(max_length=320)
     # Other addresses the member sends from; normalized like `email`.
     aliases: fields.Field[list[str]] = fields.JSONField(default=list)
@@ -72,9 +73,11 @@ class ApiToken(Entity):
     workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
         "models.Workspace", related_name="tokens", on_delete=fields.CASCADE
     )
+    workspace_id: UUID
     member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
         "models.Member", related_name="tokens", on_delete=fields.CASCADE
     )
+    member_id: UUID
     token_hash = fields.CharField(max_length=64, unique=True)
     prefix = fields.CharField(max_length=16)
     last_used_at = fields.DatetimeField(null=True)
@@ -91,11 +94,13 @@ class BlocklistEntry(Entity):
     workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
         "models.Workspace", related_name="blocklist", on_delete=fields.CASCADE
     )
+    workspace_id: UUID
     kind = fields.CharEnumField(BlockKind, max_length=16)
     value = fields.CharField(max_length=320)
     created_by: fields.ForeignKeyNullableRelation[Member] = fields.ForeignKeyField(
         "models.Member", related_name=False, null=True, on_delete=fields.SET_NULL
     )
+    created_by_id: UUID | None
 
     class Meta:
         table = "blocklist_entry"

@@ -15,7 +15,7 @@ from tortoise import connections
 from uuid_utils.compat import uuid7
 
 from mailroom.models import Interaction, InteractionKind, Participant, ParticipantRole
-from mailroom.models.bulk import insert_rows
+from mailroom.models.bulk import chunked, insert_rows
 
 # Roles that mean a person took part; Sender and Reply-To are how mail was sent, not to whom.
 INTERACTION_ROLES = (
@@ -24,7 +24,6 @@ INTERACTION_ROLES = (
     ParticipantRole.CC,
     ParticipantRole.BCC,
 )
-CHUNK = 500
 
 
 def interactions_for(
@@ -46,7 +45,7 @@ def interactions_for(
 async def link_history(workspace_id: UUID, new_people: dict[str, UUID]) -> None:
     """Give new people their earlier messages: participants and interactions. The new people's
     addresses must already be stored."""
-    for chunk in _chunks(sorted(new_people)):
+    for chunk in chunked(sorted(new_people)):
         rows = await Participant.filter(
             workspace_id=workspace_id, address__in=chunk, person_id=None
         ).values_list("id", "address", "role", "message_id", "message__sent_at", "message__bulk")
@@ -69,7 +68,7 @@ async def link_history(workspace_id: UUID, new_people: dict[str, UUID]) -> None:
 async def refresh_figures(person_ids: Iterable[UUID]) -> None:
     """Recompute first/last email of these people and of their companies."""
     ids = sorted(set(person_ids))
-    for chunk in _chunks(ids):
+    for chunk in chunked(ids):
         await _execute(
             "UPDATE person SET"
             " first_email_at = (SELECT MIN(i.occurred_at) FROM interaction i"
@@ -101,8 +100,3 @@ async def _execute(sql: str, ids: Sequence[UUID]) -> None:
         marks = ", ".join("?" * len(ids))
         values = [str(i) for i in ids]
     await connection.execute_query(sql.format(ids=marks), values)
-
-
-def _chunks(values: Sequence[object]) -> Iterable[list[object]]:
-    for start in range(0, len(values), CHUNK):
-        yield list(values[start : start + CHUNK])

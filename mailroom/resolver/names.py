@@ -11,6 +11,7 @@ _QUOTES = "\"'`\u201c\u201d\u2018\u2019 \t"
 _SPACES = re.compile(r"\s+")
 _LETTER = re.compile(r"[^\W\d_]")
 _LOCAL_WORDS = re.compile(r"[._\-]+")
+_DIGITS = re.compile(r"\d+")
 MAX_NAME_LENGTH = 100
 
 
@@ -35,7 +36,7 @@ def real_name(display_name: str | None, address: str) -> str | None:
 def derived_name(address: str) -> str | None:
     """A name guessed from the local part: `jane.doe` -> `Jane Doe`; None if nothing usable."""
     local = address.rpartition("@")[0].split("+", 1)[0]
-    words = [w for w in _LOCAL_WORDS.split(local) if w.isalpha()]
+    words = [w for w in (_DIGITS.sub("", w) for w in _LOCAL_WORDS.split(local)) if w.isalpha()]
     if not words:
         return None
     return " ".join(w.capitalize() for w in words)[:MAX_NAME_LENGTH]

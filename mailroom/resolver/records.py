@@ -7,7 +7,7 @@ lock, so planning against what was read is safe.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,11 +24,10 @@ from mailroom.models import (
     Person,
     PersonEmail,
 )
+from mailroom.models.bulk import chunked
 from mailroom.resolver.addresses import company_name, registrable_domain
 from mailroom.resolver.names import derived_name, real_name
 from mailroom.resolver.rules import Rule, WorkspaceRules
-
-CHUNK = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +75,7 @@ async def resolve(rules: WorkspaceRules, sightings: Sequence[Sighting]) -> Resol
 
 async def _known(workspace_id: UUID, addresses: set[str]) -> dict[str, _Known]:
     found: dict[str, _Known] = {}
-    for chunk in _chunks(sorted(addresses)):
+    for chunk in chunked(sorted(addresses)):
         rows = await PersonEmail.filter(workspace_id=workspace_id, address__in=chunk).values(
             "address",
             "person_id",
@@ -225,7 +224,7 @@ def _wanted_domains(
 
 async def _company_ids(workspace_id: UUID, domains: set[str]) -> dict[str, UUID]:
     found: dict[str, UUID] = {}
-    for chunk in _chunks(sorted(domains)):
+    for chunk in chunked(sorted(domains)):
         rows = await CompanyDomain.filter(workspace_id=workspace_id, domain__in=chunk).values_list(
             "domain", "company_id"
         )
@@ -278,7 +277,7 @@ async def _link_known(
 
 async def _link_others(workspace_id: UUID, created: list[str], company_of: dict[str, UUID]) -> None:
     """People already stored (made by hand, say) at the domain of a company just made."""
-    for chunk in _chunks(created):
+    for chunk in chunked(created):
         rows = await PersonEmail.filter(
             workspace_id=workspace_id,
             domain__in=chunk,
@@ -291,8 +290,3 @@ async def _link_others(workspace_id: UUID, created: list[str], company_of: dict[
 
 def _domain(address: str) -> str:
     return address.rpartition("@")[2]
-
-
-def _chunks(values: Sequence[str]) -> Iterable[list[str]]:
-    for start in range(0, len(values), CHUNK):
-        yield list(values[start : start + CHUNK])

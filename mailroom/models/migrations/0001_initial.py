@@ -1,18 +1,16 @@
+from tortoise import migrations
+from tortoise.migrations import operations as ops
 import functools
 from json import dumps, loads
-
-from tortoise import fields, migrations
-from tortoise.fields.base import OnDelete
-from tortoise.indexes import Index
-from tortoise.migrations import operations as ops
-from uuid_utils.compat import uuid7
-
 from mailroom.models.base import Origin
 from mailroom.models.mailbox import MailboxStatus, Provider, Sharing
 from mailroom.models.message import Direction, ParticipantRole
 from mailroom.models.records import InteractionKind, NameSource
 from mailroom.models.workspace import BlockKind, MemberRole, Plan, RecordCreationMode
-
+from tortoise.fields.base import OnDelete
+from uuid_utils.compat import uuid7
+from tortoise import fields
+from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
     initial = True
@@ -271,7 +269,7 @@ class Migration(migrations.Migration):
                 ('kind', fields.CharEnumField(default=InteractionKind.EMAIL, description='EMAIL: EMAIL\nMEETING: MEETING', enum_type=InteractionKind, max_length=16)),
                 ('occurred_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'interaction', 'app': 'models', 'unique_together': (('person', 'message'),), 'indexes': [Index(fields=['workspace_id', 'occurred_at'])], 'pk_attr': 'id', 'table_description': 'A person took part in a message (or, later, a meeting). Which members were involved is'},
+            options={'table': 'interaction', 'app': 'models', 'unique_together': (('person', 'message'),), 'indexes': [Index(fields=['workspace_id', 'occurred_at']), Index(fields=['person_id', 'occurred_at'])], 'pk_attr': 'id', 'table_description': 'A person took part in a message (or, later, a meeting). Which members were involved is'},
             bases=['Entity'],
         ),
         ops.CreateModel(
