@@ -31,6 +31,7 @@ from email.parser import BytesParser
 from pathlib import Path
 
 import asyncpg
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -51,6 +52,7 @@ POSTGRES_URL = os.environ.get(
     "MAILROOM_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test"
 )
 TARGET_RATIO, TARGET_SQLITE, TARGET_RSS_MB = 2.0, 1500, 300
+MEMBER = f"alice@{TEAM_DOMAIN}"
 
 
 def baseline(raw: bytes) -> None:
@@ -129,40 +131,40 @@ async def drop_postgres(url: str) -> None:
         await connection.close()
 
 
-def import_memory(path: Path) -> tuple[float, float, str]:
-    """Peak RSS (MB) and rate of `mailroom ingest` importing `path` in a fresh process."""
+def import_memory(path: Path) -> tuple[float, float, float, str]:
+    """Run `mailroom ingest` of `path` in a fresh process. Returns the peak resident memory of
+    that process and of it with its normalize workers together (sampled every 50 ms; shared
+    pages counted once per process, so the sum overstates), the seconds taken, and the summary
+    line."""
     with tempfile.TemporaryDirectory() as folder:
         env = {**os.environ, "MAILROOM_DATA_DIR": folder}
         env.pop("MAILROOM_DATABASE_URL", None)
         command = [sys.executable, "-m", "mailroom"]
-        subprocess.run(
-            [*command, "workspace", "create", "mem"], env=env, check=True, capture_output=True
-        )
-        subprocess.run(
-            [*command, "member", "add", "mem", f"alice@{TEAM_DOMAIN}"],
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+        for args in (["workspace", "create", "mem"], ["member", "add", "mem", MEMBER]):
+            subprocess.run([*command, *args], env=env, check=True, capture_output=True)
         start = time.perf_counter()
-        done = subprocess.run(
-            [
-                *command,
-                "ingest",
-                "--workspace",
-                "mem",
-                "--mailbox",
-                f"alice@{TEAM_DOMAIN}",
-                str(path),
-            ],
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
+        ingest = [*command, "ingest", "--workspace", "mem", "--mailbox", MEMBER, str(path)]
+        with subprocess.Popen(
+            ingest, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        ) as child:
+            main, tree = _watch(child)
+            out = child.stdout.read().decode() if child.stdout else ""
         elapsed = time.perf_counter() - start
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return peak_mb, elapsed, done.stdout.strip().splitlines()[-1]
+    return main, tree, elapsed, out.strip().splitlines()[-1]
+
+
+def _watch(child: subprocess.Popen[bytes]) -> tuple[float, float]:
+    process = psutil.Process(child.pid)
+    main = tree = 0.0
+    while child.poll() is None:
+        try:
+            rss = [process.memory_info().rss]
+            rss += [c.memory_info().rss for c in process.children(recursive=True)]
+        except psutil.Error:
+            continue
+        main, tree = max(main, rss[0] / 1e6), max(tree, sum(rss) / 1e6)
+        time.sleep(0.05)
+    return main, tree
 
 
 def _target(target: str, met: bool) -> str:
@@ -204,17 +206,19 @@ def main() -> None:
     memory_rows: list[tuple[str, str, str]] = []
     if args.memory_messages:
         big = write_mbox(DATA / f"team-{args.memory_messages}.mbox", args.memory_messages)
-        peak, elapsed, summary = import_memory(big)
+        peak, tree, elapsed, summary = import_memory(big)
         print(f"{args.memory_messages:,} messages: peak RSS {peak:.0f} MB, {elapsed:.0f} s")
         print(summary, flush=True)
-        memory_rows.append(
+        size = big.stat().st_size / 1e6
+        memory_rows += [
             (
-                f"`mailroom ingest` of a {args.memory_messages:,}-message mbox "
-                f"({big.stat().st_size / 1e6:.0f} MB), whole command",
-                f"peak RSS {peak:.0f} MB, {args.memory_messages / elapsed:,.0f} msg/s",
+                f"`mailroom ingest` of a {args.memory_messages:,}-message mbox ({size:.0f} MB): "
+                "peak RSS of the process",
+                f"{peak:.0f} MB ({args.memory_messages / elapsed:,.0f} msg/s)",
                 _target(f"< {TARGET_RSS_MB} MB", peak < TARGET_RSS_MB),
-            )
-        )
+            ),
+            ("... with its normalize workers, summed", f"{tree:.0f} MB", ""),
+        ]
 
     ratio_ba, ratio_cb = rate_b / rate_a, rate_c / rate_b
     rows = [

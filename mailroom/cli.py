@@ -22,7 +22,8 @@ from mailroom.db import database
 from mailroom.errors import MailroomError
 from mailroom.gateway.files import Source, count, discover, messages
 from mailroom.gateway.importer import import_sources
-from mailroom.gateway.ingest import Ingestor, IngestReport
+from mailroom.gateway.ingest import Ingestor
+from mailroom.gateway.intake import IngestReport
 from mailroom.gateway.normalize import normalize
 from mailroom.gateway.workers import NormalizePool
 from mailroom.models import Plan
@@ -48,7 +49,9 @@ T = TypeVar("T")
 
 
 def _run(work: Callable[[Settings], Awaitable[T]], *, with_database: bool = True) -> T:
-    """Run a command's coroutine; Mailroom's errors become one line and exit code 1."""
+    """Run a command's coroutine. Errors become one line on stderr and exit code 1 (2 for a bug,
+    whose traceback `MAILROOM_DEBUG=true` shows)."""
+    settings: Settings | None = None
     try:
         settings = load_settings()
 
@@ -68,6 +71,15 @@ def _run(work: Callable[[Settings], Awaitable[T]], *, with_database: bool = True
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/yellow]")
         raise typer.Exit(130) from None
+    except Exception as error:
+        if settings is not None and settings.debug:
+            raise
+        err.print(
+            f"[red]internal error:[/red] {type(error).__name__}: {error} "
+            "(set MAILROOM_DEBUG=true for the traceback)",
+            soft_wrap=True,
+        )
+        raise typer.Exit(2) from None
 
 
 @workspace_app.command("create")
@@ -152,7 +164,7 @@ def ingest(
                 pool.close()
 
     report = _run(work)
-    out.print(_summary(report))
+    out.print(_summary(report), soft_wrap=True)
     if report.failed:
         raise typer.Exit(1)
 

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
 
-from mailroom.gateway.ingest import Incoming, Ingestor, IngestReport, SourceFacts
+from mailroom.gateway.ingest import Ingestor
+from mailroom.gateway.intake import Incoming, IngestReport, SourceFacts
 from mailroom.models import Mailbox, Member, Plan, RecordCreationMode, Workspace
 from mailroom.workspaces import add_member, create_workspace, import_mailbox
 

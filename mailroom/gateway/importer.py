@@ -10,7 +10,8 @@ import asyncio
 from collections.abc import Callable, Iterable, Iterator
 
 from mailroom.gateway.files import Source, messages
-from mailroom.gateway.ingest import Incoming, Ingestor, IngestReport, Pending, Prepared, SourceFacts
+from mailroom.gateway.ingest import Ingestor, Prepared
+from mailroom.gateway.intake import Incoming, IngestReport, Pending, SourceFacts
 from mailroom.models import Mailbox
 
 

@@ -12,9 +12,8 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
@@ -22,6 +21,7 @@ from tortoise.transactions import in_transaction
 from uuid_utils.compat import uuid7
 
 from mailroom.envelope import DateSource, Envelope
+from mailroom.gateway.intake import Incoming, IngestReport, Outcome, Pending, SourceFacts
 from mailroom.gateway.locks import workspace_write_lock
 from mailroom.gateway.normalize import DEFAULT_LIMITS, Limits, normalize
 from mailroom.gateway.storage import attachment_rows, message_row, participant_rows
@@ -44,99 +44,6 @@ from mailroom.resolver import Sighting, WorkspaceRules, interactions_for, resolv
 from mailroom.resolver.interactions import INTERACTION_ROLES, link_history, refresh_figures
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class SourceFacts:
-    """What the edge knows about where a message was seen."""
-
-    provider_id: str | None = None
-    folder: str | None = None
-    provider_thread_id: str | None = None
-    labels: tuple[str, ...] = ()
-    received_at: datetime | None = None
-    # None: OUTBOUND when the From is the mailbox owner's address or alias.
-    outbound: bool | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "provider_id": self.provider_id,
-            "folder": self.folder,
-            "provider_thread_id": self.provider_thread_id,
-            "labels": list(self.labels),
-            "outbound": self.outbound,
-        }
-        if self.received_at is not None:
-            data["received_at"] = self.received_at.isoformat()
-        return data
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> SourceFacts:
-        received = data.get("received_at")
-        return cls(
-            provider_id=data.get("provider_id"),
-            folder=data.get("folder"),
-            provider_thread_id=data.get("provider_thread_id"),
-            labels=tuple(data.get("labels") or ()),
-            received_at=datetime.fromisoformat(received) if received else None,
-            outbound=data.get("outbound"),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Incoming:
-    raw: bytes
-    facts: SourceFacts = SourceFacts()
-
-
-class Outcome(StrEnum):
-    NEW = "new"  # stored for the first time
-    DUPLICATE = "duplicate"  # already stored; this mailbox's copy was added
-    UNCHANGED = "unchanged"  # this mailbox already had it
-    FAILED = "failed"  # kept pending, to be retried
-
-
-@dataclass(slots=True)
-class IngestReport:
-    new: int = 0
-    duplicate: int = 0
-    unchanged: int = 0
-    failed: int = 0
-    defective: int = 0
-    people_created: int = 0
-    companies_created: int = 0
-    # One (outcome, message id) per item of the last call, in order; None when failed.
-    outcomes: list[tuple[Outcome, UUID | None]] = field(default_factory=list)
-
-    def count(self, outcome: Outcome, message_id: UUID | None) -> None:
-        setattr(self, outcome.value, getattr(self, outcome.value) + 1)
-        self.outcomes.append((outcome, message_id))
-
-    def merge(self, other: IngestReport) -> None:
-        for name in (
-            "new",
-            "duplicate",
-            "unchanged",
-            "failed",
-            "defective",
-            "people_created",
-            "companies_created",
-        ):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.outcomes.extend(other.outcomes)
-
-
-@dataclass(frozen=True, slots=True)
-class Pending:
-    """Stored bytes waiting to be processed (a `PendingIngest` row)."""
-
-    id: UUID
-    workspace_id: UUID
-    mailbox_id: UUID
-    raw_message_id: UUID
-    facts: SourceFacts
-    raw: bytes
-    attempts: int = 0
 
 
 @dataclass(slots=True)

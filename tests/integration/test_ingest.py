@@ -7,7 +7,8 @@ import pytest
 from mailroom.gateway import ingest as ingest_module
 from mailroom.gateway.files import discover
 from mailroom.gateway.importer import import_sources
-from mailroom.gateway.ingest import Incoming, Ingestor, Outcome, SourceFacts
+from mailroom.gateway.ingest import Ingestor
+from mailroom.gateway.intake import Incoming, Outcome, SourceFacts
 from mailroom.models import (
     Attachment,
     Direction,

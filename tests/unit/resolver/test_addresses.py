@@ -49,8 +49,18 @@ def test_registrable_domain_follows_the_public_suffix_list(
 
 @pytest.mark.parametrize(
     "local",
-    ["info", "support", "no-reply", "noreply", "do_not_reply", "mailer-daemon", "billing2",
-     "notifications+abc", "bounces-123", "postmaster"],
+    [
+        "info",
+        "support",
+        "no-reply",
+        "noreply",
+        "do_not_reply",
+        "mailer-daemon",
+        "billing2",
+        "notifications+abc",
+        "bounces-123",
+        "postmaster",
+    ],
 )
 def test_role_and_automated_local_parts(local: str) -> None:
     assert is_role(local)
