@@ -45,9 +45,14 @@ def cpython_messages() -> list[Path]:
 
 def read(name: str) -> Envelope:
     path = CORPORA / name
-    if not path.is_file():
-        pytest.skip(f"corpus file {path} is not there")
+    assert path.is_file(), f"corpus file {path} is missing"
     return normalize(path.read_bytes(), arrival=ARRIVAL)
+
+
+def test_the_corpora_are_there() -> None:
+    """The shared corpora are part of the test input: their absence is a failure, not a skip."""
+    assert len(corpus_messages()) > 150, f"no corpora at {CORPORA} (set MAILROOM_CORPORA)"
+    assert len(cpython_messages()) > 30, f"no CPython email test data at {CPYTHON_DATA}"
 
 
 def check_invariants(envelope: Envelope, size: int) -> None:
@@ -61,27 +66,16 @@ def check_invariants(envelope: Envelope, size: int) -> None:
     json.dumps(envelope.to_json())  # everything the CLI prints is serializable
 
 
-@pytest.mark.skipif(not CORPORA.is_dir(), reason=f"no corpora at {CORPORA}")
 @pytest.mark.parametrize("path", corpus_messages(), ids=lambda path: str(path.relative_to(CORPORA)))
 def test_corpus_message_normalizes(path: Path) -> None:
     data = path.read_bytes()
     check_invariants(normalize(data, arrival=ARRIVAL), len(data))
 
 
-@pytest.mark.skipif(
-    not CPYTHON_DATA.is_dir(),
-    reason=f"this Python ships no email test data ({CPYTHON_DATA} does not exist)",
-)
 @pytest.mark.parametrize("path", cpython_messages(), ids=lambda path: path.name)
 def test_cpython_message_normalizes(path: Path) -> None:
     data = path.read_bytes()
     check_invariants(normalize(data, arrival=ARRIVAL), len(data))
-
-
-def test_corpus_is_found() -> None:
-    if not CORPORA.is_dir():
-        pytest.skip(f"no corpora at {CORPORA}")
-    assert len(corpus_messages()) > 100
 
 
 # --- expected values, read from the files by hand ---------------------------------------------
@@ -390,8 +384,7 @@ def test_sample_covers_all_three_corpora() -> None:
 
 def cpython(name: str) -> Envelope:
     path = CPYTHON_DATA / name
-    if not path.is_file():
-        pytest.skip(f"this Python ships no {path}")
+    assert path.is_file(), f"this Python ships no {path}"
     return normalize(path.read_bytes(), arrival=ARRIVAL)
 
 
