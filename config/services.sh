@@ -23,3 +23,45 @@ pg_isready -h "$pg_host" -p "$pg_port" >&2 || {
     echo "services: PostgreSQL is not reachable at $pg_host:$pg_port; the tests need it" >&2
     exit 1
 }
+
+# Postfix and dnsmasq: the end-to-end tests start their own instances on free loopback ports
+# (tests/e2e/services.py), so only the binaries are wanted here, never the system services.
+# dnsmasq-base is the binary alone; the `dnsmasq` package would add a service for port 53.
+missing=""
+[ -x /usr/sbin/postfix ] || missing="$missing postfix"
+[ -x /usr/sbin/dnsmasq ] || missing="$missing dnsmasq-base"
+if [ -n "$missing" ]; then
+    echo "services: installing$missing from Debian's packages" >&2
+    # "No configuration" makes postfix's postinst write no /etc/postfix/main.cf and start
+    # nothing, and keeps it from asking questions.
+    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+    apt_log=$(mktemp)
+    # shellcheck disable=SC2086 # $missing is a list of package names
+    if ! { apt-get update -qq \
+        && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            -o Dpkg::Options::=--force-confold $missing; } >"$apt_log" 2>&1
+    then
+        cat "$apt_log" >&2
+        echo "services: could not install$missing with apt-get (log above); the e2e tests need" \
+            "/usr/sbin/postfix and /usr/sbin/dnsmasq" >&2
+        exit 1
+    fi
+    rm -f "$apt_log"
+fi
+# Whatever the packages registered, no system-wide instance may run or start at boot: it would
+# hold port 25 or 53. Both steps are no-ops once done.
+if [ -e /lib/systemd/system/postfix.service ] && command -v systemctl >/dev/null 2>&1; then
+    systemctl disable --quiet postfix.service >/dev/null 2>&1 || true
+fi
+if [ -e /etc/init.d/postfix ]; then
+    update-rc.d postfix disable >/dev/null 2>&1 || true
+fi
+if [ -e /etc/postfix/main.cf ] && /usr/sbin/postfix status >/dev/null 2>&1; then
+    echo "services: stopping the system Postfix (the tests run their own)" >&2
+    /usr/sbin/postfix stop >/dev/null 2>&1 || true
+fi
+if [ -e /etc/init.d/dnsmasq ]; then
+    systemctl disable --quiet dnsmasq.service >/dev/null 2>&1 || true
+    update-rc.d dnsmasq disable >/dev/null 2>&1 || true
+    /etc/init.d/dnsmasq stop >/dev/null 2>&1 || true
+fi

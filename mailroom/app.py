@@ -1,11 +1,13 @@
-"""The Mailroom process: `create_app(settings)` wires the database and the HTTP API, and one
-lifespan starts and stops them. Later parts (the SMTP receiver, the pollers) join here."""
+"""The Mailroom process: `create_app(settings)` wires the database, the ingest pipeline, the
+SMTP gateway and the HTTP API, and one lifespan starts and stops them in order."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 
 import uvicorn
 from starlette.applications import Starlette
@@ -16,6 +18,12 @@ from tortoise import connections
 
 from mailroom.db import close_database, open_database
 from mailroom.gateway.ingest import Ingestor
+from mailroom.gateway.pipeline import Pipeline
+from mailroom.gateway.smtp.authenticity import Authenticator, TrustedRelays
+from mailroom.gateway.smtp.dns import Lookups, make_resolver, use_resolver
+from mailroom.gateway.smtp.handler import GatewayHandler
+from mailroom.gateway.smtp.server import start_smtp_server
+from mailroom.gateway.workers import NormalizePool
 from mailroom.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -30,19 +38,60 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok", "database": "ok"})
 
 
+def authenticator(settings: Settings) -> Authenticator:
+    lookups = Lookups(make_resolver(settings.dns_nameservers))
+    use_resolver(lookups)
+    relays = TrustedRelays.parse(settings.trusted_relay_networks, settings.trusted_authserv_ids)
+    return Authenticator(lookups, relays)
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    pipeline: Pipeline
+    smtp: asyncio.Server | None
+
+    @property
+    def smtp_port(self) -> int:
+        assert self.smtp is not None, "the SMTP gateway is off"
+        return int(self.smtp.sockets[0].getsockname()[1])
+
+
+@asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[Services]:
+    """Everything but the web server: database, pipeline (after replaying what an earlier run
+    left pending) and SMTP gateway. Stops them in reverse order."""
+    async with AsyncExitStack() as stack:
+        await open_database(settings)
+        stack.push_async_callback(close_database)
+        pool = NormalizePool(settings.normalize_workers) if settings.normalize_workers else None
+        if pool is not None:
+            stack.callback(pool.close)
+        ingestor = Ingestor(settings.limits, pool)
+        replayed = await ingestor.replay(settings.ingest_batch_size)
+        if replayed.outcomes:
+            log.info("processed %d messages left pending by an earlier run", len(replayed.outcomes))
+        pipeline = Pipeline(ingestor, batch_size=settings.ingest_batch_size)
+        pipeline.start()
+        stack.push_async_callback(pipeline.stop)
+        server = None
+        if settings.smtp_enabled:
+            handler = GatewayHandler(settings, pipeline, authenticator(settings))
+            server = await start_smtp_server(settings, handler)
+            stack.push_async_callback(_close_server, server)
+        yield Services(pipeline, server)
+
+
+async def _close_server(server: asyncio.Server) -> None:
+    server.close()
+    await server.wait_closed()
+
+
 def create_app(settings: Settings) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await open_database(settings)
-        try:
-            ingestor = Ingestor(settings.limits)
-            replayed = await ingestor.replay(settings.ingest_batch_size)
-            if replayed.outcomes:
-                log.info("replayed %d pending messages", len(replayed.outcomes))
-            app.state.ingestor = ingestor
+        async with running(settings) as services:
+            app.state.services = services
             yield
-        finally:
-            await close_database()
 
     return Starlette(routes=[Route("/health", health)], lifespan=lifespan)
 

@@ -26,7 +26,7 @@ from mailroom.gateway.ingest import Ingestor
 from mailroom.gateway.intake import IngestReport
 from mailroom.gateway.normalize import normalize
 from mailroom.gateway.workers import NormalizePool
-from mailroom.models import Plan
+from mailroom.models import Plan, RecordCreationMode, SenderPolicy
 from mailroom.settings import Settings, load_settings
 
 app = typer.Typer(
@@ -98,6 +98,45 @@ def workspace_create(
     _run(work)
 
 
+@workspace_app.command("set")
+def workspace_set(
+    slug: str,
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    plan: Annotated[Plan | None, typer.Option(case_sensitive=False)] = None,
+    record_creation_mode: Annotated[
+        RecordCreationMode | None,
+        typer.Option("--record-creation-mode", case_sensitive=False, help="ALL, SELECTIVE, NONE."),
+    ] = None,
+    sender_policy: Annotated[
+        SenderPolicy | None,
+        typer.Option(
+            "--sender-policy",
+            case_sensitive=False,
+            help="VERIFIED: mail must pass DKIM or SPF; ADDRESS_ONLY: the From is enough.",
+        ),
+    ] = None,
+) -> None:
+    """Change a workspace's settings."""
+    from mailroom.workspaces import get_workspace, update_workspace
+
+    async def work(_: Settings) -> None:
+        workspace = await update_workspace(
+            await get_workspace(slug),
+            name=name,
+            plan=plan,
+            record_creation_mode=record_creation_mode,
+            sender_policy=sender_policy,
+        )
+        out.print(
+            f"Workspace [bold]{workspace.slug}[/bold]: name {workspace.name!r}, plan "
+            f"{workspace.plan}, record creation {workspace.record_creation_mode}, "
+            f"sender policy {workspace.sender_policy}",
+            soft_wrap=True,
+        )
+
+    _run(work)
+
+
 @member_app.command("add")
 def member_add(
     slug: str,
@@ -115,6 +154,28 @@ def member_add(
         member = await add_member(workspace, email, admin=admin, aliases=alias or [])
         aliases = f" (aliases: {', '.join(member.aliases)})" if member.aliases else ""
         out.print(f"Added {member.role.lower()} [bold]{member.email}[/bold] to {slug}{aliases}")
+
+    _run(work)
+
+
+@member_app.command("forwarding-address")
+def member_forwarding_address(
+    slug: str,
+    email: str,
+    rotate: Annotated[
+        bool, typer.Option("--rotate", help="Replace the address; the old one stops working.")
+    ] = False,
+) -> None:
+    """Print a member's personal forwarding address (and the workspace's) on the last line."""
+    from mailroom.workspaces import forwarding_address, get_member, get_workspace
+
+    async def work(settings: Settings) -> None:
+        workspace = await get_workspace(slug)
+        member = await get_member(workspace, email)
+        address = await forwarding_address(member, settings.mail_domain, rotate=rotate)
+        err.print(f"Workspace address: {workspace.slug}@{settings.mail_domain}", soft_wrap=True)
+        err.print(f"Personal forwarding address of {member.email}:", soft_wrap=True)
+        print(address)
 
     _run(work)
 

@@ -36,6 +36,30 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
 
+    # The forwarding gateway (SMTP). Workspace addresses are SLUG@mail_domain, a member's
+    # personal one SLUG+TOKEN@mail_domain.
+    smtp_enabled: bool = True
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=2525, ge=0, le=65535)
+    mail_domain: str = "mailroom.localhost"
+    smtp_hostname: str = ""  # the name the receiver greets with; default: mail_domain
+    smtp_max_message_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
+    smtp_max_recipients: int = Field(default=50, gt=0)
+    smtp_max_hops: int = Field(default=50, gt=0)  # Received headers; more is a mail loop
+    smtp_max_commands_before_data: int = Field(default=100, gt=0)
+    smtp_max_connections_per_client: int = Field(default=20, gt=0)
+    smtp_messages_per_sender_per_minute: int = Field(default=120, gt=0)
+    smtp_idle_timeout: float = Field(default=300.0, gt=0)
+    # STARTTLS is offered when both are set.
+    smtp_tls_cert_file: Path | None = None
+    smtp_tls_key_file: Path | None = None
+    # Relays whose Authentication-Results headers are believed: the networks they connect from
+    # and the authserv-id they write. Both must match.
+    trusted_relay_networks: list[str] = Field(default_factory=list)
+    trusted_authserv_ids: list[str] = Field(default_factory=list)
+    # DNS servers for DKIM and SPF lookups ("host" or "host:port"); empty: the system's.
+    dns_nameservers: list[str] = Field(default_factory=list)
+
     max_message_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
     max_headers: int = Field(default=Limits.max_headers, gt=0)
     max_header_length: int = Field(default=Limits.max_header_length, gt=0)

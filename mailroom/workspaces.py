@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 import secrets
@@ -18,6 +19,8 @@ from mailroom.models import (
     MemberRole,
     Plan,
     Provider,
+    RecordCreationMode,
+    SenderPolicy,
     Workspace,
 )
 
@@ -36,6 +39,28 @@ async def create_workspace(slug: str, name: str | None = None, plan: Plan = Plan
         return await Workspace.create(slug=slug, name=name or slug, plan=plan)
     except IntegrityError as error:
         raise ConflictError(f"workspace {slug!r} already exists") from error
+
+
+async def update_workspace(
+    workspace: Workspace,
+    *,
+    name: str | None = None,
+    plan: Plan | None = None,
+    record_creation_mode: RecordCreationMode | None = None,
+    sender_policy: SenderPolicy | None = None,
+) -> Workspace:
+    """Change the given settings of a workspace; the others stay as they are."""
+    changes = {
+        "name": name,
+        "plan": plan,
+        "record_creation_mode": record_creation_mode,
+        "sender_policy": sender_policy,
+    }
+    for field, value in changes.items():
+        if value is not None:
+            setattr(workspace, field, value)
+    await workspace.save()
+    return workspace
 
 
 async def get_workspace(slug: str) -> Workspace:
@@ -72,7 +97,12 @@ async def add_member(
         )
     role = MemberRole.ADMIN if admin else MemberRole.MEMBER
     return await Member.create(
-        workspace=workspace, email=address, aliases=alias_set, role=role, name=name
+        workspace=workspace,
+        email=address,
+        aliases=alias_set,
+        role=role,
+        name=name,
+        forwarding_token=new_forwarding_token(),
     )
 
 
@@ -105,6 +135,37 @@ async def import_mailbox(member: Member) -> Mailbox:
     mailbox, _ = await Mailbox.get_or_create(
         workspace_id=member.workspace_id,
         provider=Provider.IMPORT,
+        address=member.email,
+        defaults={"owner": member, "status": MailboxStatus.ACTIVE},
+    )
+    return mailbox
+
+
+def new_forwarding_token() -> str:
+    """120 random bits in lowercase base32: unguessable, and safe in a local part that some
+    mail systems lowercase."""
+    return base64.b32encode(secrets.token_bytes(15)).decode().lower()
+
+
+def workspace_address(workspace: Workspace, mail_domain: str) -> str:
+    return f"{workspace.slug}@{mail_domain}"
+
+
+async def forwarding_address(member: Member, mail_domain: str, *, rotate: bool = False) -> str:
+    """The member's personal forwarding address; `rotate` replaces its secret, after which the
+    old address is refused."""
+    if rotate or not member.forwarding_token:
+        member.forwarding_token = new_forwarding_token()
+        await member.save(update_fields=["forwarding_token"])
+    workspace = await Workspace.get(id=member.workspace_id)
+    return f"{workspace.slug}+{member.forwarding_token}@{mail_domain}"
+
+
+async def forwarding_mailbox(member: Member) -> Mailbox:
+    """The mailbox that holds what the member forwards or BCCs, created on first use."""
+    mailbox, _ = await Mailbox.get_or_create(
+        workspace_id=member.workspace_id,
+        provider=Provider.FORWARDING,
         address=member.email,
         defaults={"owner": member, "status": MailboxStatus.ACTIVE},
     )

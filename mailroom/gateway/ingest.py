@@ -23,10 +23,10 @@ from uuid_utils.compat import uuid7
 from mailroom.envelope import DateSource, Envelope
 from mailroom.gateway.intake import Incoming, IngestReport, Outcome, Pending, SourceFacts
 from mailroom.gateway.locks import workspace_write_lock
-from mailroom.gateway.normalize import DEFAULT_LIMITS, Limits, normalize
+from mailroom.gateway.normalize import DEFAULT_LIMITS, Limits
 from mailroom.gateway.storage import attachment_rows, message_row, participant_rows
 from mailroom.gateway.threading import Threadable, assign_threads
-from mailroom.gateway.workers import NormalizePool
+from mailroom.gateway.workers import NormalizePool, read_many
 from mailroom.models import (
     Attachment,
     Direction,
@@ -39,7 +39,7 @@ from mailroom.models import (
     PendingIngest,
     RawMessage,
 )
-from mailroom.models.bulk import insert_rows
+from mailroom.models.bulk import chunked, insert_rows
 from mailroom.resolver import Sighting, WorkspaceRules, interactions_for, resolve
 from mailroom.resolver.interactions import INTERACTION_ROLES, link_history, refresh_figures
 
@@ -53,6 +53,7 @@ class Prepared:
     pending: Pending
     envelope: Envelope
     dedupe_key: str
+    forwarded: bool = False  # the envelope is the original of a message a member forwarded
     message_id: UUID | None = None
     outcome: Outcome = Outcome.UNCHANGED
 
@@ -71,35 +72,20 @@ class Ingestor:
 
     async def store(self, mailbox: Mailbox, items: Sequence[Incoming]) -> list[Pending]:
         """Commit the bytes durably, each with a pending row; nothing is parsed yet."""
+        return await self.store_many([(mailbox, item) for item in items])
+
+    async def store_many(self, items: Sequence[tuple[Mailbox, Incoming]]) -> list[Pending]:
+        """`store` for messages of several mailboxes, in one transaction (one disk sync)."""
         if not items:
             return []
-        workspace_id = mailbox.workspace_id
-        digests = [hashlib.sha256(i.raw).hexdigest() for i in items]
-        raws = {d: i.raw for d, i in zip(digests, items, strict=True)}
+        digests = [hashlib.sha256(i.raw).hexdigest() for _, i in items]
         async with in_transaction():
-            # In key order, so that concurrent stores of the same messages cannot deadlock.
-            await insert_rows(
-                RawMessage,
-                [
-                    {
-                        "id": uuid7(),
-                        "workspace_id": workspace_id,
-                        "sha256": d,
-                        "size": len(raw),
-                        "data": raw,
-                    }
-                    for d, raw in sorted(raws.items())
-                ],
-                ignore_conflicts=True,
-            )
-            ids = dict(
-                await RawMessage.filter(
-                    workspace_id=workspace_id, sha256__in=sorted(raws)
-                ).values_list("sha256", "id")
+            ids = await _store_raw(
+                {(m.workspace_id, d): i.raw for d, (m, i) in zip(digests, items, strict=True)}
             )
             pending = [
-                Pending(uuid7(), workspace_id, mailbox.id, ids[d], i.facts, i.raw)
-                for d, i in zip(digests, items, strict=True)
+                Pending(uuid7(), m.workspace_id, m.id, ids[(m.workspace_id, d)], i.facts, i.raw)
+                for d, (m, i) in zip(digests, items, strict=True)
             ]
             await insert_rows(
                 PendingIngest,
@@ -169,12 +155,16 @@ class Ingestor:
 
     async def prepare(self, pending: Sequence[Pending]) -> list[Prepared]:
         """Normalize stored bytes (on the worker pool when there is one); no I/O."""
-        jobs = [(p.raw, p.facts.received_at or datetime.now(UTC)) for p in pending]
+        now = datetime.now(UTC)
+        jobs = [(p.raw, p.facts.received_at or now, p.facts.unwrap) for p in pending]
         if self.pool is not None and len(jobs) > 1:
-            envelopes = await self.pool.normalize(jobs, self.limits)
+            readings = await self.pool.read(jobs, self.limits)
         else:
-            envelopes = [normalize(raw, arrival=at, limits=self.limits) for raw, at in jobs]
-        return [Prepared(p, e, dedupe_key(e)) for p, e in zip(pending, envelopes, strict=True)]
+            readings = read_many(jobs, self.limits)
+        return [
+            Prepared(p, r.envelope, dedupe_key(r.envelope), forwarded=r.forwarded)
+            for p, r in zip(pending, readings, strict=True)
+        ]
 
     async def commit(self, items: list[Prepared]) -> IngestReport:
         """Store prepared messages in one transaction, and drop their pending rows in it."""
@@ -186,7 +176,7 @@ class Ingestor:
             await workspace_write_lock(connection, workspace_id)
             rules = await WorkspaceRules.load(workspace_id)
             new_messages = await self._messages(workspace_id, items)
-            await self._copies(items)
+            await self._copies(items, rules)
             people = await self._records(rules, new_messages, report)
             await refresh_figures(people)
             await PendingIngest.filter(id__in=[i.pending.id for i in items]).delete()
@@ -227,7 +217,7 @@ class Ingestor:
         await insert_rows(Message, list(rows.values()))
         return new
 
-    async def _copies(self, items: list[Prepared]) -> None:
+    async def _copies(self, items: list[Prepared], rules: WorkspaceRules) -> None:
         """One copy per mailbox and message; an item whose copy exists changes nothing."""
         have = set(
             await MessageCopy.filter(
@@ -243,16 +233,18 @@ class Ingestor:
                     item.outcome = Outcome.UNCHANGED
                 continue
             have.add(key)
-            copies.append(await self._copy(item))
+            copies.append(await self._copy(item, rules))
         await insert_rows(MessageCopy, copies)
 
-    async def _copy(self, item: Prepared) -> dict[str, Any]:
+    async def _copy(self, item: Prepared, rules: WorkspaceRules) -> dict[str, Any]:
         facts = item.pending.facts
+        sender = item.envelope.from_[0].address if item.envelope.from_ else None
         outbound = facts.outbound
-        if outbound is None:
-            owner = await self._owner_addresses(item.pending.mailbox_id)
-            sender = item.envelope.from_
-            outbound = bool(sender) and sender[0].address in owner
+        if item.forwarded:
+            # A member passed this on: it was sent by the team only if a member wrote it.
+            outbound = sender is not None and rules.is_member(sender)
+        elif outbound is None:
+            outbound = sender in await self._owner_addresses(item.pending.mailbox_id)
         return {
             "id": uuid7(),
             "workspace_id": item.pending.workspace_id,
@@ -307,6 +299,28 @@ class Ingestor:
         await insert_rows(Interaction, interactions, ignore_conflicts=True)
         await link_history(rules.workspace_id, resolution.new_people)
         return {i["person_id"] for i in interactions} | set(resolution.new_people.values())
+
+
+async def _store_raw(raws: dict[tuple[UUID, str], bytes]) -> dict[tuple[UUID, str], UUID]:
+    """Insert bytes not stored yet (keyed by workspace and digest); return every row's id."""
+    # In key order, so that concurrent stores of the same messages cannot deadlock.
+    await insert_rows(
+        RawMessage,
+        [
+            {"id": uuid7(), "workspace_id": w, "sha256": d, "size": len(raw), "data": raw}
+            for (w, d), raw in sorted(raws.items())
+        ],
+        ignore_conflicts=True,
+    )
+    ids: dict[tuple[UUID, str], UUID] = {}
+    for workspace_id in {w for w, _ in raws}:
+        digests = sorted(d for w, d in raws if w == workspace_id)
+        for chunk in chunked(digests):
+            rows = await RawMessage.filter(workspace_id=workspace_id, sha256__in=chunk).values_list(
+                "sha256", "id"
+            )
+            ids.update(((workspace_id, d), i) for d, i in rows)
+    return ids
 
 
 def dedupe_key(envelope: Envelope) -> str:

@@ -21,6 +21,8 @@ class SourceFacts:
     received_at: datetime | None = None
     # None: OUTBOUND when the From is the mailbox owner's address or alias.
     outbound: bool | None = None
+    # The member sent this to the gateway: if it forwards a message, ingest that original.
+    unwrap: bool = False
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -29,6 +31,7 @@ class SourceFacts:
             "provider_thread_id": self.provider_thread_id,
             "labels": list(self.labels),
             "outbound": self.outbound,
+            "unwrap": self.unwrap,
         }
         if self.received_at is not None:
             data["received_at"] = self.received_at.isoformat()
@@ -44,6 +47,7 @@ class SourceFacts:
             labels=tuple(data.get("labels") or ()),
             received_at=datetime.fromisoformat(received) if received else None,
             outbound=data.get("outbound"),
+            unwrap=bool(data.get("unwrap")),
         )
 
 

@@ -15,19 +15,23 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 
-from mailroom.envelope import Envelope
-from mailroom.gateway.normalize import Limits, normalize
+from mailroom.gateway.normalize import Limits
+from mailroom.gateway.reader import Reading, read_message
 
 log = logging.getLogger(__name__)
 
 
-def normalize_many(jobs: Sequence[tuple[bytes, datetime]], limits: Limits) -> list[Envelope]:
-    """Run in a worker: normalize each (raw, arrival)."""
-    return [normalize(raw, arrival=arrival, limits=limits) for raw, arrival in jobs]
+Job = tuple[bytes, datetime, bool]  # raw bytes, arrival, unwrap a forward
+
+
+def read_many(jobs: Sequence[Job], limits: Limits) -> list[Reading]:
+    """Run in a worker (or here): read each job's message."""
+    return [read_message(raw, arrival, limits, unwrap) for raw, arrival, unwrap in jobs]
 
 
 class NormalizePool:
-    """A pool of worker processes for `normalize`; falls back to this process if they die."""
+    """A pool of worker processes for reading messages; falls back to this process if they
+    die."""
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
@@ -39,23 +43,21 @@ class NormalizePool:
             self._executor = ProcessPoolExecutor(self.workers, mp_context=context)
         return self._executor
 
-    async def normalize(
-        self, jobs: Sequence[tuple[bytes, datetime]], limits: Limits
-    ) -> list[Envelope]:
+    async def read(self, jobs: Sequence[Job], limits: Limits) -> list[Reading]:
         loop = asyncio.get_running_loop()
         size = -(-len(jobs) // self.workers)
         chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
         try:
             pool = self._pool()
             parts = await asyncio.gather(
-                *(loop.run_in_executor(pool, normalize_many, chunk, limits) for chunk in chunks)
+                *(loop.run_in_executor(pool, read_many, chunk, limits) for chunk in chunks)
             )
         except BrokenProcessPool:
             # A worker died (killed, or a crash in a C extension): never lose the batch.
             log.warning("normalize worker died; normalizing in this process")
             self.close()
-            return normalize_many(jobs, limits)
-        return [envelope for part in parts for envelope in part]
+            return read_many(jobs, limits)
+        return [reading for part in parts for reading in part]
 
     def close(self) -> None:
         if self._executor is not None:

@@ -31,6 +31,7 @@ from mailroom.models.workspace import (
     MemberRole,
     Plan,
     RecordCreationMode,
+    SenderPolicy,
     Workspace,
 )
 
@@ -69,6 +70,7 @@ __all__ = [
     "Provider",
     "RawMessage",
     "RecordCreationMode",
+    "SenderPolicy",
     "Sharing",
     "Thread",
     "ThreadKey",

@@ -25,6 +25,13 @@ class RecordCreationMode(StrEnum):
     NONE = "NONE"
 
 
+class SenderPolicy(StrEnum):
+    """How the forwarding gateway decides that mail really comes from a member."""
+
+    VERIFIED = "VERIFIED"  # DKIM or SPF must pass, aligned with the From domain
+    ADDRESS_ONLY = "ADDRESS_ONLY"  # the From address is enough (behind the operator's own MTA)
+
+
 class MemberRole(StrEnum):
     ADMIN = "ADMIN"
     MEMBER = "MEMBER"
@@ -42,6 +49,7 @@ class Workspace(Entity):
     record_creation_mode = fields.CharEnumField(
         RecordCreationMode, max_length=16, default=RecordCreationMode.SELECTIVE
     )
+    sender_policy = fields.CharEnumField(SenderPolicy, max_length=16, default=SenderPolicy.VERIFIED)
 
     class Meta:
         table = "workspace"
@@ -57,6 +65,8 @@ class Member(Entity):
     aliases: fields.Field[list[str]] = fields.JSONField(default=list)
     role = fields.CharEnumField(MemberRole, max_length=16, default=MemberRole.MEMBER)
     name = fields.CharField(max_length=200, null=True)
+    # The secret part of the member's personal forwarding address (slug+TOKEN@mail domain).
+    forwarding_token = fields.CharField(max_length=64, unique=True, null=True)
 
     class Meta:
         table = "member"

@@ -1,0 +1,1 @@
+"""The forwarding gateway: an SMTP receiver that members forward and BCC mail to."""

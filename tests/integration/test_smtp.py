@@ -1,0 +1,461 @@
+"""The forwarding gateway, driven by smtplib against the real receiver on a free port: each kind
+of mail, each refusal, each limit, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import smtplib
+import ssl
+import subprocess
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from mailroom.app import Services, running
+from mailroom.models import (
+    Direction,
+    Mailbox,
+    Message,
+    MessageCopy,
+    Participant,
+    PendingIngest,
+    Person,
+    Provider,
+    RawMessage,
+    SenderPolicy,
+)
+from mailroom.settings import Settings
+from mailroom.workspaces import (
+    add_member,
+    create_workspace,
+    forwarding_address,
+    get_member,
+    update_workspace,
+)
+from tests.helpers import message
+
+DOMAIN = "in.mailroom.test"
+WORKSPACE = f"acme@{DOMAIN}"
+
+
+@dataclass
+class Gateway:
+    settings: Settings
+    services: Services
+
+    @property
+    def port(self) -> int:
+        return self.services.smtp_port
+
+    async def send(
+        self, raw: bytes, to: list[str] | None = None, mail_from: str = "alice@acme.com"
+    ) -> dict[str, tuple[int, bytes]]:
+        """Send with smtplib (in a thread: the server runs on this loop); returns refusals."""
+        return await asyncio.to_thread(_send, self.port, raw, to or [WORKSPACE], mail_from)
+
+    async def settle(self) -> None:
+        await self.services.pipeline.drain()
+
+
+def _send(port: int, raw: bytes, to: list[str], mail_from: str) -> dict[str, tuple[int, bytes]]:
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+        return client.sendmail(mail_from, to, raw)
+
+
+def _refusal(error: BaseException) -> tuple[int, str]:
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        code, text = next(iter(error.recipients.values()))
+        return code, text.decode()
+    assert isinstance(error, smtplib.SMTPResponseException), error
+    return error.smtp_code, error.smtp_error.decode()
+
+
+def _overrides(settings: Settings, **values: object) -> Settings:
+    return settings.model_copy(
+        update={
+            "smtp_port": 0,
+            "mail_domain": DOMAIN,
+            "normalize_workers": 0,
+            **values,
+        }
+    )
+
+
+@pytest.fixture
+def gateway_settings(settings: Settings) -> Settings:
+    return _overrides(settings)
+
+
+@pytest.fixture
+async def gateway(gateway_settings: Settings) -> AsyncIterator[Gateway]:
+    async with running(gateway_settings) as services:
+        workspace = await create_workspace("acme", "Acme")
+        await update_workspace(workspace, sender_policy=SenderPolicy.ADDRESS_ONLY)
+        await add_member(workspace, "alice@acme.com", admin=True, aliases=["alice@acme.io"])
+        await add_member(workspace, "bob@acme.com")
+        yield Gateway(gateway_settings, services)
+
+
+async def _copy_of(message_id: str) -> MessageCopy:
+    return await MessageCopy.get(message__message_id=message_id).prefetch_related("mailbox")
+
+
+async def test_bcc_is_the_members_outbound_copy(gateway: Gateway) -> None:
+    raw = message(
+        sender="Alice <alice@acme.com>",
+        to="Jane Doe <jane@globex.com>",
+        cc="Kim <kim@initech.com>",
+        message_id="<bcc@acme.com>",
+    )
+    assert await gateway.send(raw) == {}
+    await gateway.settle()
+    copy = await _copy_of("bcc@acme.com")
+    assert copy.direction is Direction.OUTBOUND
+    assert copy.mailbox.provider is Provider.FORWARDING
+    assert copy.mailbox.address == "alice@acme.com"
+    addresses = set(await Participant.all().values_list("address", flat=True))
+    assert {"jane@globex.com", "kim@initech.com"} <= addresses
+    # SELECTIVE: Alice wrote to them, so they are people now.
+    assert await Person.all().count() == 2
+
+
+def _forward_as_attachment(original: bytes) -> bytes:
+    wrapper = EmailMessage()
+    wrapper["From"] = "Alice <alice@acme.com>"
+    wrapper["To"] = WORKSPACE
+    wrapper["Subject"] = "Fwd: Quarterly plan"
+    wrapper["Message-ID"] = "<wrapper@acme.com>"
+    wrapper.set_content("FYI, see below.")
+    wrapper.add_attachment(original, maintype="message", subtype="rfc822", filename="fwd.eml")
+    return wrapper.as_bytes()
+
+
+async def test_forward_is_unwrapped_to_the_original(gateway: Gateway) -> None:
+    original = message(sender="Jane Doe <jane@globex.com>", to="alice@acme.com")
+    assert await gateway.send(_forward_as_attachment(original)) == {}
+    await gateway.settle()
+    stored = await Message.get()
+    assert stored.message_id == "m1@client.example"  # the original's, kept by the attachment
+    sender = await Participant.get(message_id=stored.id, role="FROM")
+    assert sender.address == "jane@globex.com"
+    copy = await MessageCopy.get(message_id=stored.id)
+    assert copy.direction is Direction.INBOUND
+    assert not await Message.filter(message_id="wrapper@acme.com").exists()
+
+
+async def test_inline_gmail_forward_is_unwrapped(gateway: Gateway) -> None:
+    body = (
+        "Have a look.\n\n"
+        "---------- Forwarded message ---------\n"
+        "From: Jane Doe <jane@globex.com>\n"
+        "Date: Mon, Mar 2, 2026 at 9:30 AM\n"
+        "Subject: Quarterly plan\n"
+        "To: Alice <alice@acme.com>\n\n"
+        "Hello,\nhere is the plan.\n"
+    )
+    raw = message(
+        sender="alice@acme.com",
+        to=WORKSPACE,
+        subject="Fwd: Quarterly plan",
+        body=body,
+        message_id="<inline@acme.com>",
+    )
+    assert await gateway.send(raw) == {}
+    await gateway.settle()
+    stored = await Message.get()
+    assert stored.subject == "Quarterly plan"
+    sender = await Participant.get(message_id=stored.id, role="FROM")
+    assert (sender.address, sender.name) == ("jane@globex.com", "Jane Doe")
+    assert stored.text is not None and stored.text.startswith("Hello,")
+
+
+async def test_forward_whose_original_is_lost_is_kept_with_a_defect(gateway: Gateway) -> None:
+    raw = message(
+        sender="alice@acme.com",
+        to=WORKSPACE,
+        subject="Fwd: lunch?",
+        body="See below\n\n-----Original Message-----\nnothing useful\n",
+        message_id="<lost@acme.com>",
+    )
+    assert await gateway.send(raw) == {}
+    await gateway.settle()
+    stored = await Message.get(message_id="lost@acme.com")
+    assert any("could not be recovered" in d for d in stored.defects)
+
+
+async def test_auto_forwarded_mail_is_the_members_inbound_copy(gateway: Gateway) -> None:
+    alice = await get_member(await _workspace(), "alice@acme.com")
+    personal = await forwarding_address(alice, DOMAIN)
+    raw = message(
+        sender="Jane Doe <jane@globex.com>",
+        to="alice@acme.com",
+        message_id="<auto@globex.com>",
+        headers={"X-Forwarded-For": f"alice@acme.com {personal}", "X-Forwarded-To": personal},
+    )
+    assert await gateway.send(raw, to=[personal], mail_from="jane@globex.com") == {}
+    await gateway.settle()
+    copy = await _copy_of("auto@globex.com")
+    assert copy.direction is Direction.INBOUND and copy.mailbox.address == "alice@acme.com"
+    assert copy.labels == ["auto-forward"]
+
+
+async def _workspace() -> object:
+    from mailroom.workspaces import get_workspace
+
+    return await get_workspace("acme")
+
+
+@pytest.mark.parametrize(
+    ("recipient", "code", "text"),
+    [
+        (f"nobody@{DOMAIN}", 550, "5.1.1"),
+        (f"acme+wrongtoken@{DOMAIN}", 550, "5.1.1"),
+        ("acme@elsewhere.example", 550, "5.1.1"),
+    ],
+)
+async def test_unknown_recipients_are_refused_at_rcpt(
+    gateway: Gateway, recipient: str, code: int, text: str
+) -> None:
+    with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+        await gateway.send(message(sender="alice@acme.com"), to=[recipient])
+    assert _refusal(refused.value)[0] == code
+    assert text in _refusal(refused.value)[1]
+
+
+async def test_strangers_may_not_write_to_the_workspace(
+    gateway: Gateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    raw = message(sender="eve@evil.example", message_id="<spam@evil.example>")
+    with pytest.raises(smtplib.SMTPDataError) as refused:
+        await gateway.send(raw, mail_from="eve@evil.example")
+    assert _refusal(refused.value)[:1] == (550,)
+    assert "5.7.1" in _refusal(refused.value)[1] and "not a member" in _refusal(refused.value)[1]
+    assert "<spam@evil.example>" in caplog.text
+    assert await RawMessage.all().count() == 0
+
+
+async def test_personal_address_takes_only_its_member(gateway: Gateway) -> None:
+    alice = await get_member(await _workspace(), "alice@acme.com")
+    personal = await forwarding_address(alice, DOMAIN)
+    with pytest.raises(smtplib.SMTPDataError) as refused:
+        await gateway.send(message(sender="bob@acme.com"), to=[personal], mail_from="bob@acme.com")
+    assert _refusal(refused.value)[0] == 550
+    assert await gateway.send(message(sender="alice@acme.io"), to=[personal]) == {}
+
+
+async def test_a_rotated_address_stops_working(gateway: Gateway) -> None:
+    alice = await get_member(await _workspace(), "alice@acme.com")
+    old = await forwarding_address(alice, DOMAIN)
+    new = await forwarding_address(alice, DOMAIN, rotate=True)
+    assert new != old
+    with pytest.raises(smtplib.SMTPRecipientsRefused):
+        await gateway.send(message(sender="alice@acme.com"), to=[old])
+    assert await gateway.send(message(sender="alice@acme.com"), to=[new]) == {}
+
+
+async def test_message_without_from_is_refused(gateway: Gateway) -> None:
+    raw = b"To: acme@in.mailroom.test\r\nSubject: who?\r\nMessage-ID: <nofrom@x>\r\n\r\nbody\r\n"
+    with pytest.raises(smtplib.SMTPDataError) as refused:
+        await gateway.send(raw)
+    assert _refusal(refused.value)[0] == 550 and "5.6.0" in _refusal(refused.value)[1]
+
+
+async def test_retried_and_reforwarded_mail_is_stored_once(gateway: Gateway) -> None:
+    raw = message(sender="alice@acme.com", to="jane@globex.com", message_id="<once@acme.com>")
+    for _ in range(3):
+        assert await gateway.send(raw) == {}
+    original = message(sender="jane@globex.com", to="alice@acme.com", message_id="<orig@globex>")
+    for _ in range(2):
+        assert await gateway.send(_forward_as_attachment(original)) == {}
+    await gateway.settle()
+    assert await Message.filter(message_id="once@acme.com").count() == 1
+    assert await MessageCopy.filter(message__message_id="once@acme.com").count() == 1
+    assert await Message.filter(message_id="orig@globex").count() == 1
+
+
+async def test_the_bytes_are_committed_when_250_is_sent(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def held_back(*_: object) -> None:
+        raise RuntimeError("processing held back by the test")
+
+    # Nothing is processed from here on: what is stored was stored before the reply.
+    monkeypatch.setattr(gateway.services.pipeline.ingestor, "process", held_back)
+    raw = message(sender="alice@acme.com", message_id="<durable@acme.com>")
+    assert await gateway.send(raw) == {}
+    stored = await RawMessage.all().values_list("data", flat=True)
+    assert len(stored) == 1 and raw.rstrip() in bytes(stored[0])
+    assert bytes(stored[0]).startswith(b"Received: from ")
+    assert await PendingIngest.all().count() == 1
+    assert await Message.all().count() == 0
+
+
+async def test_a_second_workspace_sees_nothing(gateway: Gateway) -> None:
+    other = await create_workspace("globex")
+    await update_workspace(other, sender_policy=SenderPolicy.ADDRESS_ONLY)
+    await add_member(other, "gina@globex.com")
+    assert await gateway.send(message(sender="alice@acme.com", message_id="<a@x>")) == {}
+    await gateway.settle()
+    boxes = await Mailbox.filter(workspace_id=other.id).count()
+    assert boxes == 0
+    assert await Message.filter(workspace_id=other.id).count() == 0
+
+
+# --- limits ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def limited_settings(settings: Settings, tmp_path: Path) -> Settings:
+    return _overrides(
+        settings,
+        smtp_max_message_bytes=20_000,
+        smtp_max_recipients=3,
+        smtp_max_commands_before_data=10,
+        smtp_max_connections_per_client=2,
+        smtp_messages_per_sender_per_minute=3,
+        smtp_idle_timeout=1.0,
+    )
+
+
+@pytest.fixture
+async def limited(limited_settings: Settings) -> AsyncIterator[Gateway]:
+    async with running(limited_settings) as services:
+        workspace = await create_workspace("acme", "Acme")
+        await update_workspace(workspace, sender_policy=SenderPolicy.ADDRESS_ONLY)
+        await add_member(workspace, "alice@acme.com")
+        yield Gateway(limited_settings, services)
+
+
+async def test_size_is_advertised_and_enforced(limited: Gateway) -> None:
+    def ehlo_size() -> str | None:
+        with smtplib.SMTP("127.0.0.1", limited.port) as client:
+            client.ehlo()
+            return client.esmtp_features.get("size")
+
+    assert await asyncio.to_thread(ehlo_size) == "20000"
+    big = message(sender="alice@acme.com", body="x" * 30_000)
+    with pytest.raises(smtplib.SMTPException) as refused:
+        await limited.send(big)
+    assert _refusal(refused.value) == (552, "5.3.4 Message too big for this system")
+
+
+async def test_too_many_recipients(limited: Gateway) -> None:
+    def send_to_four() -> tuple[int, bytes]:
+        with smtplib.SMTP("127.0.0.1", limited.port) as client:
+            client.ehlo()
+            client.mail("alice@acme.com")
+            for _ in range(3):
+                assert client.rcpt(WORKSPACE)[0] == 250
+            return client.rcpt(WORKSPACE)
+
+    code, text = await asyncio.to_thread(send_to_four)
+    assert (code, text.decode()) == (452, "4.5.3 Too many recipients")
+
+
+async def test_mail_loops_are_refused(limited: Gateway) -> None:
+    hops = b"".join(
+        b"Received: from hop%d by hop%d; Mon, 2 Mar 2026 09:30:00 +0000\r\n" % (i, i)
+        for i in range(50)
+    )
+    with pytest.raises(smtplib.SMTPDataError) as refused:
+        await limited.send(hops + message(sender="alice@acme.com"))
+    code, text = _refusal(refused.value)
+    assert code == 554 and text.startswith("5.4.6")
+
+
+async def test_too_many_commands_before_data(limited: Gateway) -> None:
+    def chatter() -> tuple[int, bytes]:
+        with smtplib.SMTP("127.0.0.1", limited.port) as client:
+            for _ in range(10):
+                client.noop()
+            return client.noop()
+
+    code, text = await asyncio.to_thread(chatter)
+    assert (code, text.decode()) == (421, "4.7.0 Too many commands before DATA")
+
+
+async def test_too_many_connections_from_one_client(limited: Gateway) -> None:
+    def third_connection() -> tuple[int, bytes]:
+        first = smtplib.SMTP("127.0.0.1", limited.port)
+        second = smtplib.SMTP("127.0.0.1", limited.port)
+        try:
+            with pytest.raises(smtplib.SMTPConnectError) as refused:
+                smtplib.SMTP("127.0.0.1", limited.port)
+            return refused.value.smtp_code, refused.value.smtp_error
+        finally:
+            first.quit()
+            second.quit()
+
+    code, text = await asyncio.to_thread(third_connection)
+    assert code == 421 and text.decode().startswith("4.7.0")
+
+
+async def test_messages_per_sender_per_minute(limited: Gateway) -> None:
+    for n in range(3):
+        assert await limited.send(message(sender="alice@acme.com", message_id=f"<r{n}@x>")) == {}
+    with pytest.raises(smtplib.SMTPSenderRefused) as refused:
+        await limited.send(message(sender="alice@acme.com", message_id="<r4@x>"))
+    assert refused.value.smtp_code == 451 and refused.value.smtp_error.startswith(b"4.7.1")
+
+
+async def test_idle_connections_are_closed(limited: Gateway) -> None:
+    def idle() -> bytes:
+        with smtplib.SMTP("127.0.0.1", limited.port) as client:
+            client.ehlo()
+            assert client.sock is not None
+            client.sock.settimeout(10)
+            return client.sock.recv(200)
+
+    assert (await asyncio.to_thread(idle)).startswith(b"421 4.4.2")
+
+
+async def test_starttls_when_a_certificate_is_configured(
+    settings: Settings, tmp_path: Path
+) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            f"/CN={DOMAIN}",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    tls = _overrides(settings, smtp_tls_cert_file=cert, smtp_tls_key_file=key)
+    async with running(tls) as services:
+        workspace = await create_workspace("acme")
+        await update_workspace(workspace, sender_policy=SenderPolicy.ADDRESS_ONLY)
+        await add_member(workspace, "alice@acme.com")
+
+        def send_over_tls() -> str:
+            context = ssl.create_default_context(cafile=str(cert))
+            context.check_hostname = False
+            with smtplib.SMTP("127.0.0.1", services.smtp_port) as client:
+                client.ehlo()
+                assert client.has_extn("starttls")
+                client.starttls(context=context)
+                client.ehlo()
+                client.sendmail("alice@acme.com", [WORKSPACE], message(sender="alice@acme.com"))
+                assert client.sock is not None
+                return str(client.sock.version())
+
+        assert (await asyncio.to_thread(send_over_tls)).startswith("TLS")
+        await services.pipeline.drain()
+        assert await Message.all().count() == 1
