@@ -23,6 +23,7 @@ from mailroom.gateway.smtp.authenticity import Authenticator, TrustedRelays
 from mailroom.gateway.smtp.dns import Lookups, make_resolver, use_resolver
 from mailroom.gateway.smtp.handler import GatewayHandler
 from mailroom.gateway.smtp.server import start_smtp_server
+from mailroom.gateway.spool import Spool
 from mailroom.gateway.workers import NormalizePool
 from mailroom.settings import Settings
 
@@ -67,11 +68,11 @@ async def running(settings: Settings) -> AsyncIterator[Services]:
         if pool is not None:
             stack.callback(pool.close)
         ingestor = Ingestor(settings.limits, pool)
-        replayed = await ingestor.replay(settings.ingest_batch_size)
-        if replayed.outcomes:
-            log.info("processed %d messages left pending by an earlier run", len(replayed.outcomes))
-        pipeline = Pipeline(ingestor, batch_size=settings.ingest_batch_size)
-        pipeline.start()
+        spool = Spool(settings.data_dir / "spool") if settings.smtp_enabled else None
+        pipeline = Pipeline(ingestor, spool, batch_size=settings.ingest_batch_size)
+        recovered = await pipeline.start()
+        if recovered.outcomes:
+            log.info("took up %d messages left by an earlier run", len(recovered.outcomes))
         stack.push_async_callback(pipeline.stop)
         server = None
         if settings.smtp_enabled:
@@ -99,6 +100,9 @@ def create_app(settings: Settings) -> Starlette:
 async def run_server(settings: Settings) -> None:
     """Serve until interrupted."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # aiosmtpd logs every command at INFO: a log line per SMTP command costs more than the
+    # command. Its warnings (limits hit, bad input) still show.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     config = uvicorn.Config(
         create_app(settings),
         host=settings.http_host,

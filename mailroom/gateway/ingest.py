@@ -14,7 +14,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from tortoise.transactions import in_transaction
@@ -46,6 +46,16 @@ from mailroom.resolver.interactions import INTERACTION_ROLES, link_history, refr
 log = logging.getLogger(__name__)
 
 
+class Target(Protocol):
+    """The mailbox a message was seen by, as far as storing it goes."""
+
+    @property
+    def id(self) -> UUID: ...
+
+    @property
+    def workspace_id(self) -> UUID: ...
+
+
 @dataclass(slots=True)
 class Prepared:
     """A pending message, normalized and ready to be committed."""
@@ -74,7 +84,7 @@ class Ingestor:
         """Commit the bytes durably, each with a pending row; nothing is parsed yet."""
         return await self.store_many([(mailbox, item) for item in items])
 
-    async def store_many(self, items: Sequence[tuple[Mailbox, Incoming]]) -> list[Pending]:
+    async def store_many(self, items: Sequence[tuple[Target, Incoming]]) -> list[Pending]:
         """`store` for messages of several mailboxes, in one transaction (one disk sync)."""
         if not items:
             return []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mailroom.gateway import ingest as ingest_module
+from mailroom.gateway import reader as reader_module
 from mailroom.gateway.files import discover
 from mailroom.gateway.importer import import_sources
 from mailroom.gateway.ingest import Ingestor
@@ -180,21 +180,21 @@ async def test_a_message_that_fails_is_kept_and_does_not_block_others(
 ) -> None:
     t = await team()
     poison = message(message_id="<poison@x>")
-    real_normalize = ingest_module.normalize
+    real_normalize = reader_module.normalize
 
     def failing(raw: bytes, **kwargs: object) -> object:
         if raw == poison:
             raise RuntimeError("simulated bug")
         return real_normalize(raw, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(ingest_module, "normalize", failing)
+    monkeypatch.setattr(reader_module, "normalize", failing)
     report = await ingest(
         t.alice_box, message(message_id="<a@x>"), poison, message(message_id="<b@x>")
     )
     assert (report.new, report.failed) == (2, 1)
     pending = await PendingIngest.get()
     assert pending.attempts == 1 and pending.last_error and "simulated bug" in pending.last_error
-    monkeypatch.setattr(ingest_module, "normalize", real_normalize)
+    monkeypatch.setattr(reader_module, "normalize", real_normalize)
     assert (await Ingestor().replay()).new == 1
     assert await Message.all().count() == 3
 

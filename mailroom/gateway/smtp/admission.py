@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from email.message import Message
 from enum import StrEnum
 
 from mailroom.gateway.addresses import parse_address_list
+from mailroom.gateway.headers import HeaderTable
 from mailroom.gateway.smtp.authenticity import Verdict
 from mailroom.gateway.smtp.recipients import Recipient
 from mailroom.gateway.smtp.replies import Reply
@@ -59,12 +59,12 @@ class Letter:
     forwarded_for: frozenset[str]
 
     @classmethod
-    def read(cls, headers: Message, mail_from: str) -> Letter:
-        senders, _ = parse_address_list(str(headers.get("From", "")))
+    def read(cls, headers: HeaderTable, mail_from: str) -> Letter:
+        senders, _ = parse_address_list(headers.first("from") or "")
         named: set[str] = set()
         for name in FORWARDED_FOR:
-            for value in headers.get_all(name, []):
-                for part in str(value).replace(",", " ").split():
+            for value in headers.all(name.lower()):
+                for part in value.replace(",", " ").split():
                     addresses, _ = parse_address_list(part)
                     named.update(a.address for a in addresses)
         return cls(senders[0].address if senders else None, mail_from.lower(), frozenset(named))

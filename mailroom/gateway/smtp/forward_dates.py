@@ -21,7 +21,8 @@ _FALLBACK = ("en", "de", "fr", "es", "nl", "it", "pt", "sv", "da", "nb", "pl", "
 _SETTINGS: dict[str, Any] = {
     "REQUIRE_PARTS": ["day", "month", "year"],
     # Only absolute dates: a header line never says `yesterday`, and a bare number is no date.
-    "PARSERS": ["custom-formats", "absolute-time"],
+    "PARSERS": ["absolute-time"],
+    "TIMEZONE": "UTC",  # what a date without a zone is read in; it is returned naive
 }
 
 
@@ -61,13 +62,21 @@ def _parse_in(text: str, languages: tuple[str, ...]) -> datetime | None:
     if not languages:
         return None
     import dateparser  # type: ignore[import-untyped]  # lazily: see the module docstring
+    from dateparser.timezone_parser import (  # type: ignore[import-untyped]
+        pop_tz_offset_from_string,
+    )
 
     settings = dict(_SETTINGS)
-    if languages and languages[0] != "en":
+    if languages[0] != "en":
         # Numeric dates (`03/04/2026`) are day first everywhere but in US English.
         settings["DATE_ORDER"] = "DMY"
     try:
-        parsed = dateparser.parse(text, languages=list(languages), settings=settings)
+        # The zone is read apart so that dateparser keeps its offset and never asks for the
+        # machine's own zone (a file read, and a warning where none is set).
+        rest, zone = pop_tz_offset_from_string(text)
+        parsed = dateparser.parse(rest, languages=list(languages), settings=settings)
+        if isinstance(parsed, datetime) and zone is not None:
+            return parsed.replace(tzinfo=timezone(zone.utcoffset(parsed)))
     except Exception:  # a third-party parser on hostile text: unreadable is the answer
         return None
     return parsed if isinstance(parsed, datetime) else None

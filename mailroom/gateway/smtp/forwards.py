@@ -10,11 +10,12 @@ not their own wrapper. `unwrap_forward` tells four cases apart:
   forward is the member's own message.
 - UNRECOVERABLE: something says forward, but no original with a known sender was found.
 
-Evidence is weighed in this order. A separator only forwards write (`Forwarded message`, `Begin
-forwarded message:`) wins over an attachment, since the forwarded mail may carry attached mail of
-its own. An attached message counts when something says forward (the subject, the same subject
-as the attached message, or no text of the member's own). Outlook's blocks, which replies write
-too, count only when the subject says forward.
+Evidence is weighed in this order. A quoted header block wins over an attached message, since
+the forwarded mail may carry attached mail of its own; but Outlook's blocks, which replies write
+too, count only when the subject says forward, while a separator only forwards write (`Forwarded
+message`, `Begin forwarded message:`) counts on its own. An attached message counts when
+something says forward: the subject, the same subject as the attached message's, or no text of
+the member's own around it.
 """
 
 from __future__ import annotations
@@ -95,13 +96,12 @@ def _unwrap(raw: bytes) -> Unwrapped:
         return Unwrapped(ForwardKind.NOT_FORWARD)
     scan = _scan(wrapper)
     block = scan.block
-    if block is not None and block.separator is not None and block.separator.strong:
+    strong = block is not None and block.separator is not None and block.separator.strong
+    if block is not None and (strong or wrapper.intent is Intent.FORWARD):
         return _inline(block, wrapper)
     attached = None if parsed.headers_only else find_attached(raw, parsed.message, _LIMITS)
     if attached is not None and _says_forward(attached, wrapper, scan):
         return Unwrapped(ForwardKind.ATTACHED, attached.data, "attached", attached.defects)
-    if block is not None and wrapper.intent is Intent.FORWARD:
-        return _inline(block, wrapper)
     return _unrecovered(wrapper, scan, attached)
 
 

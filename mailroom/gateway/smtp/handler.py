@@ -7,25 +7,24 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from email import policy
-from email.parser import BytesHeaderParser
 from email.utils import format_datetime
 from typing import Any
 
 from tortoise.exceptions import BaseORMException
 
+from mailroom.gateway.headers import scan_header_block
 from mailroom.gateway.intake import Incoming, SourceFacts
 from mailroom.gateway.pipeline import Pipeline
-from mailroom.gateway.smtp.admission import Delivery, Kind, Letter, Refused, admit
+from mailroom.gateway.smtp.admission import FORWARDED_FOR, Delivery, Kind, Letter, Refused, admit
 from mailroom.gateway.smtp.authenticity import Authenticator, Verdict
+from mailroom.gateway.smtp.directory import Directory
 from mailroom.gateway.smtp.ratelimit import SlidingWindow
-from mailroom.gateway.smtp.recipients import Recipient, find_recipient
 from mailroom.gateway.smtp.replies import Reply
-from mailroom.models import Mailbox, Member
 from mailroom.settings import Settings
-from mailroom.workspaces import forwarding_mailbox
 
 log = logging.getLogger(__name__)
+# What admission and the refusal log read of a message before it is accepted.
+READ_HEADERS = frozenset({"from", "message-id", "received", *(h.lower() for h in FORWARDED_FOR)})
 
 
 class GatewayHandler:
@@ -39,6 +38,7 @@ class GatewayHandler:
         self.max_recipients = settings.smtp_max_recipients
         self.max_hops = settings.smtp_max_hops
         self.senders = SlidingWindow(settings.smtp_messages_per_sender_per_minute)
+        self.directory = Directory(self.mail_domain)
 
     async def handle_MAIL(
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
@@ -58,7 +58,7 @@ class GatewayHandler:
         if len(envelope.rcpt_tos) >= self.max_recipients:
             return Reply.TOO_MANY_RECIPIENTS.value
         try:
-            recipient = await find_recipient(address, self.mail_domain)
+            recipient = await self.directory.recipient(address)
         except BaseORMException:
             log.exception("recipient lookup failed")
             return Reply.STORAGE_FAILED.value
@@ -72,9 +72,9 @@ class GatewayHandler:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         raw: bytes = envelope.original_content
-        headers = BytesHeaderParser(policy=policy.compat32).parsebytes(raw)
-        message_id = str(headers.get("Message-ID", "")).strip() or "(no Message-ID)"
-        hops = len(headers.get_all("Received", []))
+        headers = scan_header_block(raw, READ_HEADERS)
+        message_id = (headers.first("message-id") or "").strip() or "(no Message-ID)"
+        hops = len(headers.all("received"))
         if hops >= self.max_hops:
             return _refuse(message_id, Reply.TOO_MANY_HOPS.format(hops=hops))
         letter = Letter.read(headers, envelope.mail_from or "")
@@ -83,7 +83,7 @@ class GatewayHandler:
             deliveries = await admit(
                 letter,
                 envelope.recipients,
-                _members,
+                self.directory.members,
                 _once(
                     lambda: self.authenticator.verify(
                         raw, client, session.host_name or "", envelope.mail_from or ""
@@ -105,18 +105,15 @@ class GatewayHandler:
         trace = self._received(session, envelope, queue_id, now) + raw
         try:
             items = [
-                (await self._mailbox(d.member), Incoming(trace, _facts(d, queue_id, now)))
+                (await self.directory.mailbox(d.member), Incoming(trace, _facts(d, queue_id, now)))
                 for d in deliveries
             ]
             await self.pipeline.submit(items)
         except Exception:
             log.exception("storing %s failed; refused with a temporary error", message_id)
             return Reply.STORAGE_FAILED.value
-        log.info("accepted %s as %s for %d member(s)", message_id, queue_id, len(items))
+        log.debug("accepted %s as %s for %d member(s)", message_id, queue_id, len(items))
         return Reply.ACCEPTED.format(id=queue_id)
-
-    async def _mailbox(self, member: Member) -> Mailbox:
-        return await forwarding_mailbox(member)
 
     def _received(self, session: Any, envelope: Any, queue_id: str, now: datetime) -> bytes:
         """Our trace header, as every MTA adds one (it also counts toward loop detection)."""
@@ -136,11 +133,6 @@ def _facts(delivery: Delivery, queue_id: str, now: datetime) -> SourceFacts:
         labels=(delivery.kind.value,),
         unwrap=delivery.kind is Kind.FROM_MEMBER,
     )
-
-
-async def _members(recipient: Recipient) -> dict[str, Member]:
-    members = await Member.filter(workspace_id=recipient.workspace.id)
-    return {address: m for m in members for address in m.addresses}
 
 
 def _once(check: Callable[[], Awaitable[Verdict]]) -> Callable[[], Awaitable[Verdict]]:

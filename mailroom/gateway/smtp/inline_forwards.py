@@ -25,7 +25,8 @@ from mailroom.gateway.smtp.forward_dates import forwarded_date
 
 _ASCII_POLICY = policy.SMTP.clone(cte_type="7bit")
 _UTF8_POLICY = policy.SMTPUTF8
-_LINKED = re.compile(r"([^\s<>\[\]]+@[^\s<>\[\]]+?)\s*<mailto:\1>", re.IGNORECASE)
+# Bounded repeats: these run over whole recipient lists, which may be long.
+_LINKED = re.compile(r"([^\s<>\[\]]{1,64}@[^\s<>\[\]]{1,255}?)\s{0,4}<mailto:\1>", re.IGNORECASE)
 _MAILTO_BRACKETS = re.compile(r"\[mailto:\s*([^\]\s]+)\s*\]", re.IGNORECASE)
 _MAILTO = re.compile(r"<\s*mailto:", re.IGNORECASE)
 _SINGLE_QUOTED = re.compile(r"'([^'\s<>,;]+@[^'\s<>,;]+)'")
@@ -61,19 +62,26 @@ def rebuild(block: HeaderBlock, client: str, zone: tzinfo | None) -> Rebuilt:
     subject = _CONTROL.sub(" ", block.fields.get("subject", "")).strip()
     if subject:
         message["Subject"] = subject
-    if "date" in block.fields:
-        moment, problem = forwarded_date(block.fields["date"], block.languages, zone)
-        if moment is not None:
-            message["Date"] = format_datetime(moment)
-        defects.extend([problem] if problem else [])
-    else:
-        defects.append("forwarded header block shows no date; Date left out")
+    _set_date(message, block, zone, defects)
     message_id = first_id(block.fields.get("message-id"))
     if message_id is not None and message_id.isascii() and message_id.isprintable():
         message["Message-ID"] = f"<{message_id}>"
     message[MARK_HEADER] = f"inline; client={client}"
     message.set_content(block.body + "\n", charset="utf-8")
     return Rebuilt(_serialized(message), defects)
+
+
+def _set_date(
+    message: EmailMessage, block: HeaderBlock, zone: tzinfo | None, defects: list[str]
+) -> None:
+    if "date" not in block.fields:
+        defects.append("forwarded header block shows no date; Date left out")
+        return
+    moment, problem = forwarded_date(block.fields["date"], block.languages, zone)
+    if moment is not None:
+        message["Date"] = format_datetime(moment)
+    if problem is not None:
+        defects.append(problem)
 
 
 def _addresses(name: str, value: str, defects: list[str]) -> list[Address]:

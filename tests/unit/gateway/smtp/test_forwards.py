@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mailroom.envelope import DateSource, Envelope
+from mailroom.envelope import Address, DateSource, Envelope
 from mailroom.gateway.normalize import normalize
 from mailroom.gateway.smtp.forwards import ForwardKind, Unwrapped, unwrap_forward
 
@@ -36,8 +36,8 @@ def recovered(unwrapped: Unwrapped) -> Envelope:
     return normalize(unwrapped.original, arrival=datetime(2026, 3, 5, tzinfo=UTC))
 
 
-def addresses(envelope_addresses: tuple[object, ...]) -> list[str]:
-    return [getattr(a, "address") for a in envelope_addresses]  # noqa: B009
+def addresses(items: tuple[Address, ...]) -> list[str]:
+    return [item.address for item in items]
 
 
 @dataclass(frozen=True)
@@ -256,6 +256,30 @@ def test_inline_original_is_well_formed_and_marked(case: Inline) -> None:
     assert normalize(original).defects == ()
 
 
+@pytest.mark.parametrize(
+    "fixture",
+    [
+        "gmail_en.eml",
+        "gmail_de.eml",
+        "outlook_en.eml",
+        "outlook_web_en.eml",
+        "apple_mail_en.eml",
+        "thunderbird_en.eml",
+    ],
+)
+def test_html_alternative_alone_gives_the_same_original(fixture: str) -> None:
+    raw = load(fixture)
+    html_only = without_plain_text(raw)
+
+    from_plain, from_html = unwrap_forward(raw), unwrap_forward(html_only)
+    assert (from_html.kind, from_html.client) == (ForwardKind.INLINE, from_plain.client)
+    plain, html = recovered(from_plain), recovered(from_html)
+    assert (html.from_, html.to, html.cc) == (plain.from_, plain.to, plain.cc)
+    assert (html.subject, html.date) == (plain.subject, plain.date)
+    first_line = (plain.text or "").partition("\n")[0]
+    assert (html.text or "").startswith(first_line + "\n")
+
+
 def test_inline_forward_leaves_out_what_the_block_does_not_show() -> None:
     envelope = recovered(unwrap_forward(load("gmail_en.eml")))
 
@@ -293,6 +317,41 @@ def test_forwarded_text_is_kept_whole_past_the_scanned_prefix() -> None:
     text = recovered(unwrap_forward(raw)).text or ""
     assert len(long_body) > 64 * 1024
     assert text.rstrip("\n").endswith("Line 5999 of the forwarded text.")
+
+
+@pytest.mark.parametrize(
+    ("from_line", "to_line", "sender", "recipients"),
+    [
+        (  # Exchange's plain text keeps links as `addr<mailto:addr>`
+            "From: Jane Doe <jane.doe@globex.com<mailto:jane.doe@globex.com>>",
+            "To: alice@acme.com<mailto:alice@acme.com>; Bob <bob@acme.com<mailto:bob@acme.com>>",
+            ("jane.doe@globex.com", "Jane Doe"),
+            [("alice@acme.com", None), ("bob@acme.com", "Bob")],
+        ),
+        (  # Outlook's quoted names, and HTML bold turned to asterisks
+            "*From:* *Jane Doe* <jane.doe@globex.com>",
+            "*To:* 'Alice Martin' <alice@acme.com>; 'bob@acme.com'",
+            ("jane.doe@globex.com", "Jane Doe"),
+            [("alice@acme.com", "Alice Martin"), ("bob@acme.com", None)],
+        ),
+        (
+            "From: jane.doe@globex.com",
+            'To: "Martin, Alice" <alice@acme.com>, Doe, John <john@acme.com>',
+            ("jane.doe@globex.com", None),
+            [("alice@acme.com", "Martin, Alice"), ("john@acme.com", "Doe, John")],
+        ),
+    ],
+)
+def test_client_address_shapes(
+    from_line: str,
+    to_line: str,
+    sender: tuple[str, str | None],
+    recipients: list[tuple[str, str | None]],
+) -> None:
+    envelope = recovered(unwrap_forward(gmail_style(from_line=from_line, to_line=to_line)))
+
+    assert [(a.address, a.name) for a in envelope.from_] == [sender]
+    assert [(a.address, a.name) for a in envelope.to] == recipients
 
 
 # --- attached originals -----------------------------------------------------------------
@@ -371,9 +430,9 @@ def test_delivery_report_is_not_a_forward() -> None:
     assert unwrap_forward(report.as_bytes()).kind is ForwardKind.NOT_FORWARD
 
 
-def test_inline_forward_wins_over_mail_attached_to_the_original() -> None:
-    raw = gmail_style(date_line="Tue, Mar 3, 2026 at 10:15 AM", body="See the attached thread.")
-    wrapper = message_from_bytes(raw, policy=policy.default)
+@pytest.mark.parametrize("fixture", ["gmail_en.eml", "outlook_en.eml"])
+def test_inline_forward_wins_over_mail_attached_to_the_original(fixture: str) -> None:
+    wrapper = message_from_bytes(load(fixture), policy=policy.default)
     assert isinstance(wrapper, EmailMessage)
     wrapper.add_attachment(
         message_from_bytes(b"From: carl@globex.com\nSubject: Thread\n\nOld.\n"),
@@ -521,7 +580,17 @@ def test_unreadable_date_is_left_out() -> None:
     assert [a.address for a in envelope.from_] == ["jane.doe@globex.com"]
 
 
-# --- more languages, built from their labels -------------------------------------------
+def test_dates_never_ask_for_the_machines_time_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    def local_zone() -> None:
+        raise AssertionError("the machine's time zone was read")
+
+    monkeypatch.setattr("dateparser.utils.get_localzone", local_zone)
+    for date_line in ("Tue, Mar 3, 2026 at 10:15 AM", "3 March 2026 at 10:15:00 CET"):
+        unwrapped = unwrap_forward(gmail_style(date_line=date_line))
+        assert not any("unreadable" in defect for defect in unwrapped.defects)
+
+
+# --- more clients and languages, built from their labels ----------------------------
 
 
 @pytest.mark.parametrize(
@@ -555,10 +624,19 @@ def test_unreadable_date_is_left_out() -> None:
             "Para: \tAlice Martin <alice@acme.com>\n",
             "thunderbird",
         ),
+        (
+            "Fwd: Offer",
+            "----- Forwarded Message -----\nFrom: Jane Doe <jane.doe@globex.com>\n"
+            "To: Alice Martin <alice@acme.com>\n"
+            "Sent: Tuesday, March 3, 2026, 10:15:00 AM GMT+1\nSubject: Offer\n",
+            "yahoo",
+        ),
     ],
 )
-def test_other_languages(subject: str, block: str, client: str) -> None:
-    raw = forward_wrapper(subject, f"FYI\n\n{block}\nThe forwarded text.\n", zone="+0100")
+def test_more_clients_and_languages(subject: str, block: str, client: str) -> None:
+    raw = forward_wrapper(
+        subject, f"FYI\n\n{block}\nThe forwarded text.\n", zone="+0100"
+    ).as_bytes()
 
     unwrapped = unwrap_forward(raw)
     assert (unwrapped.kind, unwrapped.client) == (ForwardKind.INLINE, client)
@@ -672,8 +750,23 @@ def forward_wrapper(subject: str, body: str, zone: str = "-0800") -> EmailMessag
     return message
 
 
+def without_plain_text(raw: bytes) -> bytes:
+    """The same forward as an HTML-only client would send it."""
+    original = message_from_bytes(raw, policy=policy.default)
+    assert isinstance(original, EmailMessage)
+    html = original.get_body(("html",))
+    assert html is not None
+    message = EmailMessage()
+    for name in ("From", "To", "Subject", "Date"):
+        message[name] = original[name]
+    message.set_content(html.get_content(), subtype="html")
+    return message.as_bytes()
+
+
 def gmail_style(
     *,
+    from_line: str = "From: Jane Doe <jane.doe@globex.com>",
+    to_line: str = "To: Alice Martin <alice@acme.com>",
     date_line: str = "Tue, Mar 3, 2026 at 10:15 AM",
     body: str = "Hi Alice,\n\nsee below.\n",
     subject: str = "Fwd: Budget",
@@ -682,8 +775,7 @@ def gmail_style(
 ) -> bytes:
     text = (
         f"{note}\n---------- Forwarded message ---------\n"
-        f"From: Jane Doe <jane.doe@globex.com>\nDate: {date_line}\nSubject: Budget\n"
-        f"To: Alice Martin <alice@acme.com>\n\n\n{body}"
+        f"{from_line}\nDate: {date_line}\nSubject: Budget\n{to_line}\n\n\n{body}"
     )
     message = forward_wrapper(subject, text)
     del message["Date"]
