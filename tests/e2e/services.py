@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import contextvars
 import json
 import os
@@ -82,14 +83,27 @@ def fill(template: str, values: Mapping[str, object]) -> str:
 
 
 def _stop_processes(processes: Iterable[psutil.Process], timeout: float = 10.0) -> None:
-    """Wait for the processes to end, and kill those that don't."""
-    _, alive = psutil.wait_procs(list(processes), timeout=timeout)
-    for process in alive:
-        try:
-            process.kill()
-        except psutil.NoSuchProcess:
-            pass
-    psutil.wait_procs(alive, timeout=timeout)
+    """Wait for the processes to end; kill those that don't."""
+    remaining = list(processes)
+    for last_resort in (False, True):
+        deadline = time.monotonic() + timeout
+        while (remaining := [p for p in remaining if _alive(p)]) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if not remaining:
+            return
+        if not last_resort:
+            for process in remaining:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    process.kill()
+    raise ServiceError(f"still running after SIGKILL: {[p.pid for p in remaining]}")
+
+
+def _alive(process: psutil.Process) -> bool:
+    # A daemon's parent is init, which may take a second to reap it: a zombie has ended.
+    try:
+        return bool(process.status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return False
 
 
 class PostfixInstance:
@@ -127,9 +141,13 @@ class PostfixInstance:
         self.config_directory.mkdir()
         # Created by root, as Postfix requires; `postfix start` creates what goes inside.
         self.queue_directory.mkdir(mode=0o755)
+        written = time.time() - 60
         for name in ("main.cf", "master.cf"):
-            text = fill((CONFIG / "postfix" / name).read_text(), values)
-            (self.config_directory / name).write_text(text)
+            path = self.config_directory / name
+            path.write_text(fill((CONFIG / "postfix" / name).read_text(), values))
+            # Postfix rereads a main.cf changed within the last second until it is older,
+            # sleeping 300 ms each time (a guard against half-written files): 1.5 s per start.
+            os.utime(path, (written, written))
         # `master -w` (inside `postfix start`) returns once the listeners are bound.
         self._postfix("start")
         pid = int((self.queue_directory / "pid" / "master.pid").read_text().split()[0])
@@ -150,9 +168,10 @@ class PostfixInstance:
         except psutil.NoSuchProcess:
             processes = []
         try:
-            self._postfix("stop")
+            # `stop` and `abort` send the master the same SIGTERM, which it passes on to its
+            # children; `stop` then polls with `sleep 1`, we wait for every process instead.
+            self._postfix("abort")
         finally:
-            # `postfix stop` returns once the master is gone; its children may linger.
             _stop_processes(processes)
 
     def queue_ids(self) -> list[str]:
@@ -349,7 +368,8 @@ class DnsServer:
             if self._process.poll() is not None:
                 raise ServiceError(f"dnsmasq exited with {self._process.returncode}:\n{self.log()}")
             try:
-                if probe.resolve(self.READY_NAME, "TXT")[0].strings == expected:
+                # Over TCP: a refused connection fails at once, a lost UDP query only on timeout.
+                if probe.resolve(self.READY_NAME, "TXT", tcp=True)[0].strings == expected:
                     return
             except dns.exception.DNSException:
                 pass
@@ -385,11 +405,11 @@ def dkim_keypair(bits: int = 2048) -> tuple[bytes, str]:
 def dkim_sign(message: bytes, domain: str, selector: str, private_key: bytes) -> bytes:
     """The message with a DKIM-Signature header (relaxed/simple, rsa-sha256) on top."""
     linesep = b"\r\n" if b"\r\n" in message else b"\n"
-    header = dkim.sign(
+    header: bytes = dkim.sign(
         message, selector.encode("ascii"), domain.encode("ascii"), private_key, linesep=linesep
     )
-    # dkimpy folds with `linesep` but always ends the field with CRLF.
-    return header.rstrip(b"\r\n") + linesep + message
+    # dkimpy folds and ends the header with `linesep`: the result keeps one kind of line end.
+    return header + message
 
 
 def verify_dkim(message: bytes, nameserver: Nameserver, timeout: float = 5.0) -> bool:
