@@ -49,7 +49,7 @@ if [ -n "$missing" ]; then
     rm -f "$apt_log"
 fi
 # Whatever the packages registered, no system-wide instance may run or start at boot: it would
-# hold port 25 or 53. Both steps are no-ops once done.
+# hold port 25 or 53. Each step is a no-op once done.
 if [ -e /lib/systemd/system/postfix.service ] && command -v systemctl >/dev/null 2>&1; then
     systemctl disable --quiet postfix.service >/dev/null 2>&1 || true
 fi

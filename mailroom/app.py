@@ -20,7 +20,7 @@ from mailroom.db import close_database, open_database
 from mailroom.gateway.ingest import Ingestor
 from mailroom.gateway.pipeline import Pipeline
 from mailroom.gateway.smtp.authenticity import Authenticator, TrustedRelays
-from mailroom.gateway.smtp.dns import Lookups, make_resolver, use_resolver
+from mailroom.gateway.smtp.dns import Lookups, make_resolver
 from mailroom.gateway.smtp.handler import GatewayHandler
 from mailroom.gateway.smtp.server import start_smtp_server
 from mailroom.gateway.spool import Spool
@@ -41,7 +41,6 @@ async def health(request: Request) -> JSONResponse:
 
 def authenticator(settings: Settings) -> Authenticator:
     lookups = Lookups(make_resolver(settings.dns_nameservers))
-    use_resolver(lookups)
     relays = TrustedRelays.parse(settings.trusted_relay_networks, settings.trusted_authserv_ids)
     return Authenticator(lookups, relays)
 

@@ -1,7 +1,14 @@
 """Tortoise models, one module per aggregate, and their migrations (`models/migrations`)."""
 
 from mailroom.models.base import Origin
-from mailroom.models.mailbox import Mailbox, MailboxStatus, Provider, Sharing
+from mailroom.models.mailbox import (
+    FolderCursor,
+    Mailbox,
+    MailboxStatus,
+    Provider,
+    ProviderItem,
+    Sharing,
+)
 from mailroom.models.message import (
     Attachment,
     Direction,
@@ -51,6 +58,7 @@ __all__ = [
     "Company",
     "CompanyDomain",
     "Direction",
+    "FolderCursor",
     "Interaction",
     "InteractionKind",
     "Mailbox",
@@ -68,6 +76,7 @@ __all__ = [
     "PersonEmail",
     "Plan",
     "Provider",
+    "ProviderItem",
     "RawMessage",
     "RecordCreationMode",
     "SenderPolicy",

@@ -56,7 +56,57 @@ class Mailbox(Entity):
     last_error = fields.TextField(null=True)
     last_error_at = fields.DatetimeField(null=True)
     last_synced_at = fields.DatetimeField(null=True)
+    # How to reach the provider (IMAP host, port, security, username); never a secret.
+    connection: fields.Field[dict[str, Any]] = fields.JSONField(default=dict)
+    # Password or tokens, encrypted by the vault (never stored in clear).
+    credentials = fields.TextField(null=True)
+    # Consecutive transient failures, for the retry backoff.
+    failures = fields.IntField(default=0)
 
     class Meta:
         table = "mailbox"
         unique_together = (("workspace", "provider", "address"),)
+
+
+class FolderCursor(Entity):
+    """How far a mailbox's folder is synced: IMAP's UIDVALIDITY, the last UID stored, the
+    HIGHESTMODSEQ seen (CONDSTORE), and the first sync's progress."""
+
+    mailbox: fields.ForeignKeyRelation[Mailbox] = fields.ForeignKeyField(
+        "models.Mailbox", related_name="folders", on_delete=fields.CASCADE
+    )
+    mailbox_id: UUID
+    folder = fields.CharField(max_length=512)
+    role = fields.CharField(max_length=16)  # inbox, sent, all, archive
+    uidvalidity = fields.BigIntField(null=True)
+    last_uid = fields.BigIntField(default=0)
+    highestmodseq = fields.BigIntField(null=True)
+    # The first sync goes newest first: it has stored every UID from `low_uid` to `last_uid`
+    # and is done when `low_uid` reaches the first message (None: not started).
+    low_uid = fields.BigIntField(null=True)
+    total = fields.IntField(default=0)
+    done = fields.IntField(default=0)
+    synced_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "folder_cursor"
+        unique_together = (("mailbox", "folder"),)
+
+
+class ProviderItem(Entity):
+    """A message as one mailbox's provider knows it (IMAP: folder, UIDVALIDITY and UID), so
+    that a deletion there removes the right copy."""
+
+    mailbox: fields.ForeignKeyRelation[Mailbox] = fields.ForeignKeyField(
+        "models.Mailbox", related_name="items", on_delete=fields.CASCADE
+    )
+    mailbox_id: UUID
+    item = fields.CharField(max_length=600)
+    message: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
+        "models.Message", related_name=False, db_index=True, on_delete=fields.CASCADE
+    )
+    message_id: UUID
+
+    class Meta:
+        table = "provider_item"
+        unique_together = (("mailbox", "item"),)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import contextvars
 import json
 import os
 import queue
@@ -25,17 +24,17 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import dkim
 import dns.exception
 import dns.resolver
 import psutil
-import spf
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from mailroom.gateway.smtp.dns import Lookups, make_resolver
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 POSTFIX = Path("/usr/sbin/postfix")
@@ -412,66 +411,20 @@ def dkim_sign(message: bytes, domain: str, selector: str, private_key: bytes) ->
     return header + message
 
 
+def lookups(nameserver: Nameserver, timeout: float = 5.0) -> Lookups:
+    """Mailroom's DKIM and SPF lookups, asking only `nameserver`."""
+    resolver = make_resolver([f"{nameserver[0]}:{nameserver[1]}"], timeout)
+    return Lookups(resolver)
+
+
 def verify_dkim(message: bytes, nameserver: Nameserver, timeout: float = 5.0) -> bool:
     """Whether the message's first DKIM signature verifies, keys looked up at `nameserver`."""
-    ask = resolver(nameserver, timeout)
-
-    def lookup_txt(name: bytes, timeout: float = timeout) -> bytes | None:
-        # dkimpy's own lookup asks the system resolver; this is its documented dnsfunc hook.
-        try:
-            answer = ask.resolve(name.decode("ascii"), "TXT", lifetime=timeout)
-        except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
-            return None
-        except dns.exception.DNSException as error:
-            raise dkim.DnsTimeoutError(str(error)) from error
-        return b"".join(answer[0].strings)
-
-    return bool(dkim.verify(message, dnsfunc=lookup_txt, timeout=timeout))
-
-
-# pyspf has no resolver parameter: every query goes through the module function
-# spf.DNSLookup. check_spf installs _spf_lookup there once; it asks the resolver of the
-# check in progress (a context variable, so concurrent checks in threads or tasks each use
-# their own) and falls back to pyspf's own function outside check_spf.
-_SPF_RESOLVER: contextvars.ContextVar[dns.resolver.Resolver | None] = contextvars.ContextVar(
-    "spf_resolver", default=None
-)
-
-
-def _spf_lookup(name: str, qtype: str, strict: object = True, timeout: float = 20) -> list[Any]:
-    """pyspf's DNSLookup contract: [((name, qtype), value), ...]; spf.TempError on failure."""
-    ask = _SPF_RESOLVER.get()
-    if ask is None:
-        return list(spf.DNSLookup_dnspython(name, qtype, strict, timeout))
-    try:
-        answer = ask.resolve(name, qtype, lifetime=timeout)
-    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
-        return []
-    except dns.exception.DNSException as error:
-        raise spf.TempError(f"DNS {error}") from error
-    return [((name, qtype), _spf_value(qtype, rdata)) for rdata in answer]
-
-
-def _spf_value(qtype: str, rdata: Any) -> Any:
-    """The value pyspf expects for each record type (as its own dnspython lookup gives)."""
-    if qtype in ("A", "AAAA"):
-        return rdata.address
-    if qtype == "MX":
-        return (rdata.preference, rdata.exchange)
-    if qtype == "PTR":
-        return rdata.target.to_text(True)
-    return rdata.strings
+    return bool(dkim.verify(message, dnsfunc=lookups(nameserver, timeout).dkim_txt))
 
 
 def check_spf(
     ip: str, sender: str, helo: str, nameserver: Nameserver, timeout: float = 5.0
 ) -> tuple[str, str]:
-    """pyspf's (result, explanation) for the client `ip`, e.g. ("pass", "sender SPF
-    authorized"), its records looked up at `nameserver`."""
-    spf.DNSLookup = _spf_lookup
-    token = _SPF_RESOLVER.set(resolver(nameserver, timeout))
-    try:
-        result, explanation = spf.check2(i=ip, s=sender, h=helo, querytime=timeout)
-    finally:
-        _SPF_RESOLVER.reset(token)
-    return str(result), str(explanation)
+    """pyspf's (result, explanation) for the client `ip`, its records looked up at
+    `nameserver`."""
+    return lookups(nameserver, timeout).spf_check(ip, sender, helo, timeout)

@@ -96,7 +96,7 @@ class Authenticator:
         """The domain SPF passed for: the envelope sender's, or the HELO name for bounces."""
         sender = mail_from or f"postmaster@{helo}"
         try:
-            result, _ = spf.check2(i=client_ip, s=sender, h=helo or "unknown", timeout=10)
+            result, _ = self.lookups.spf_check(client_ip, sender, helo or "unknown")
         except (spf.TempError, spf.PermError, ValueError) as error:
             log.debug("SPF check failed: %s", error)
             return None
