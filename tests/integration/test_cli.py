@@ -209,3 +209,32 @@ def test_serve_answers_health(settings: Settings) -> None:
         server.wait(timeout=30)
         if server.stdout:
             server.stdout.close()
+
+
+def test_forwarding_address_and_rotation(workspace: Settings) -> None:
+    first = mailroom(workspace, "member", "forwarding-address", "acme", "alice@acme.com")
+    address = first.stdout.strip().splitlines()[-1]
+    local, _, domain = address.partition("@")
+    assert domain == "mailroom.localhost" and local.startswith("acme+") and len(local) > 20
+    again = mailroom(workspace, "member", "forwarding-address", "acme", "alice@acme.io")
+    assert again.stdout.strip().splitlines()[-1] == address
+    rotated = mailroom(
+        workspace, "member", "forwarding-address", "acme", "alice@acme.com", "--rotate"
+    )
+    assert rotated.stdout.strip().splitlines()[-1] not in ("", address)
+
+
+def test_workspace_set_sender_policy_and_mode(workspace: Settings) -> None:
+    result = mailroom(
+        workspace,
+        "workspace",
+        "set",
+        "acme",
+        "--sender-policy",
+        "ADDRESS_ONLY",
+        "--record-creation-mode",
+        "all",
+    )
+    assert "record creation ALL" in result.stdout and "sender policy ADDRESS_ONLY" in result.stdout
+    bad = mailroom(workspace, "workspace", "set", "acme", "--sender-policy", "MAYBE", check=False)
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr
