@@ -24,12 +24,16 @@ pg_isready -h "$pg_host" -p "$pg_port" >&2 || {
     exit 1
 }
 
-# Postfix and dnsmasq: the end-to-end tests start their own instances on free loopback ports
-# (tests/e2e/services.py), so only the binaries are wanted here, never the system services.
-# dnsmasq-base is the binary alone; the `dnsmasq` package would add a service for port 53.
+# Postfix, dnsmasq and Dovecot: the tests start their own instances on free loopback ports
+# (tests/e2e/services.py, tests/imap/services.py), so only the binaries are wanted here, never
+# the system services. dnsmasq-base is the binary alone; the `dnsmasq` package would add a
+# service for port 53. dovecot-imapd brings dovecot-core (the master, doveadm) and the imap
+# and imap-login processes; the IMAP tests also make TLS certificates with openssl.
 missing=""
 [ -x /usr/sbin/postfix ] || missing="$missing postfix"
 [ -x /usr/sbin/dnsmasq ] || missing="$missing dnsmasq-base"
+[ -x /usr/sbin/dovecot ] && [ -x /usr/lib/dovecot/imap ] || missing="$missing dovecot-imapd"
+command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
 if [ -n "$missing" ]; then
     echo "services: installing$missing from Debian's packages" >&2
     # "No configuration" makes postfix's postinst write no /etc/postfix/main.cf and start
@@ -42,14 +46,14 @@ if [ -n "$missing" ]; then
             -o Dpkg::Options::=--force-confold $missing; } >"$apt_log" 2>&1
     then
         cat "$apt_log" >&2
-        echo "services: could not install$missing with apt-get (log above); the e2e tests need" \
-            "/usr/sbin/postfix and /usr/sbin/dnsmasq" >&2
+        echo "services: could not install$missing with apt-get (log above); the tests need" \
+            "/usr/sbin/postfix, /usr/sbin/dnsmasq, /usr/sbin/dovecot and openssl" >&2
         exit 1
     fi
     rm -f "$apt_log"
 fi
 # Whatever the packages registered, no system-wide instance may run or start at boot: it would
-# hold port 25 or 53. Each step is a no-op once done.
+# hold port 25, 53, 143 or 993. Each step is a no-op once done.
 if [ -e /lib/systemd/system/postfix.service ] && command -v systemctl >/dev/null 2>&1; then
     systemctl disable --quiet postfix.service >/dev/null 2>&1 || true
 fi
@@ -64,4 +68,18 @@ if [ -e /etc/init.d/dnsmasq ]; then
     systemctl disable --quiet dnsmasq.service >/dev/null 2>&1 || true
     update-rc.d dnsmasq disable >/dev/null 2>&1 || true
     /etc/init.d/dnsmasq stop >/dev/null 2>&1 || true
+fi
+# Debian's dovecot-core registers a service and, under systemd, a socket unit that would start
+# it on the first connection to port 143; its postinst starts it unless policy-rc.d forbids.
+if [ -e /lib/systemd/system/dovecot.service ] && command -v systemctl >/dev/null 2>&1; then
+    systemctl disable --quiet --now dovecot.socket dovecot.service >/dev/null 2>&1 || true
+fi
+if [ -e /etc/init.d/dovecot ]; then
+    update-rc.d dovecot disable >/dev/null 2>&1 || true
+fi
+# The system instance keeps its pid in the default base_dir; the tests' instances have their own
+# base_dir, so this never touches them.
+if [ -s /run/dovecot/master.pid ] && kill -0 "$(cat /run/dovecot/master.pid)" 2>/dev/null; then
+    echo "services: stopping the system Dovecot (the tests run their own)" >&2
+    /usr/sbin/dovecot stop >/dev/null 2>&1 || true
 fi

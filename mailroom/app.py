@@ -17,6 +17,7 @@ from starlette.routing import Route
 from tortoise import connections
 
 from mailroom.db import close_database, open_database
+from mailroom.gateway.imap.poller import ImapPoller
 from mailroom.gateway.ingest import Ingestor
 from mailroom.gateway.pipeline import Pipeline
 from mailroom.gateway.smtp.authenticity import Authenticator, TrustedRelays
@@ -25,7 +26,10 @@ from mailroom.gateway.smtp.handler import GatewayHandler
 from mailroom.gateway.smtp.server import start_smtp_server
 from mailroom.gateway.spool import Spool
 from mailroom.gateway.workers import NormalizePool
+from mailroom.models import Mailbox
 from mailroom.settings import Settings
+from mailroom.vault import Vault
+from mailroom.workspaces import SYNCED_PROVIDERS
 
 log = logging.getLogger(__name__)
 
@@ -73,12 +77,24 @@ async def running(settings: Settings) -> AsyncIterator[Services]:
         if recovered.outcomes:
             log.info("took up %d messages left by an earlier run", len(recovered.outcomes))
         stack.push_async_callback(pipeline.stop)
+        if settings.imap_enabled:
+            await _check_secret_key(settings)
+            poller = ImapPoller(settings, ingestor)
+            poller.start()
+            stack.push_async_callback(poller.stop)
         server = None
         if settings.smtp_enabled:
             handler = GatewayHandler(settings, pipeline, authenticator(settings))
             server = await start_smtp_server(settings, handler)
             stack.push_async_callback(_close_server, server)
         yield Services(pipeline, server)
+
+
+async def _check_secret_key(settings: Settings) -> None:
+    """Connected mailboxes need the key their credentials were sealed with: say so at start,
+    not at each mailbox's first sync."""
+    if await Mailbox.filter(provider__in=SYNCED_PROVIDERS).exists():
+        Vault(settings.secret_key)
 
 
 async def _close_server(server: asyncio.Server) -> None:

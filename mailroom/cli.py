@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -20,14 +21,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from tortoise.exceptions import BaseORMException
 
 from mailroom.db import database
-from mailroom.errors import MailroomError
+from mailroom.errors import InvalidInputError, MailroomError
 from mailroom.gateway.files import Source, count, discover, messages
 from mailroom.gateway.importer import import_sources
 from mailroom.gateway.ingest import Ingestor
 from mailroom.gateway.intake import IngestReport
 from mailroom.gateway.normalize import normalize
 from mailroom.gateway.workers import NormalizePool
-from mailroom.models import Plan, RecordCreationMode, SenderPolicy
+from mailroom.models import Mailbox, Plan, RecordCreationMode, SenderPolicy
 from mailroom.settings import Settings, load_settings
 
 app = typer.Typer(
@@ -40,9 +41,11 @@ app = typer.Typer(
 workspace_app = typer.Typer(help="Create and change workspaces.", no_args_is_help=True)
 member_app = typer.Typer(help="Add members to a workspace.", no_args_is_help=True)
 token_app = typer.Typer(help="Create API tokens.", no_args_is_help=True)
+mailbox_app = typer.Typer(help="Connect mailboxes and watch their sync.", no_args_is_help=True)
 app.add_typer(workspace_app, name="workspace")
 app.add_typer(member_app, name="member")
 app.add_typer(token_app, name="token")
+app.add_typer(mailbox_app, name="mailbox")
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -323,6 +326,136 @@ def serve() -> None:
     from mailroom.app import run_server
 
     _run(run_server, with_database=False, server=True)
+
+
+def _password(env: str | None, prompt: str) -> str:
+    """From the environment variable named, or asked for; never from the command line, where
+    other users and shell histories would see it."""
+    if env:
+        value = os.environ.get(env)
+        if value is None:
+            raise InvalidInputError(f"the environment variable {env} is not set")
+        return value
+    entered: str = typer.prompt(prompt, hide_input=True)
+    return entered
+
+
+@mailbox_app.command("add-imap")
+def mailbox_add_imap(
+    slug: str,
+    member_email: str,
+    host: Annotated[str, typer.Option("--host", help="IMAP server.")],
+    username: Annotated[str, typer.Option("--username", help="Login name.")],
+    port: Annotated[int | None, typer.Option("--port", help="Default: 993 (tls), 143.")] = None,
+    security: Annotated[
+        str, typer.Option("--security", help="tls, starttls, or none (local hosts only).")
+    ] = "tls",
+    password_env: Annotated[
+        str | None,
+        typer.Option("--password-env", help="Read the password from this environment variable."),
+    ] = None,
+) -> None:
+    """Connect a member's IMAP mailbox (the login is checked before it is saved)."""
+    from mailroom.gateway.imap.accounts import add_imap_mailbox, connection_for
+    from mailroom.workspaces import get_member, get_workspace
+
+    password = _password(password_env, f"Password for {username}")
+
+    async def work(settings: Settings) -> None:
+        workspace = await get_workspace(slug)
+        member = await get_member(workspace, member_email)
+        connection = connection_for(host, port, security.lower(), username)
+        mailbox = await add_imap_mailbox(settings, workspace, member, connection, password)
+        out.print(
+            f"Connected [bold]{mailbox.address}[/bold] ({connection.host}:{connection.port}, "
+            f"{connection.security}) for {member.email}; `mailroom serve` keeps it in sync",
+            soft_wrap=True,
+        )
+
+    _run(work)
+
+
+@mailbox_app.command("reconnect")
+def mailbox_reconnect(
+    slug: str,
+    address: str,
+    password_env: Annotated[
+        str | None,
+        typer.Option("--password-env", help="A new password, from this environment variable."),
+    ] = None,
+    new_password: Annotated[
+        bool, typer.Option("--new-password", help="Ask for a new password.")
+    ] = False,
+) -> None:
+    """Check a mailbox's login again (after NEEDS_REAUTH) and let it sync again."""
+    from mailroom.gateway.imap.accounts import reconnect_imap_mailbox
+
+    password = _password(password_env, "New password") if password_env or new_password else None
+
+    async def work(settings: Settings) -> None:
+        mailbox = await _mailbox(slug, address)
+        await reconnect_imap_mailbox(settings, mailbox, password)
+        out.print(f"Reconnected [bold]{mailbox.address}[/bold]; it will sync again")
+
+    _run(work)
+
+
+@mailbox_app.command("sync")
+def mailbox_sync(slug: str, address: str) -> None:
+    """Sync one mailbox to completion and exit (for cron, or to catch up by hand)."""
+    from mailroom.gateway.imap.poller import MailboxSync
+
+    async def work(settings: Settings) -> IngestReport:
+        mailbox = await _mailbox(slug, address)
+        pool = NormalizePool(settings.normalize_workers) if settings.normalize_workers else None
+        try:
+            sync = MailboxSync(mailbox.id, settings, Ingestor(settings.limits, pool))
+            return await sync.once()
+        finally:
+            if pool is not None:
+                pool.close()
+
+    report = _run(work)
+    out.print(_summary(report), soft_wrap=True)
+
+
+@mailbox_app.command("status")
+def mailbox_status(
+    slug: str,
+    as_json: Annotated[bool, typer.Option("--json", help="A JSON list.")] = False,
+) -> None:
+    """Every mailbox of a workspace: status, messages stored, progress, last error."""
+    from mailroom.workspaces import get_workspace, mailbox_statuses
+
+    async def work(_: Settings) -> list[dict[str, Any]]:
+        return await mailbox_statuses(await get_workspace(slug))
+
+    rows = _run(work)
+    if as_json:
+        print(json.dumps(rows))
+        return
+    for row in rows:
+        progress = row["progress"]
+        error = f"  last error: {row['last_error']}" if row["last_error"] else ""
+        out.print(
+            f"{row['address']:<32} {row['provider']:<10} {row['status']:<12} "
+            f"{row['messages']:>7} messages  {progress['done']}/{progress['total']}{error}",
+            soft_wrap=True,
+        )
+
+
+async def _mailbox(slug: str, address: str) -> Mailbox:
+    from mailroom.workspaces import find_mailbox, get_workspace
+
+    return await find_mailbox(await get_workspace(slug), address)
+
+
+@app.command("secret-key")
+def secret_key() -> None:
+    """Print a new key for MAILROOM_SECRET_KEY (credentials are encrypted with it)."""
+    from mailroom.vault import new_key
+
+    print(new_key())
 
 
 @app.command()

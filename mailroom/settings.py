@@ -60,6 +60,20 @@ class Settings(BaseSettings):
     # DNS servers for DKIM and SPF lookups ("host" or "host:port"); empty: the system's.
     dns_nameservers: list[str] = Field(default_factory=list)
 
+    # Mailbox credentials are encrypted with this key (Fernet: 32 random bytes, URL-safe
+    # base64; `mailroom secret-key` makes one). Without it no credential can be stored.
+    secret_key: str | None = None
+
+    # IMAP sync.
+    imap_enabled: bool = True  # `serve` keeps IMAP mailboxes in sync
+    imap_allow_private_hosts: bool = False
+    imap_poll_interval: float = Field(default=60.0, gt=0)  # folders, and servers without IDLE
+    imap_idle_renew: float = Field(default=25 * 60.0, gt=0, le=29 * 60.0)  # RFC 2177: < 29 min
+    imap_timeout: float = Field(default=60.0, gt=0)  # one network operation
+    imap_stuck_after: float = Field(default=900.0, gt=0)  # one sync pass, before it restarts
+    imap_batch_size: int = Field(default=200, gt=0, le=2000)
+    imap_max_backoff: float = Field(default=900.0, gt=0)
+
     max_message_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
     max_headers: int = Field(default=Limits.max_headers, gt=0)
     max_header_length: int = Field(default=Limits.max_header_length, gt=0)

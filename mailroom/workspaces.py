@@ -6,6 +6,8 @@ import base64
 import hashlib
 import re
 import secrets
+from datetime import datetime
+from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
@@ -17,6 +19,7 @@ from mailroom.models import (
     MailboxStatus,
     Member,
     MemberRole,
+    MessageCopy,
     Plan,
     Provider,
     RecordCreationMode,
@@ -24,6 +27,7 @@ from mailroom.models import (
     Workspace,
 )
 
+SYNCED_PROVIDERS = (Provider.IMAP, Provider.GMAIL, Provider.MICROSOFT)
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 TOKEN_PREFIX = "mr_"
 
@@ -170,3 +174,37 @@ async def forwarding_mailbox(member: Member) -> Mailbox:
         defaults={"owner": member, "status": MailboxStatus.ACTIVE},
     )
     return mailbox
+
+
+async def find_mailbox(workspace: Workspace, address: str) -> Mailbox:
+    """A connected (synced) mailbox of the workspace by its address."""
+    normalized = normalize_address(address) or address.strip().lower()
+    mailbox = await Mailbox.filter(
+        workspace=workspace, address=normalized, provider__in=SYNCED_PROVIDERS
+    ).first()
+    if mailbox is None:
+        raise NotFoundError(f"no connected mailbox {address} in workspace {workspace.slug!r}")
+    return mailbox
+
+
+async def mailbox_statuses(workspace: Workspace) -> list[dict[str, Any]]:
+    """What `mailroom mailbox status` shows, per mailbox of the workspace."""
+    rows = []
+    for mailbox in await Mailbox.filter(workspace=workspace).order_by("created_at"):
+        rows.append(
+            {
+                "address": mailbox.address,
+                "provider": mailbox.provider.value,
+                "status": mailbox.status.value,
+                "messages": await MessageCopy.filter(mailbox_id=mailbox.id).count(),
+                "progress": {"done": mailbox.progress_done, "total": mailbox.progress_total},
+                "last_error": mailbox.last_error,
+                "last_error_at": _iso(mailbox.last_error_at),
+                "last_synced_at": _iso(mailbox.last_synced_at),
+            }
+        )
+    return rows
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None

@@ -37,6 +37,7 @@ from mailroom.models import (
     MessageCopy,
     Participant,
     PendingIngest,
+    ProviderItem,
     RawMessage,
 )
 from mailroom.models.bulk import chunked, insert_rows
@@ -187,6 +188,7 @@ class Ingestor:
             rules = await WorkspaceRules.load(workspace_id)
             new_messages = await self._messages(workspace_id, items)
             await self._copies(items, rules)
+            await self._provider_items(items)
             people = await self._records(rules, new_messages, report)
             await refresh_figures(people)
             await PendingIngest.filter(id__in=[i.pending.id for i in items]).delete()
@@ -245,6 +247,22 @@ class Ingestor:
             have.add(key)
             copies.append(await self._copy(item, rules))
         await insert_rows(MessageCopy, copies)
+
+    async def _provider_items(self, items: list[Prepared]) -> None:
+        rows = {
+            (i.pending.mailbox_id, i.pending.facts.item): {
+                "id": uuid7(),
+                "mailbox_id": i.pending.mailbox_id,
+                "item": i.pending.facts.item[:600],
+                "folder": i.pending.facts.folder,
+                "uidvalidity": i.pending.facts.uidvalidity,
+                "uid": i.pending.facts.uid,
+                "message_id": i.message_id,
+            }
+            for i in items
+            if i.pending.facts.item
+        }
+        await insert_rows(ProviderItem, list(rows.values()), ignore_conflicts=True)
 
     async def _copy(self, item: Prepared, rules: WorkspaceRules) -> dict[str, Any]:
         facts = item.pending.facts

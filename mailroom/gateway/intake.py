@@ -23,6 +23,11 @@ class SourceFacts:
     outbound: bool | None = None
     # The member sent this to the gateway: if it forwards a message, ingest that original.
     unwrap: bool = False
+    # The provider's key of this message in the mailbox, kept so that its deletion there can
+    # remove the copy; for IMAP also its UIDVALIDITY and UID in `folder`.
+    item: str | None = None
+    uidvalidity: int | None = None
+    uid: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -32,6 +37,9 @@ class SourceFacts:
             "labels": list(self.labels),
             "outbound": self.outbound,
             "unwrap": self.unwrap,
+            "item": self.item,
+            "uidvalidity": self.uidvalidity,
+            "uid": self.uid,
         }
         if self.received_at is not None:
             data["received_at"] = self.received_at.isoformat()
@@ -48,6 +56,9 @@ class SourceFacts:
             received_at=datetime.fromisoformat(received) if received else None,
             outbound=data.get("outbound"),
             unwrap=bool(data.get("unwrap")),
+            item=data.get("item"),
+            uidvalidity=data.get("uidvalidity"),
+            uid=data.get("uid"),
         )
 
 

@@ -10,10 +10,11 @@ field goes through its own `to_db_value`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, TypeVar
+from uuid import UUID
 
 from tortoise import connections, timezone
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -116,3 +117,9 @@ async def insert_rows(
         )
     for start in range(0, len(values), CHUNK):
         await db.execute_many(plan.sql, values[start : start + CHUNK])
+
+
+async def uuids(query: Awaitable[Any]) -> set[UUID]:
+    """The ids a `values_list(..., flat=True)` query returns, as a set (Tortoise types flat
+    lists as lists of tuples)."""
+    return {value for value in await query if value is not None}

@@ -60,8 +60,12 @@ class Mailbox(Entity):
     connection: fields.Field[dict[str, Any]] = fields.JSONField(default=dict)
     # Password or tokens, encrypted by the vault (never stored in clear).
     credentials = fields.TextField(null=True)
-    # Consecutive transient failures, for the retry backoff.
+    # Consecutive failures, for the retry backoff.
     failures = fields.IntField(default=0)
+    # Which process syncs the mailbox, until when: one sync per mailbox at a time, whatever
+    # the number of processes.
+    lease_owner = fields.CharField(max_length=64, null=True)
+    lease_until = fields.DatetimeField(null=True)
 
     class Meta:
         table = "mailbox"
@@ -101,7 +105,10 @@ class ProviderItem(Entity):
         "models.Mailbox", related_name="items", on_delete=fields.CASCADE
     )
     mailbox_id: UUID
-    item = fields.CharField(max_length=600)
+    item = fields.CharField(max_length=600)  # the provider's key, unique in the mailbox
+    folder = fields.CharField(max_length=512, null=True)
+    uidvalidity = fields.BigIntField(null=True)
+    uid = fields.BigIntField(null=True)
     message: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
         "models.Message", related_name=False, db_index=True, on_delete=fields.CASCADE
     )
@@ -110,3 +117,4 @@ class ProviderItem(Entity):
     class Meta:
         table = "provider_item"
         unique_together = (("mailbox", "item"),)
+        indexes = (("mailbox_id", "folder", "uid"),)

@@ -5,6 +5,7 @@ from json import dumps, loads
 from tortoise.fields.base import OnDelete
 from uuid_utils.compat import uuid7
 from tortoise import fields
+from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
     dependencies = [('models', '0002_forwarding')]
@@ -38,9 +39,12 @@ class Migration(migrations.Migration):
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
                 ('mailbox', fields.ForeignKeyField('models.Mailbox', source_field='mailbox_id', db_constraint=True, to_field='id', related_name='items', on_delete=OnDelete.CASCADE)),
                 ('item', fields.CharField(max_length=600)),
+                ('folder', fields.CharField(null=True, max_length=512)),
+                ('uidvalidity', fields.BigIntField(null=True)),
+                ('uid', fields.BigIntField(null=True)),
                 ('message', fields.ForeignKeyField('models.Message', source_field='message_id', db_index=True, db_constraint=True, to_field='id', related_name=False, on_delete=OnDelete.CASCADE)),
             ],
-            options={'table': 'provider_item', 'app': 'models', 'unique_together': (('mailbox', 'item'),), 'pk_attr': 'id', 'table_description': "A message as one mailbox's provider knows it (IMAP: folder, UIDVALIDITY and UID), so"},
+            options={'table': 'provider_item', 'app': 'models', 'unique_together': (('mailbox', 'item'),), 'indexes': [Index(fields=['mailbox_id', 'folder', 'uid'])], 'pk_attr': 'id', 'table_description': "A message as one mailbox's provider knows it (IMAP: folder, UIDVALIDITY and UID), so"},
             bases=['Entity'],
         ),
         ops.AddField(
@@ -57,5 +61,15 @@ class Migration(migrations.Migration):
             model_name='Mailbox',
             name='failures',
             field=fields.IntField(default=0),
+        ),
+        ops.AddField(
+            model_name='Mailbox',
+            name='lease_owner',
+            field=fields.CharField(null=True, max_length=64),
+        ),
+        ops.AddField(
+            model_name='Mailbox',
+            name='lease_until',
+            field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
         ),
     ]

@@ -1,0 +1,30 @@
+"""What can go wrong in a mailbox sync, by what to do about it (one fixed response each).
+
+    SyncError
+     ├── TransientError   timeouts, dropped connections, a busy server: back off and retry
+     ├── AuthError        the login is refused: stop, mark the mailbox NEEDS_REAUTH
+     └── ProtocolError    the server refuses what should work (bad TLS, a broken server):
+                          retry slowly; after repeated failures the mailbox is FAILED
+
+A changed UIDVALIDITY is not an error: the folder is synced again from scratch.
+"""
+
+from __future__ import annotations
+
+from mailroom.errors import MailroomError
+
+
+class SyncError(MailroomError):
+    pass
+
+
+class TransientError(SyncError):
+    pass
+
+
+class AuthError(SyncError):
+    pass
+
+
+class ProtocolError(SyncError):
+    pass
