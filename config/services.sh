@@ -71,15 +71,18 @@ if [ -e /etc/init.d/dnsmasq ]; then
 fi
 # Debian's dovecot-core registers a service and, under systemd, a socket unit that would start
 # it on the first connection to port 143; its postinst starts it unless policy-rc.d forbids.
+# Disabling works without a running systemd too; stopping needs one, hence two commands.
 if [ -e /lib/systemd/system/dovecot.service ] && command -v systemctl >/dev/null 2>&1; then
-    systemctl disable --quiet --now dovecot.socket dovecot.service >/dev/null 2>&1 || true
+    systemctl disable --quiet dovecot.socket dovecot.service >/dev/null 2>&1 || true
+    systemctl stop dovecot.socket dovecot.service >/dev/null 2>&1 || true
 fi
 if [ -e /etc/init.d/dovecot ]; then
     update-rc.d dovecot disable >/dev/null 2>&1 || true
 fi
 # The system instance keeps its pid in the default base_dir; the tests' instances have their own
-# base_dir, so this never touches them.
+# base_dir, so this never touches them. A signal rather than `dovecot stop`, which would first
+# parse /etc/dovecot, and Debian's configuration there does not parse without its certificate.
 if [ -s /run/dovecot/master.pid ] && kill -0 "$(cat /run/dovecot/master.pid)" 2>/dev/null; then
     echo "services: stopping the system Dovecot (the tests run their own)" >&2
-    /usr/sbin/dovecot stop >/dev/null 2>&1 || true
+    kill "$(cat /run/dovecot/master.pid)" 2>/dev/null || true
 fi

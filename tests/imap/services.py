@@ -10,7 +10,7 @@ instances need root, so that its processes can run as its own system users.
 from __future__ import annotations
 
 import contextlib
-import grp
+import imaplib
 import os
 import pwd
 import re
@@ -21,6 +21,7 @@ import ssl
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -36,14 +37,27 @@ MAIL_USER = "dovecot"
 USER_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
 
-class DovecotServer:
-    """Dovecot on 127.0.0.1:`port` (and IMAPS on `imaps_port` when `tls`), its users in a
-    passwd-file and their Maildirs under `directory`."""
+@dataclass(frozen=True)
+class ImapUser:
+    """A user of a test Dovecot: log in as `name` with `password` on 127.0.0.1:`port`, or with
+    TLS on `imaps_port` (0 if that Dovecot has no TLS); the mail is in `maildir`."""
 
-    def __init__(self, *, tls: bool = False, idle_notify_interval: int = 120) -> None:
+    name: str
+    password: str
+    maildir: Path
+    port: int
+    imaps_port: int
+
+
+class DovecotServer:
+    """Dovecot on 127.0.0.1:`port` (and IMAPS on `imaps_port` when `tls`), a passwd-file for
+    each user and their Maildirs under `directory`."""
+
+    def __init__(self, *, tls: bool = False, idle_notify_interval: int = 5) -> None:
         self.tls = tls
-        # `* OK Still here` during IDLE this often, in seconds; small to test a client's
-        # patience with it, large (Dovecot's default, 2 min) to keep idle_check() quiet.
+        # Dovecot sends an idling client `* OK Still here` this often, in seconds: a few, so
+        # that tests meet the keepalives a client must take in its stride, where Dovecot's
+        # default (2 minutes) would hide them; a large value keeps idle_check() quiet.
         self.idle_notify_interval = idle_notify_interval
         self.port = 0
         self.imaps_port = 0
@@ -51,46 +65,48 @@ class DovecotServer:
         # socket path may not exceed 107 bytes.
         self.directory = Path(tempfile.mkdtemp(prefix="mailroom-dovecot-"))
         # mkdtemp's 0700 would lock out the login, auth and imap processes, which run as
-        # dovenull and dovecot and must reach base_dir, the passwd-file and the homes.
+        # dovenull and dovecot and must reach base_dir, the passwd-files and the homes.
         self.directory.chmod(0o755)
-        self.passwd_file = self.directory / "passwd"
+        self.users_directory = self.directory / "users"
         self.log_file = self.directory / "dovecot.log"
         self.ca_file = self.directory / "ca.pem"
         # Heads every process title but the master's, `NAME/imap` and so on: stop() finds this
         # instance's processes by it, whoever their parent is by then.
         self.instance_name = self.directory.name
-        self._mail_uid = pwd.getpwnam(MAIL_USER).pw_uid
-        self._mail_gid = grp.getgrnam(MAIL_USER).gr_gid
-        self._passwords: dict[str, str] = {}
+        self._users: set[str] = set()
         self._master: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        """Start Dovecot; after stop(), start it again on the same ports with the same users,
+        mail and certificate, as a restarted server."""
         require(DOVECOT, "dovecot-imapd")
         if os.geteuid() != 0:
             raise ServiceError("Dovecot test instances must be started as root")
-        self.port = free_port()
+        if self._master is not None:
+            raise ServiceError("this Dovecot is running already")
+        uid, gid = mail_owner()
+        self.port = self.port or free_port()
         ssl_values = {"SSL": "no", "SSL_CERT": "", "SSL_KEY": ""}
         if self.tls:
-            self.imaps_port = free_port()
-            cert, key = self._make_certificate()
+            self.imaps_port = self.imaps_port or free_port()
+            cert, key = self._certificate()
             ssl_values = {"SSL": "yes", "SSL_CERT": f"<{cert}", "SSL_KEY": f"<{key}"}
         values = {
             "DIRECTORY": self.directory,
             "PORT": self.port,
             "IMAPS_PORT": self.imaps_port,
             "INSTANCE_NAME": self.instance_name,
-            "MAIL_UID": self._mail_uid,
-            "PASSWD_FILE": self.passwd_file,
+            "MAIL_UID": uid,
+            "USERS_DIRECTORY": self.users_directory,
             "IDLE_NOTIFY_INTERVAL": self.idle_notify_interval,
             **ssl_values,
         }
         configuration = self.directory / "dovecot.conf"
         configuration.write_text(fill((CONFIG / "dovecot.conf").read_text(), values))
-        self.passwd_file.touch()
-        # The auth process reads it as dovecot; the passwords stay out of other users' reach.
-        os.chown(self.passwd_file, 0, self._mail_gid)
-        self.passwd_file.chmod(0o640)
-        (self.directory / "home").mkdir(mode=0o755)
+        # The auth process reads the passwd-files as dovecot; others may not.
+        self.users_directory.mkdir(mode=0o750, exist_ok=True)
+        os.chown(self.users_directory, 0, gid)
+        (self.directory / "home").mkdir(mode=0o755, exist_ok=True)
         with (self.directory / "startup.log").open("wb") as startup_log:
             # -F keeps the master in the foreground, our child: stop() can wait for it.
             self._master = subprocess.Popen(
@@ -127,27 +143,65 @@ class DovecotServer:
             shutil.rmtree(self.directory, ignore_errors=True)
 
     def add_user(self, name: str, password: str) -> Path:
-        """Add a user who can log in at once (Dovecot rereads a changed passwd-file at each
-        login) and return their Maildir, created empty and owned by the mail user."""
+        """Add a user who can log in at once, with no reload (Dovecot reads a passwd-file it
+        has not seen at the first login), and return their Maildir, created empty and owned by
+        the mail user."""
         if not USER_NAME.fullmatch(name):
             raise ValueError(f"not a user name this fixture takes: {name!r}")
-        if name in self._passwords:
+        if name in self._users:
             raise ValueError(f"user {name!r} exists already")
-        if any(c in password for c in ":\n\r") or not password:
-            raise ValueError("a passwd-file password may not be empty or hold ':' or newlines")
-        home = self.directory / "home" / name
-        maildir = home / "Maildir"
-        for folder in (home, maildir, maildir / "cur", maildir / "new", maildir / "tmp"):
+        uid, gid = mail_owner()
+        maildir = self._home(name) / "Maildir"
+        for folder in (maildir.parent, maildir, maildir / "cur", maildir / "new", maildir / "tmp"):
             folder.mkdir(mode=0o700)
-            os.chown(folder, self._mail_uid, self._mail_gid)
-        line = f"{name}:{{PLAIN}}{password}:{self._mail_uid}:{self._mail_gid}::{home}::\n"
-        with self.passwd_file.open("a") as passwd:
-            passwd.write(line)
-        self._passwords[name] = password
+            os.chown(folder, uid, gid)
+        self._write_passwd(name, password)
+        self._users.add(name)
         return maildir
 
-    def maildir(self, name: str) -> Path:
-        return self.directory / "home" / name / "Maildir"
+    def set_password(self, name: str, password: str) -> None:
+        """Change a user's password, as a provider revoking access would; returns once the new
+        password works and the old one no longer does. That takes up to a second: Dovecot
+        looks at a passwd-file it has read at most once a second."""
+        if name not in self._users:
+            raise ValueError(f"no user {name!r}")
+        self._write_passwd(name, password)
+        deadline = time.monotonic() + 5
+        while not self._can_log_in(name, password):
+            if time.monotonic() > deadline:
+                raise ServiceError(f"the new password of {name!r} is refused:\n{self.log()}")
+            time.sleep(0.1)
+
+    def _home(self, name: str) -> Path:
+        return self.directory / "home" / name
+
+    def _write_passwd(self, name: str, password: str) -> None:
+        if not password or any(c in password for c in ":\n\r"):
+            raise ValueError("a passwd-file password may not be empty or hold ':' or newlines")
+        uid, gid = mail_owner()
+        line = f"{name}:{{PLAIN}}{password}:{uid}:{gid}::{self._home(name)}::\n"
+        # Renamed into place: Dovecot never reads half a file.
+        temporary = self.users_directory / f".{name}.new"
+        temporary.write_text(line)
+        os.chown(temporary, 0, gid)
+        temporary.chmod(0o640)
+        temporary.rename(self.users_directory / name)
+
+    def _can_log_in(self, name: str, password: str) -> bool:
+        with imaplib.IMAP4("127.0.0.1", self.port, timeout=10) as client:
+            try:
+                client.login(name, password)
+            except imaplib.IMAP4.error:
+                return False
+            client.logout()
+            return True
+
+    def processes(self) -> list[psutil.Process]:
+        """This instance's processes that are running, the master's included."""
+        found = _processes_named(self.instance_name)
+        if self._master is not None and self._master.poll() is None:
+            found.append(psutil.Process(self._master.pid))
+        return [p for p in found if _running(p)]
 
     def ssl_context(self) -> ssl.SSLContext:
         """A client context trusting only this instance's CA, for `IMAPClient(ssl=True)`."""
@@ -166,23 +220,25 @@ class DovecotServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._master.poll() is not None:
-                raise ServiceError(
-                    f"dovecot exited with {self._master.returncode}:\n{self.log()}"
-                )
+                raise ServiceError(f"dovecot exited with {self._master.returncode}:\n{self.log()}")
             with contextlib.suppress(OSError):
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1) as probe:
                     if probe.recv(256).startswith(b"* OK"):
                         return
             time.sleep(0.02)
-        raise ServiceError(f"dovecot did not greet on port {self.port} in {timeout}s:\n{self.log()}")
+        raise ServiceError(
+            f"dovecot did not greet on port {self.port} in {timeout}s:\n{self.log()}"
+        )
 
-    def _make_certificate(self) -> tuple[Path, Path]:
+    def _certificate(self) -> tuple[Path, Path]:
         """A CA (`ca_file`, what clients trust) and a server certificate for 127.0.0.1 and
-        localhost signed by it. Not one self-signed certificate: Python's strict verification
-        (the default from 3.13) refuses a CA certificate as the server's own."""
-        require(OPENSSL, "openssl")
+        localhost signed by it, made the first time. Not one self-signed certificate: Python's
+        strict verification (the default from 3.13) refuses a CA certificate as the server's."""
         ca_key, key = self.directory / "ca.key", self.directory / "server.key"
         request, cert = self.directory / "server.csr", self.directory / "server.pem"
+        if cert.exists():
+            return cert, key
+        require(OPENSSL, "openssl")
         extensions = self.directory / "server.ext"
         extensions.write_text(
             "basicConstraints = critical, CA:FALSE\n"
@@ -208,6 +264,18 @@ class DovecotServer:
         return cert, key
 
 
+def mail_owner() -> tuple[int, int]:
+    """The uid and gid of MAIL_USER, who owns the test Maildirs and runs the imap processes."""
+    require(DOVECOT, "dovecot-imapd")
+    try:
+        user = pwd.getpwnam(MAIL_USER)
+    except KeyError:
+        raise ServiceError(
+            f"no {MAIL_USER!r} system user: reinstall Debian's dovecot-core, which makes it"
+        ) from None
+    return user.pw_uid, user.pw_gid
+
+
 def _openssl(*arguments: str | Path) -> None:
     command = [str(OPENSSL), *map(str, arguments)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=60)
@@ -227,18 +295,21 @@ def _processes_named(instance_name: str) -> list[psutil.Process]:
 
 
 def _kill_all(processes: list[psutil.Process], timeout: float = 10.0) -> None:
-    """Kill the processes still alive and wait until they are gone."""
+    """Kill those of the processes still running and wait until they are gone."""
     for process in processes:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            process.kill()
-    _, alive = psutil.wait_procs(processes, timeout=timeout)
-    # A process whose parent is init may stay a zombie until init reaps it: it has ended.
-    alive = [p for p in alive if _running(p)]
-    if alive:
-        raise ServiceError(f"dovecot processes still running after SIGKILL: {alive}")
+        if _running(process):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+    deadline = time.monotonic() + timeout
+    while alive := [p for p in processes if _running(p)]:
+        if time.monotonic() > deadline:
+            raise ServiceError(f"dovecot processes still running after SIGKILL: {alive}")
+        time.sleep(0.02)
 
 
 def _running(process: psutil.Process) -> bool:
+    # A process whose parent is init may stay a zombie until init reaps it, which this
+    # machine's init does only now and then: it has ended all the same.
     try:
         return bool(process.status() != psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:

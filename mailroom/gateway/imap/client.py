@@ -62,6 +62,7 @@ class ImapSession:
         self._thread = ThreadPoolExecutor(1, thread_name_prefix=f"imap-{connection.host}")
         self._client: IMAPClient | None = None
         self.capabilities: frozenset[bytes] = frozenset()
+        self.qresync_enabled = False
 
     @classmethod
     async def open(
@@ -77,11 +78,12 @@ class ImapSession:
 
     async def close(self) -> None:
         if self._client is not None:
+            client, self._client = self._client, None
             try:
-                await self._call(self._client.logout)
-            except (TransientError, ProtocolError):
-                pass  # the connection is gone anyway
-            self._client = None
+                await self._call(client.logout)
+            except (TransientError, ProtocolError, AuthError):
+                # The connection is broken or was never logged in: close the socket itself.
+                await self._call(_shutdown, client)
         self._thread.shutdown(wait=False, cancel_futures=True)
 
     def has(self, capability: str) -> bool:
@@ -118,10 +120,11 @@ class ImapSession:
         return fetched
 
     async def enable_qresync(self) -> bool:
-        if not self.has("QRESYNC"):
-            return False
-        enabled = await self._call(self.client.enable, "QRESYNC")
-        return b"QRESYNC" in [e.upper() for e in enabled]
+        """Turn QRESYNC on for this connection, where the server offers it (RFC 7162)."""
+        if self.has("QRESYNC") and not self.qresync_enabled:
+            enabled = await self._call(self.client.enable, "QRESYNC")
+            self.qresync_enabled = b"QRESYNC" in [e.upper() for e in enabled]
+        return self.qresync_enabled
 
     async def vanished_since(self, modseq: int, up_to: int) -> set[int]:
         """UIDs up to `up_to` expunged since `modseq` (QRESYNC's VANISHED (EARLIER))."""
@@ -160,12 +163,14 @@ class ImapSession:
         self.capabilities = frozenset(cap.upper() for cap in client.capabilities())
 
     def _vanished(self, modseq: int, up_to: int) -> set[int]:
-        client = self.client
-        client._imap.untagged_responses.pop("VANISHED", None)  # noqa: SLF001
-        client.fetch(f"1:{up_to}", [b"UID"], modifiers=[f"CHANGEDSINCE {modseq}", "VANISHED"])
-        # imaplib files untagged responses by name; imapclient does not parse VANISHED, so it
-        # is read from there, as imapclient itself reads QUOTA.
-        lines = client._imap.untagged_responses.pop("VANISHED", [])  # noqa: SLF001
+        # imapclient has no VANISHED: the command goes through its imaplib connection, which
+        # files untagged responses by name (imapclient reads QUOTA from there the same way).
+        imap = self.client._imap
+        imap.untagged_responses.pop("VANISHED", None)
+        typ, data = imap.uid("FETCH", f"1:{up_to}", "(UID)", f"(CHANGEDSINCE {modseq} VANISHED)")
+        if typ != "OK":
+            raise ProtocolError(f"UID FETCH (VANISHED) failed: {_text(data[0] or typ)}")
+        lines = imap.untagged_responses.pop("VANISHED", [])
         return {uid for line in lines for uid in _uid_set(bytes(line))}
 
     def _idle(self, seconds: float) -> bool:
@@ -179,6 +184,13 @@ class ImapSession:
             isinstance(r, tuple) and len(r) > 1 and r[1] in (b"EXISTS", b"EXPUNGE", b"FETCH")
             for r in responses
         )
+
+
+def _shutdown(client: IMAPClient) -> None:
+    try:
+        client.shutdown()
+    except OSError:
+        pass  # already closed
 
 
 def _uid_set(line: bytes) -> set[int]:

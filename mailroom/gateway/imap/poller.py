@@ -45,6 +45,9 @@ class MailboxSync:
         self.mailbox_id = mailbox_id
         self.settings = settings
         self.ingestor = ingestor
+        # Halved after each dropped connection, doubled back after each clean pass: a link that
+        # breaks in the middle of large FETCHes still gets whole (smaller) batches through.
+        self.batch_size = settings.imap_batch_size
 
     async def once(self) -> IngestReport:
         """Connect, sync every folder to completion, disconnect. Errors are recorded on the
@@ -74,6 +77,8 @@ class MailboxSync:
                 await self._failed(mailbox, error)
                 return
             except SyncError as error:
+                if isinstance(error, TransientError):
+                    self.batch_size = max(1, self.batch_size // 2)
                 await self._failed(mailbox, error)
                 await asyncio.sleep(self._backoff(mailbox.failures))
             except Exception as error:  # noqa: BLE001 - a bug or a database outage: retry
@@ -89,6 +94,11 @@ class MailboxSync:
                 await self._wait(mailbox, session)
         finally:
             await session.close()
+
+    def _folder_sync(self, mailbox: Mailbox, session: ImapSession) -> FolderSync:
+        return FolderSync(
+            mailbox, session, self.ingestor, self.batch_size, qresync=session.qresync_enabled
+        )
 
     async def _connect(self, mailbox: Mailbox) -> ImapSession:
         return await ImapSession.open(
@@ -113,17 +123,14 @@ class MailboxSync:
         first = not await FolderCursor.filter(mailbox_id=mailbox.id, low_uid=1).exists()
         if first and mailbox.status is not MailboxStatus.SYNCING:
             await _set_status(mailbox, MailboxStatus.SYNCING)
-        sync = FolderSync(
-            mailbox,
-            session,
-            self.ingestor,
-            self.settings.imap_batch_size,
-            qresync=await session.enable_qresync(),
-        )
+        if not session.qresync_enabled:
+            await session.enable_qresync()
+        sync = self._folder_sync(mailbox, session)
         report = IngestReport()
         for folder in folders:
             report.merge(await sync.run(folder))
             await _lease(mailbox)
+        self.batch_size = min(self.settings.imap_batch_size, self.batch_size * 2)
         mailbox.status, mailbox.failures = MailboxStatus.ACTIVE, 0
         mailbox.last_synced_at = datetime.now(UTC)
         await mailbox.save(update_fields=["status", "failures", "last_synced_at"])
@@ -142,7 +149,7 @@ class MailboxSync:
         deadline = asyncio.get_running_loop().time() + interval
         while (left := deadline - asyncio.get_running_loop().time()) > 0:
             if await session.idle(min(left, self.settings.imap_idle_renew)):
-                await FolderSync(mailbox, session, self.ingestor).run(Folder(inbox.name, "inbox"))
+                await self._folder_sync(mailbox, session).run(Folder(inbox.name, "inbox"))
                 await session.select(inbox.name)
             await _lease(mailbox)
 

@@ -1,0 +1,341 @@
+"""IMAP sync against a real Dovecot, on SQLite and PostgreSQL: first sync, new mail in IDLE,
+deletions, UIDVALIDITY changes, connections cut mid-FETCH, wrong passwords, a server that
+disappears, and mailboxes that share messages."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import cycle, islice
+
+import pytest
+
+from mailroom.errors import ConflictError, InvalidInputError, SettingsError
+from mailroom.gateway.imap.accounts import (
+    add_imap_mailbox,
+    connection_for,
+    reconnect_imap_mailbox,
+)
+from mailroom.gateway.imap.errors import AuthError, TransientError
+from mailroom.gateway.imap.poller import MailboxSync
+from mailroom.gateway.ingest import Ingestor
+from mailroom.models import (
+    Direction,
+    Mailbox,
+    MailboxStatus,
+    Member,
+    Message,
+    MessageCopy,
+    Plan,
+    ProviderItem,
+    Workspace,
+)
+from mailroom.settings import Settings
+from mailroom.vault import new_key
+from mailroom.workspaces import add_member, create_workspace
+from tests.conftest import CORPORA
+from tests.imap.mailboxes import (
+    append_messages,
+    delete_messages,
+    recreate_folder,
+)
+from tests.imap.proxy import FaultProxy
+from tests.imap.services import DovecotServer, ImapUser
+
+_MESSAGE_ID = re.compile(rb"^Message-ID:.*\r?\n(?:[ \t].*\r?\n)*", re.I | re.M)
+
+
+def corpus_messages(count: int, tag: str, max_bytes: int | None = None) -> list[bytes]:
+    """`count` real messages from the shared corpora, each given a Message-ID of its own."""
+    files = sorted(p for p in (CORPORA / "spamscope").iterdir() if p.is_file())
+    files += sorted((CORPORA / "flanker").glob("*.eml"))
+    if max_bytes is not None:
+        files = [f for f in files if f.stat().st_size <= max_bytes]
+    assert len(files) > 20, f"no corpora at {CORPORA}"
+    messages = []
+    for n, path in enumerate(islice(cycle(files), count)):
+        raw = _MESSAGE_ID.sub(b"", path.read_bytes())
+        messages.append(b"Message-ID: <%s-%d@corpus.test>\r\n" % (tag.encode(), n) + raw)
+    return messages
+
+
+@dataclass
+class Account:
+    settings: Settings
+    workspace: Workspace
+    member: Member
+    user: ImapUser
+    mailbox: Mailbox
+
+    def sync(self) -> MailboxSync:
+        return MailboxSync(self.mailbox.id, self.settings, Ingestor(self.settings.limits))
+
+    def append(self, messages: list[bytes], folder: str = "INBOX") -> list[int]:
+        return append_messages(self.user.port, self.user.name, self.user.password, folder, messages)
+
+
+@pytest.fixture
+def imap_settings(settings: Settings) -> Settings:
+    return settings.model_copy(
+        update={
+            "secret_key": new_key(),
+            "imap_allow_private_hosts": True,
+            "imap_poll_interval": 30.0,
+            "imap_timeout": 10.0,
+            "imap_max_backoff": 0.5,
+            "imap_batch_size": 50,
+            "normalize_workers": 0,
+        }
+    )
+
+
+async def _account(
+    settings: Settings, user: ImapUser, *, port: int | None = None, slug: str = "acme"
+) -> Account:
+    workspace = await Workspace.get_or_none(slug=slug) or await create_workspace(
+        slug, plan=Plan.PRO
+    )
+    member = await Member.get_or_none(workspace=workspace, email=f"{user.name}@acme.test")
+    if member is None:
+        member = await add_member(workspace, f"{user.name}@acme.test")
+    connection = connection_for("127.0.0.1", port or user.port, "none", user.name)
+    mailbox = await add_imap_mailbox(settings, workspace, member, connection, user.password)
+    return Account(settings, workspace, member, user, mailbox)
+
+
+@pytest.fixture
+async def account(
+    db: Settings, imap_settings: Settings, imap_user: Callable[[], ImapUser]
+) -> Account:
+    return await _account(imap_settings, imap_user())
+
+
+async def _message_ids(mailbox: Mailbox) -> list[str]:
+    ids = await MessageCopy.filter(mailbox_id=mailbox.id).values_list(
+        "message__message_id", flat=True
+    )
+    return sorted(str(i) for i in ids)
+
+
+@pytest.mark.slow
+async def test_first_sync_of_ten_thousand_messages_newest_first(account: Account) -> None:
+    messages = corpus_messages(10_000, "big")
+    uids = await asyncio.to_thread(account.append, messages)
+    report = await account.sync().once()
+    assert report.new == 10_000
+    await account.mailbox.refresh_from_db()
+    assert account.mailbox.status is MailboxStatus.ACTIVE
+    assert (account.mailbox.progress_done, account.mailbox.progress_total) == (10_000, 10_000)
+    assert await MessageCopy.filter(mailbox_id=account.mailbox.id).count() == 10_000
+    # Newest first: the highest UID was stored before the lowest (UUIDv7 keys are ordered).
+    first = await ProviderItem.get(mailbox_id=account.mailbox.id, uid=max(uids))
+    last = await ProviderItem.get(mailbox_id=account.mailbox.id, uid=min(uids))
+    assert first.id < last.id
+    again = await account.sync().once()
+    assert again.new == again.duplicate == 0
+    assert await Message.all().count() == 10_000
+
+
+async def test_sent_folder_is_outbound_and_junk_is_ignored(account: Account) -> None:
+    sent, received, junk = corpus_messages(3, "kinds")
+    await asyncio.to_thread(account.append, [sent], "Sent")
+    await asyncio.to_thread(account.append, [received], "INBOX")
+    await asyncio.to_thread(account.append, [junk], "Junk")
+    await account.sync().once()
+    directions = dict(
+        await MessageCopy.filter(mailbox_id=account.mailbox.id).values_list(
+            "message__message_id", "direction"
+        )
+    )
+    assert directions == {
+        "kinds-0@corpus.test": Direction.OUTBOUND,
+        "kinds-1@corpus.test": Direction.INBOUND,
+    }
+
+
+async def test_new_mail_during_idle_is_stored_within_seconds(account: Account) -> None:
+    await asyncio.to_thread(account.append, corpus_messages(3, "before"))
+    task = asyncio.create_task(account.sync().forever())
+    try:
+        await _until(lambda: _has_status(account.mailbox, MailboxStatus.ACTIVE), 30)
+        await asyncio.sleep(0.5)  # into IDLE
+        new = corpus_messages(1, "during-idle")
+        start = time.monotonic()
+        await asyncio.to_thread(account.append, new)
+        await _until(_stored_check("during-idle-0@corpus.test"), 10)
+        assert time.monotonic() - start < 5
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_deletions_at_the_server_remove_the_copy(account: Account) -> None:
+    uids = await asyncio.to_thread(account.append, corpus_messages(5, "del"))
+    await account.sync().once()
+    user = account.user
+    await asyncio.to_thread(delete_messages, user.port, user.name, user.password, "INBOX", uids[:2])
+    await account.sync().once()
+    assert await _message_ids(account.mailbox) == [f"del-{n}@corpus.test" for n in (2, 3, 4)]
+    assert await Message.all().count() == 3  # no other mailbox had the deleted ones
+
+
+async def test_a_changed_uidvalidity_resyncs_without_duplicates(account: Account) -> None:
+    messages = corpus_messages(4, "uv")
+    await asyncio.to_thread(account.append, messages[:3], "Sent")
+    await account.sync().once()
+    user = account.user
+    await asyncio.to_thread(recreate_folder, user.port, user.name, user.password, "Sent")
+    await asyncio.to_thread(account.append, [messages[1], messages[2], messages[3]], "Sent")
+    await account.sync().once()
+    assert await _message_ids(account.mailbox) == [f"uv-{n}@corpus.test" for n in (1, 2, 3)]
+    assert await Message.all().count() == 3
+    assert await MessageCopy.all().count() == 3
+
+
+async def test_connections_cut_mid_fetch_end_with_the_servers_mailbox(
+    db: Settings,
+    imap_settings: Settings,
+    imap_user: Callable[[], ImapUser],
+    fault_proxy: Callable[[int], FaultProxy],
+) -> None:
+    user = imap_user()
+    messages = corpus_messages(300, "cut", max_bytes=300_000)
+    await asyncio.to_thread(append_messages, user.port, user.name, user.password, "INBOX", messages)
+    proxy = fault_proxy(user.port)
+    account = await _account(imap_settings, user, port=proxy.port)
+    proxy.cut_after_bytes(1_000_000)  # every connection dies in the middle of some FETCH
+    task = asyncio.create_task(account.sync().forever())
+    try:
+        await _until(lambda: _has_count(account.mailbox, 300), 120)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert proxy.stats().cuts >= 2, "the proxy never cut a connection"
+    expected = sorted(f"cut-{n}@corpus.test" for n in range(300))
+    assert await _message_ids(account.mailbox) == expected
+    assert await Message.all().count() == 300
+
+
+async def test_a_refused_login_needs_reauthentication(
+    account: Account, dovecot: DovecotServer
+) -> None:
+    await asyncio.to_thread(account.append, corpus_messages(2, "auth"))
+    await asyncio.to_thread(dovecot.set_password, account.user.name, "changed-at-the-server")
+    with pytest.raises(AuthError):
+        await account.sync().once()
+    await account.mailbox.refresh_from_db()
+    assert account.mailbox.status is MailboxStatus.NEEDS_REAUTH
+    assert account.mailbox.last_error and "refused" in account.mailbox.last_error
+    # forever() stops at once instead of retrying a refused login.
+    await asyncio.wait_for(account.sync().forever(), 10)
+    with pytest.raises(AuthError):
+        await reconnect_imap_mailbox(account.settings, account.mailbox, "wrong")
+    await reconnect_imap_mailbox(account.settings, account.mailbox, "changed-at-the-server")
+    assert account.mailbox.status is MailboxStatus.PENDING
+    await account.sync().once()
+    assert await _count(account.mailbox) == 2
+
+
+async def test_a_wrong_password_saves_nothing(
+    db: Settings, imap_settings: Settings, imap_user: Callable[[], ImapUser]
+) -> None:
+    user = imap_user()
+    workspace = await create_workspace("acme")
+    member = await add_member(workspace, "alice@acme.test")
+    connection = connection_for("127.0.0.1", user.port, "none", user.name)
+    with pytest.raises(AuthError):
+        await add_imap_mailbox(imap_settings, workspace, member, connection, "not it")
+    assert await Mailbox.all().count() == 0
+
+
+async def test_a_server_that_disappears_is_retried(
+    db: Settings,
+    imap_settings: Settings,
+    imap_user: Callable[[], ImapUser],
+    fault_proxy: Callable[[int], FaultProxy],
+) -> None:
+    user = imap_user()
+    proxy = fault_proxy(user.port)
+    account = await _account(imap_settings, user, port=proxy.port)
+    await asyncio.to_thread(account.append, corpus_messages(2, "gone"))
+    proxy.refuse()
+    with pytest.raises(TransientError):
+        await account.sync().once()
+    await account.mailbox.refresh_from_db()
+    assert account.mailbox.status is MailboxStatus.PENDING
+    assert account.mailbox.failures == 1 and account.mailbox.last_error
+    proxy.accept()
+    await account.sync().once()
+    await account.mailbox.refresh_from_db()
+    assert account.mailbox.status is MailboxStatus.ACTIVE and account.mailbox.failures == 0
+    assert await _count(account.mailbox) == 2
+
+
+async def test_two_mailboxes_sharing_messages(
+    db: Settings, imap_settings: Settings, imap_user: Callable[[], ImapUser]
+) -> None:
+    shared = corpus_messages(20, "shared")
+    first = await _account(imap_settings, imap_user())
+    second = await _account(imap_settings, imap_user())
+    await asyncio.to_thread(first.append, shared)
+    await asyncio.to_thread(second.append, shared[:10])
+    await first.sync().once()
+    await second.sync().once()
+    assert await Message.all().count() == 20
+    assert await _count(first.mailbox) == 20 and await _count(second.mailbox) == 10
+
+
+async def test_connecting_checks_host_plan_and_key(
+    db: Settings, imap_settings: Settings, imap_user: Callable[[], ImapUser]
+) -> None:
+    user = imap_user()
+    workspace = await create_workspace("free", plan=Plan.FREE)
+    member = await add_member(workspace, "alice@acme.test")
+    plain = connection_for("127.0.0.1", user.port, "none", user.name)
+    strict = imap_settings.model_copy(update={"imap_allow_private_hosts": False})
+    with pytest.raises(InvalidInputError, match="only for local hosts"):
+        await add_imap_mailbox(strict, workspace, member, plain, user.password)
+    tls = connection_for("127.0.0.1", user.imaps_port, "tls", user.name)
+    with pytest.raises(InvalidInputError, match="not a public address"):
+        await add_imap_mailbox(strict, workspace, member, tls, user.password)
+    keyless = imap_settings.model_copy(update={"secret_key": None})
+    with pytest.raises(SettingsError, match="MAILROOM_SECRET_KEY"):
+        await add_imap_mailbox(keyless, workspace, member, plain, user.password)
+    await add_imap_mailbox(imap_settings, workspace, member, plain, user.password)
+    other = imap_user()
+    second = connection_for("127.0.0.1", other.port, "none", other.name)
+    with pytest.raises(ConflictError, match="FREE plan"):
+        await add_imap_mailbox(imap_settings, workspace, member, second, other.password)
+    stored = await Mailbox.get(workspace=workspace)
+    assert stored.credentials and user.password not in stored.credentials
+
+
+async def _has_status(mailbox: Mailbox, status: MailboxStatus) -> bool:
+    return (await Mailbox.get(id=mailbox.id)).status is status
+
+
+async def _until(check: Callable[[], object], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the condition was not met in time")
+
+
+async def _count(mailbox: Mailbox) -> int:
+    return await MessageCopy.filter(mailbox_id=mailbox.id).count()
+
+
+async def _has_count(mailbox: Mailbox, count: int) -> bool:
+    return await _count(mailbox) == count
+
+
+def _stored_check(message_id: str) -> Callable[[], object]:
+    return lambda: Message.filter(message_id=message_id).exists()
