@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     imap_idle_renew: float = Field(default=25 * 60.0, gt=0, le=29 * 60.0)  # RFC 2177: < 29 min
     imap_timeout: float = Field(default=60.0, gt=0)  # one network operation
     imap_stuck_after: float = Field(default=900.0, gt=0)  # one sync pass, before it restarts
-    imap_batch_size: int = Field(default=200, gt=0, le=2000)
+    imap_batch_size: int = Field(default=500, gt=0, le=2000)  # FETCHes also stop at 32 MB
     imap_max_backoff: float = Field(default=900.0, gt=0)
 
     max_message_bytes: int = Field(default=50 * 1024 * 1024, gt=0)

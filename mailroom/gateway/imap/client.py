@@ -119,6 +119,11 @@ class ImapSession:
                 fetched.append(Fetched(uid, bytes(raw), item.get(b"INTERNALDATE")))
         return fetched
 
+    async def sizes(self, uids: list[int]) -> dict[int, int]:
+        """RFC822.SIZE of each message, to cut batches by volume before fetching bodies."""
+        data = await self._call(self.client.fetch, uids, [b"RFC822.SIZE"])
+        return {uid: int(item.get(b"RFC822.SIZE", 0)) for uid, item in data.items()}
+
     async def enable_qresync(self) -> bool:
         """Turn QRESYNC on for this connection, where the server offers it (RFC 7162)."""
         if self.has("QRESYNC") and not self.qresync_enabled:

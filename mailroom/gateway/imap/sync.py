@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from tortoise.transactions import in_transaction
+
 from mailroom.gateway.imap.client import Fetched, FolderState, ImapSession
 from mailroom.gateway.imap.folders import Folder
 from mailroom.gateway.ingest import Ingestor
@@ -25,6 +27,7 @@ from mailroom.gateway.removal import remove_items
 from mailroom.models import FolderCursor, Mailbox, ProviderItem
 
 log = logging.getLogger(__name__)
+BATCH_BYTES = 32 * 1024 * 1024
 
 
 @dataclass
@@ -110,29 +113,75 @@ class FolderSync:
         *,
         upwards: bool,
     ) -> IngestReport:
-        """Fetch and store `uids` in batches; processing a batch overlaps fetching the next."""
+        """Fetch and store `uids` in batches, three stages deep: while one batch is being
+        stored, the next is on the wire and the previous one is being processed."""
+        batches = await self._batches(uids)
         report = IngestReport()
+        fetching: asyncio.Task[list[Fetched]] | None = None
         processing: asyncio.Task[IngestReport] | None = None
         try:
-            for start in range(0, len(uids), self.batch_size):
-                batch = uids[start : start + self.batch_size]
-                fetched = await self.session.fetch(batch)
-                pending = await self._store(folder, state, fetched)
-                # Only now, with the bytes stored, does the cursor move past them.
-                if upwards:
-                    cursor.last_uid = max(cursor.last_uid, max(batch))
-                else:
-                    cursor.low_uid = min(batch)
-                cursor.done += len(fetched)
-                await cursor.save()
-                await self._progress()
+            for index, batch in enumerate(batches):
+                fetched = await (fetching or self.session.fetch(batch))
+                fetching = None
+                if index + 1 < len(batches):
+                    fetching = asyncio.create_task(self.session.fetch(batches[index + 1]))
+                pending = await self._store_and_advance(
+                    folder, cursor, state, batch, fetched, upwards
+                )
                 if processing is not None:
                     report.merge(await processing)
                 processing = asyncio.create_task(self.ingestor.process(pending))
-        finally:
             if processing is not None:
                 report.merge(await processing)
+                processing = None
+        finally:
+            # On failure, let what is in flight end before the caller closes the session.
+            for task in (fetching, processing):
+                if task is not None:
+                    await asyncio.gather(task, return_exceptions=True)
         return report
+
+    async def _batches(self, uids: list[int]) -> list[list[int]]:
+        """`uids` in batches of at most `batch_size` messages and BATCH_BYTES: a few huge
+        messages must not make one FETCH response (and its processing) hold gigabytes."""
+        batches: list[list[int]] = []
+        for start in range(0, len(uids), self.batch_size):
+            chunk = uids[start : start + self.batch_size]
+            sizes = await self.session.sizes(chunk)
+            batch: list[int] = []
+            volume = 0
+            for uid in chunk:
+                size = sizes.get(uid, 0)
+                if batch and volume + size > BATCH_BYTES:
+                    batches.append(batch)
+                    batch, volume = [], 0
+                batch.append(uid)
+                volume += size
+            if batch:
+                batches.append(batch)
+        return batches
+
+    async def _store_and_advance(
+        self,
+        folder: Folder,
+        cursor: FolderCursor,
+        state: FolderState,
+        batch: list[int],
+        fetched: list[Fetched],
+        upwards: bool,
+    ) -> list[Pending]:
+        """Store the batch's bytes and move the cursor past it in one transaction: the cursor
+        never passes a message that is not stored, and one disk sync serves both."""
+        async with in_transaction():
+            pending = await self._store(folder, state, fetched)
+            if upwards:
+                cursor.last_uid = max(cursor.last_uid, max(batch))
+            else:
+                cursor.low_uid = min(batch)
+            cursor.done += len(fetched)
+            await cursor.save()
+            await self._progress()
+        return pending
 
     async def _store(
         self, folder: Folder, state: FolderState, fetched: list[Fetched]

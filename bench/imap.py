@@ -1,0 +1,164 @@
+"""Benchmark of IMAP sync against a real Dovecot.
+
+    python bench/imap.py [--messages 20000] [--idle-samples 20]
+
+In one run, against the same folder of `--messages` seeded synthetic messages (APPENDed):
+  (a) a bare imapclient loop: batched UID FETCH of BODY.PEEK[], the baseline;
+  (b) Mailroom's first sync of that folder into SQLite (fetch, store, parse, thread, resolve);
+and the time from an APPEND to the message being stored, with Mailroom waiting in IDLE
+(median of `--idle-samples`). Figures go to bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from imapclient import IMAPClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.corpus import messages  # noqa: E402
+from bench.results import write_section  # noqa: E402
+from mailroom.db import close_database, open_database  # noqa: E402
+from mailroom.gateway.imap.accounts import add_imap_mailbox, connection_for  # noqa: E402
+from mailroom.gateway.imap.poller import MailboxSync  # noqa: E402
+from mailroom.gateway.ingest import Ingestor  # noqa: E402
+from mailroom.gateway.workers import NormalizePool  # noqa: E402
+from mailroom.models import Mailbox, MailboxStatus, Message, Plan  # noqa: E402
+from mailroom.settings import Settings  # noqa: E402
+from mailroom.vault import new_key  # noqa: E402
+from mailroom.workspaces import add_member, create_workspace  # noqa: E402
+from tests.imap.mailboxes import append_messages  # noqa: E402
+from tests.imap.services import DovecotServer  # noqa: E402
+
+BATCH = 500
+TARGET_RATIO, TARGET_IDLE = 0.5, 2.0
+
+
+def bare_fetch(port: int, user: str, password: str) -> float:
+    """Messages per second of a plain imapclient loop fetching the whole folder."""
+    start = time.perf_counter()
+    with IMAPClient("127.0.0.1", port, ssl=False) as client:
+        client.login(user, password)
+        client.select_folder("INBOX", readonly=True)
+        uids = sorted(client.search(["ALL"]), reverse=True)
+        fetched = 0
+        for i in range(0, len(uids), BATCH):
+            fetched += len(client.fetch(uids[i : i + BATCH], [b"BODY.PEEK[]"]))
+    return fetched / (time.perf_counter() - start)
+
+
+async def mailroom_sync(
+    settings: Settings, port: int, user: str, password: str
+) -> tuple[float, int, Mailbox]:
+    workspace = await create_workspace("bench", plan=Plan.ENTERPRISE)
+    member = await add_member(workspace, "alice@acme-corp.com")
+    connection = connection_for("127.0.0.1", port, "none", user)
+    mailbox = await add_imap_mailbox(settings, workspace, member, connection, password)
+    pool = NormalizePool(settings.normalize_workers) if settings.normalize_workers else None
+    try:
+        start = time.perf_counter()
+        report = await MailboxSync(mailbox.id, settings, Ingestor(settings.limits, pool)).once()
+        elapsed = time.perf_counter() - start
+    finally:
+        if pool is not None:
+            pool.close()
+    return report.new / elapsed, report.new, mailbox
+
+
+async def idle_latency(
+    settings: Settings, mailbox: Mailbox, port: int, user: str, password: str, samples: int
+) -> list[float]:
+    """Seconds from the end of an APPEND to the message being stored, while Mailroom idles."""
+    task = asyncio.create_task(
+        MailboxSync(mailbox.id, settings, Ingestor(settings.limits)).forever()
+    )
+    delays = []
+    try:
+        while (await Mailbox.get(id=mailbox.id)).status is not MailboxStatus.ACTIVE:
+            await asyncio.sleep(0.05)
+        for n in range(samples):
+            await asyncio.sleep(0.5)  # back in IDLE
+            raw = (
+                b"Message-ID: <idle-%d@bench>\r\nFrom: j@globex.com\r\nSubject: ping\r\n\r\nhi\r\n"
+                % n
+            )
+            await asyncio.to_thread(append_messages, port, user, password, "INBOX", [raw])
+            appended = time.perf_counter()
+            while not await Message.filter(message_id=f"idle-{n}@bench").exists():
+                await asyncio.sleep(0.01)
+            delays.append(time.perf_counter() - appended)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    return delays
+
+
+async def run(
+    args: argparse.Namespace, server: DovecotServer, password: str
+) -> tuple[float, int, list[float]]:
+    with tempfile.TemporaryDirectory() as folder:
+        settings = Settings(
+            database_url=f"sqlite://{folder}/bench.sqlite3",
+            secret_key=new_key(),
+            imap_allow_private_hosts=True,
+            imap_poll_interval=600,
+        )
+        await open_database(settings)
+        try:
+            rate, stored, mailbox = await mailroom_sync(settings, server.port, "bench", password)
+            delays = await idle_latency(
+                settings, mailbox, server.port, "bench", password, args.idle_samples
+            )
+        finally:
+            await close_database()
+    return rate, stored, delays
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--idle-samples", type=int, default=20)
+    args = parser.parse_args()
+    server = DovecotServer()
+    server.start()
+    try:
+        password = "bench-password"
+        server.add_user("bench", password)
+        start = time.perf_counter()
+        append_messages(server.port, "bench", password, "INBOX", messages(args.messages))
+        print(
+            f"appended {args.messages:,} messages in {time.perf_counter() - start:.0f} s",
+            flush=True,
+        )
+        rate_a = bare_fetch(server.port, "bench", password)
+        print(f"(a) bare imapclient fetch: {rate_a:,.0f} msg/s", flush=True)
+        rate_b, stored, delays = asyncio.run(run(args, server, password))
+    finally:
+        server.close()
+    ratio, idle = rate_b / rate_a, statistics.median(delays)
+    print(
+        f"(b) Mailroom first sync: {rate_b:,.0f} msg/s ({stored:,} stored); IDLE median {idle:.2f} s"
+    )
+    body = (
+        f"A Dovecot folder of {args.messages:,} seeded synthetic messages (bench/corpus.py), "
+        f"APPENDed; both read it in batches of {BATCH} UIDs over plain IMAP on loopback.\n\n"
+        "| measure | result | target |\n|---|---|---|\n"
+        f"| (a) bare imapclient, UID FETCH BODY.PEEK[] | {rate_a:,.0f} msg/s | baseline |\n"
+        f"| (b) Mailroom first sync into SQLite | {rate_b:,.0f} msg/s | |\n"
+        f"| (b)/(a) | **{ratio:.2f}** | >= {TARGET_RATIO}: {'met' if ratio >= TARGET_RATIO else 'NOT met'} |\n"
+        f"| APPEND to stored, Mailroom in IDLE (median of {len(delays)}) | {idle:.2f} s "
+        f"(max {max(delays):.2f} s) | < {TARGET_IDLE:.0f} s: {'met' if idle < TARGET_IDLE else 'NOT met'} |\n"
+    )
+    write_section("imap (bench/imap.py)", body)
+    print(body)
+
+
+if __name__ == "__main__":
+    main()
