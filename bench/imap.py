@@ -23,17 +23,19 @@ from imapclient import IMAPClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.corpus import messages  # noqa: E402
+from bench.corpus import messages, write_mbox  # noqa: E402
 from bench.results import write_section  # noqa: E402
 from mailroom.db import close_database, open_database  # noqa: E402
+from mailroom.gateway.files import Kind, Source  # noqa: E402
 from mailroom.gateway.imap.accounts import add_imap_mailbox, connection_for  # noqa: E402
 from mailroom.gateway.imap.poller import MailboxSync  # noqa: E402
+from mailroom.gateway.importer import import_sources  # noqa: E402
 from mailroom.gateway.ingest import Ingestor  # noqa: E402
 from mailroom.gateway.workers import NormalizePool  # noqa: E402
 from mailroom.models import Mailbox, MailboxStatus, Message, Plan  # noqa: E402
 from mailroom.settings import Settings  # noqa: E402
 from mailroom.vault import new_key  # noqa: E402
-from mailroom.workspaces import add_member, create_workspace  # noqa: E402
+from mailroom.workspaces import add_member, create_workspace, import_mailbox  # noqa: E402
 from tests.imap.mailboxes import append_messages  # noqa: E402
 from tests.imap.services import DovecotServer  # noqa: E402
 
@@ -70,6 +72,28 @@ async def mailroom_sync(
         if pool is not None:
             pool.close()
     return report.new / elapsed, report.new, mailbox
+
+
+async def import_rate(count: int) -> float:
+    """Messages per second of importing the same messages from an mbox into a fresh SQLite."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = write_mbox(Path(folder) / "same.mbox", count)
+        settings = Settings(database_url=f"sqlite://{folder}/import.sqlite3")
+        await open_database(settings)
+        pool = NormalizePool(settings.normalize_workers) if settings.normalize_workers else None
+        try:
+            workspace = await create_workspace("bench", plan=Plan.ENTERPRISE)
+            member = await add_member(workspace, "alice@acme-corp.com")
+            box = await import_mailbox(member)
+            start = time.perf_counter()
+            report = await import_sources(
+                Ingestor(settings.limits, pool), box, [Source(Kind.MBOX, path)]
+            )
+            return report.new / (time.perf_counter() - start)
+        finally:
+            if pool is not None:
+                pool.close()
+            await close_database()
 
 
 async def idle_latency(
@@ -143,18 +167,29 @@ def main() -> None:
     finally:
         server.close()
     ratio, idle = rate_b / rate_a, statistics.median(delays)
-    print(
-        f"(b) Mailroom first sync: {rate_b:,.0f} msg/s ({stored:,} stored); IDLE median {idle:.2f} s"
-    )
+    print(f"(b) Mailroom first sync: {rate_b:,.0f} msg/s ({stored:,}); IDLE median {idle:.2f} s")
+    rate_c = asyncio.run(import_rate(args.messages))
+    print(f"(c) Mailroom import of the same messages: {rate_c:,.0f} msg/s")
+    fetch_verdict = "met" if ratio >= TARGET_RATIO else "NOT met (see below)"
+    idle_verdict = "met" if idle < TARGET_IDLE else "NOT met"
     body = (
         f"A Dovecot folder of {args.messages:,} seeded synthetic messages (bench/corpus.py), "
-        f"APPENDed; both read it in batches of {BATCH} UIDs over plain IMAP on loopback.\n\n"
+        f"APPENDed; both read it in batches of {BATCH} UIDs over plain IMAP on loopback. "
+        "(c) imports the same messages from an mbox in the same run: the rate of Mailroom's "
+        "storing and processing alone, which caps (b).\n\n"
         "| measure | result | target |\n|---|---|---|\n"
         f"| (a) bare imapclient, UID FETCH BODY.PEEK[] | {rate_a:,.0f} msg/s | baseline |\n"
         f"| (b) Mailroom first sync into SQLite | {rate_b:,.0f} msg/s | |\n"
-        f"| (b)/(a) | **{ratio:.2f}** | >= {TARGET_RATIO}: {'met' if ratio >= TARGET_RATIO else 'NOT met'} |\n"
+        f"| (b)/(a) | **{ratio:.2f}** | >= {TARGET_RATIO}: {fetch_verdict} |\n"
+        f"| (c) Mailroom import of the same messages (mbox) | {rate_c:,.0f} msg/s | |\n"
+        f"| (b)/(c) | {rate_b / rate_c:.2f} | |\n"
         f"| APPEND to stored, Mailroom in IDLE (median of {len(delays)}) | {idle:.2f} s "
-        f"(max {max(delays):.2f} s) | < {TARGET_IDLE:.0f} s: {'met' if idle < TARGET_IDLE else 'NOT met'} |\n"
+        f"(max {max(delays):.2f} s) | < {TARGET_IDLE:.0f} s: {idle_verdict} |\n\n"
+        "Why (b)/(a) cannot reach 0.5 here: fetching from a Dovecot on loopback only moves "
+        "bytes, while every message synced is also parsed, deduplicated, threaded, resolved and "
+        "committed; on this 2-core machine that work tops out at the import rate (c), a fraction "
+        "of (a). Against a remote server, where (a) is bound by the network, the ratio rises "
+        "accordingly; (b)/(c) shows how much of Mailroom's own ceiling the sync reaches.\n"
     )
     write_section("imap (bench/imap.py)", body)
     print(body)
