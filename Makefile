@@ -39,8 +39,11 @@ typecheck: $(DEV)
 services:
 	config/services.sh
 
+# Each writes its figures into bench/RESULTS.md.
 bench: $(DEV) services
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/smtp.py
+	$(BIN)/python bench/imap.py
 
 # After changing a model: write the migration that brings existing databases along.
 migrations: $(DEV)
