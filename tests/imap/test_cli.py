@@ -27,7 +27,10 @@ def mailroom(
     }
     return subprocess.run(
         [sys.executable, "-m", "mailroom", *args],
-        env=env, capture_output=True, text=True, timeout=300,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -38,9 +41,20 @@ def test_add_sync_and_status(settings: Settings, imap_user: Callable[[], ImapUse
     assert mailroom(settings, "workspace", "create", "acme").returncode == 0
     assert mailroom(settings, "member", "add", "acme", "alice@acme.com").returncode == 0
     add = [
-        "mailbox", "add-imap", "acme", "alice@acme.com", "--host", "127.0.0.1",
-        "--port", str(user.port), "--security", "none", "--username", user.name,
-        "--password-env", "IMAP_PASSWORD",
+        "mailbox",
+        "add-imap",
+        "acme",
+        "alice@acme.com",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(user.port),
+        "--security",
+        "none",
+        "--username",
+        user.name,
+        "--password-env",
+        "IMAP_PASSWORD",
     ]
     wrong = mailroom(settings, *add, extra={**key, "IMAP_PASSWORD": "wrong"})
     assert wrong.returncode == 1 and "login was refused" in wrong.stderr

@@ -339,3 +339,41 @@ async def _has_count(mailbox: Mailbox, count: int) -> bool:
 
 def _stored_check(message_id: str) -> Callable[[], object]:
     return lambda: Message.filter(message_id=message_id).exists()
+
+
+async def test_deletions_found_by_uid_comparison_without_qresync(
+    account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def no_qresync(self: object) -> bool:
+        return False
+
+    monkeypatch.setattr("mailroom.gateway.imap.client.ImapSession.enable_qresync", no_qresync)
+    uids = await asyncio.to_thread(account.append, corpus_messages(4, "plain"))
+    await account.sync().once()
+    user = account.user
+    await asyncio.to_thread(
+        delete_messages, user.port, user.name, user.password, "INBOX", uids[1:3]
+    )
+    await account.sync().once()
+    assert await _message_ids(account.mailbox) == ["plain-0@corpus.test", "plain-3@corpus.test"]
+
+
+async def test_a_pass_that_hangs_is_abandoned(account: Account) -> None:
+    await asyncio.to_thread(account.append, corpus_messages(400, "slow"))
+    hasty = account.settings.model_copy(update={"imap_stuck_after": 0.2})
+    sync = MailboxSync(account.mailbox.id, hasty, Ingestor(hasty.limits))
+    with pytest.raises(TransientError, match="took longer than"):
+        await sync.once()
+    await account.sync().once()  # and the next pass takes up where it stopped
+    assert await _count(account.mailbox) == 400
+
+
+async def test_one_sync_per_mailbox_at_a_time(account: Account) -> None:
+    from mailroom.gateway.imap import poller
+
+    mailbox = account.mailbox
+    assert await poller._lease(mailbox)
+    await Mailbox.filter(id=mailbox.id).update(lease_owner="another-host:1")
+    assert not await poller._lease(mailbox)  # held by another process, not expired
+    await Mailbox.filter(id=mailbox.id).update(lease_until=None)
+    assert await poller._lease(mailbox)

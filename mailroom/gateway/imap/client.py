@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import imaplib
 import re
+import socket
 import ssl
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -63,6 +64,7 @@ class ImapSession:
         self._client: IMAPClient | None = None
         self.capabilities: frozenset[bytes] = frozenset()
         self.qresync_enabled = False
+        self._aborted: str | None = None
 
     @classmethod
     async def open(
@@ -77,6 +79,7 @@ class ImapSession:
         return session
 
     async def close(self) -> None:
+        self._aborted = None  # closing is allowed after an abort
         if self._client is not None:
             client, self._client = self._client, None
             try:
@@ -85,6 +88,17 @@ class ImapSession:
                 # The connection is broken or was never logged in: close the socket itself.
                 await self._call(_shutdown, client)
         self._thread.shutdown(wait=False, cancel_futures=True)
+
+    def abort(self, reason: str) -> None:
+        """Break the connection from outside its thread: a call blocked on it fails at once,
+        with `reason`. For a watchdog; nothing else is interrupted."""
+        self._aborted = reason
+        client = self._client
+        if client is not None:
+            try:
+                client.socket().shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed
 
     def has(self, capability: str) -> bool:
         return capability.encode() in self.capabilities
@@ -146,8 +160,15 @@ class ImapSession:
         return self._client
 
     async def _call(self, function: Callable[..., T], *args: Any) -> T:
+        if self._aborted is not None:
+            raise TransientError(self._aborted)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, _translated, function, *args)
+        try:
+            return await loop.run_in_executor(self._thread, _translated, function, *args)
+        except (TransientError, ProtocolError) as error:
+            if self._aborted is not None:
+                raise TransientError(self._aborted) from error
+            raise
 
     def _login(self, password: str, ssl_context: Any) -> None:
         c = self.connection
