@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
 
-.PHONY: run test lint typecheck unit services bench migrations clean
+.PHONY: run test lint typecheck unit services bench migrations schema clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,7 @@ $(DEV): pyproject.toml | $(BIN)/python
 
 # Mailroom with everything on the embedded default: SQLite under ./mailroom-data.
 run: $(RUNTIME)
-	$(BIN)/mailroom serve
+	MAILROOM_GRAPHIQL=true MAILROOM_GRAPHQL_INTROSPECTION=true $(BIN)/mailroom serve
 
 test: $(DEV) services lint typecheck
 	$(BIN)/pytest
@@ -44,6 +44,10 @@ bench: $(DEV) services
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/smtp.py
 	$(BIN)/python bench/imap.py
+
+# After changing the API: write schema.graphql (a test fails while it differs from the code).
+schema: $(DEV)
+	$(BIN)/python -c "from mailroom.graphql.schema import schema_sdl; print(schema_sdl(), end='')" > schema.graphql
 
 # After changing a model: write the migration that brings existing databases along.
 migrations: $(DEV)

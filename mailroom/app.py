@@ -26,6 +26,7 @@ from mailroom.gateway.smtp.handler import GatewayHandler
 from mailroom.gateway.smtp.server import start_smtp_server
 from mailroom.gateway.spool import Spool
 from mailroom.gateway.workers import NormalizePool
+from mailroom.graphql.endpoint import GraphQLEndpoint
 from mailroom.models import Mailbox
 from mailroom.settings import Settings
 from mailroom.vault import Vault
@@ -109,7 +110,11 @@ def create_app(settings: Settings) -> Starlette:
             app.state.services = services
             yield
 
-    return Starlette(routes=[Route("/health", health)], lifespan=lifespan)
+    routes = [
+        Route("/health", health),
+        Route("/graphql", GraphQLEndpoint(settings), methods=["GET", "POST"]),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
 
 
 async def run_server(settings: Settings) -> None:

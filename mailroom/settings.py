@@ -74,6 +74,16 @@ class Settings(BaseSettings):
     imap_batch_size: int = Field(default=500, gt=0, le=2000)  # FETCHes also stop at 32 MB
     imap_max_backoff: float = Field(default=900.0, gt=0)
 
+    # The GraphQL API. GraphiQL and introspection are for development (`make run` turns them
+    # on); production settings leave them off.
+    graphiql: bool = False
+    graphql_introspection: bool = False
+    api_requests_per_minute: int = Field(default=600, gt=0)  # per token
+    graphql_max_depth: int = Field(default=12, gt=0)
+    graphql_max_aliases: int = Field(default=20, gt=0)
+    graphql_max_tokens: int = Field(default=3000, gt=0)
+    graphql_max_cost: int = Field(default=50_000, gt=0)
+
     max_message_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
     max_headers: int = Field(default=Limits.max_headers, gt=0)
     max_header_length: int = Field(default=Limits.max_header_length, gt=0)

@@ -31,6 +31,7 @@ CORPORA = Path(os.environ.get("MAILROOM_CORPORA", REPOSITORY.parent / "shared" /
 # Every table, children first, for emptying the PostgreSQL database between tests.
 TABLES = [
     "interaction",
+    "thread_share",
     "provider_item",
     "folder_cursor",
     "pending_ingest",

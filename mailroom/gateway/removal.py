@@ -15,6 +15,7 @@ from tortoise.transactions import in_transaction
 from mailroom.gateway.locks import workspace_write_lock
 from mailroom.models import (
     Interaction,
+    Mailbox,
     Message,
     MessageCopy,
     PendingIngest,
@@ -116,3 +117,23 @@ async def _drop_unused_raw(raw_ids: set[UUID]) -> None:
         unused = [r for r in chunk if r not in used]
         if unused:
             await RawMessage.filter(id__in=unused).delete()
+
+
+async def remove_mailbox(mailbox_id: UUID, workspace_id: UUID) -> int:
+    """Delete a mailbox with the mail only it had (a message another mailbox also saw stays).
+    People and companies stay. Returns how many messages were removed."""
+    async with in_transaction() as connection:
+        await workspace_write_lock(connection, workspace_id)
+        held = await uuids(
+            MessageCopy.filter(mailbox_id=mailbox_id).values_list("message_id", flat=True)
+        )
+        raws = await uuids(
+            PendingIngest.filter(mailbox_id=mailbox_id).values_list("raw_message_id", flat=True)
+        )
+        for ids in chunked(sorted(held)):
+            await MessageCopy.filter(mailbox_id=mailbox_id, message_id__in=ids).delete()
+        orphans = held - await _present(MessageCopy, None, held)
+        await remove_messages(orphans)
+        await Mailbox.filter(id=mailbox_id).delete()
+        await _drop_unused_raw(raws)
+    return len(orphans)

@@ -15,6 +15,7 @@ from uuid_utils.compat import uuid7
 
 from mailroom.envelope import Envelope
 from mailroom.models import ParticipantRole
+from mailroom.resolver.addresses import registrable_domain
 
 # Bodies beyond this are cut in the message row (the raw bytes keep them whole): they would
 # only slow every page that lists messages.
@@ -93,6 +94,7 @@ def participant_rows(
                 role=ParticipantRole(role.value),
                 position=min(index, 32767),
                 address=clean(address.address, 320) or "",
+                domain=clean(registrable_domain(address.domain) or address.domain, 255) or "",
                 name=clean(address.name),
             )
         )

@@ -20,6 +20,7 @@ from mailroom.models.message import (
     RawMessage,
     Thread,
     ThreadKey,
+    ThreadShare,
 )
 from mailroom.models.records import (
     Company,
@@ -83,5 +84,6 @@ __all__ = [
     "Sharing",
     "Thread",
     "ThreadKey",
+    "ThreadShare",
     "Workspace",
 ]

@@ -9,7 +9,7 @@ from uuid import UUID
 from tortoise import fields
 
 from mailroom.models.base import Entity
-from mailroom.models.mailbox import Mailbox
+from mailroom.models.mailbox import Mailbox, Sharing
 from mailroom.models.workspace import Workspace
 
 
@@ -176,6 +176,8 @@ class Participant(Entity):
     role = fields.CharEnumField(ParticipantRole, max_length=16)
     position = fields.SmallIntField(default=0)
     address = fields.CharField(max_length=320)
+    # The address's registrable domain: a company's mail is found by it, person or not.
+    domain = fields.CharField(max_length=255, default="")
     name = fields.TextField(null=True)
     person: fields.ForeignKeyNullableRelation[Any] = fields.ForeignKeyField(
         "models.Person", related_name="participations", null=True, on_delete=fields.SET_NULL
@@ -184,7 +186,7 @@ class Participant(Entity):
 
     class Meta:
         table = "participant"
-        indexes = (("workspace_id", "address"), ("person_id",))
+        indexes = (("workspace_id", "address"), ("person_id",), ("workspace_id", "domain"))
 
 
 class Attachment(Entity):
@@ -229,3 +231,30 @@ class PendingIngest(Entity):
 
     class Meta:
         table = "pending_ingest"
+
+
+class ThreadShare(Entity):
+    """A thread shared beyond its mailboxes' default sharing: with the whole workspace (no
+    member) or with one member, at a level."""
+
+    workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
+        "models.Workspace", related_name=False, on_delete=fields.CASCADE
+    )
+    workspace_id: UUID
+    thread: fields.ForeignKeyRelation[Thread] = fields.ForeignKeyField(
+        "models.Thread", related_name="shares", db_index=True, on_delete=fields.CASCADE
+    )
+    thread_id: UUID
+    member: fields.ForeignKeyNullableRelation[Any] = fields.ForeignKeyField(
+        "models.Member", related_name=False, null=True, on_delete=fields.CASCADE
+    )
+    member_id: UUID | None
+    level = fields.CharEnumField(Sharing, max_length=16)
+    shared_by: fields.ForeignKeyNullableRelation[Any] = fields.ForeignKeyField(
+        "models.Member", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    shared_by_id: UUID | None
+
+    class Meta:
+        table = "thread_share"
+        unique_together = (("thread", "member"),)

@@ -1,0 +1,47 @@
+"""What every resolver knows about the request: who asks (member, workspace, viewer for the
+visibility policy), the settings, and the request's DataLoaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from starlette.requests import Request
+from starlette.responses import Response
+from strawberry.types import Info as StrawberryInfo
+
+from mailroom.graphql.loaders import Loaders
+from mailroom.graphql.visibility import Viewer
+from mailroom.models import Member, MemberRole, Workspace
+from mailroom.resolver.rules import WorkspaceRules
+from mailroom.settings import Settings
+
+
+@dataclass
+class Context:
+    request: Request
+    response: Response | None
+    settings: Settings
+    member: Member
+    workspace: Workspace
+    loaders: Loaders = field(init=False)
+    _team: WorkspaceRules | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.loaders = Loaders(self.viewer)
+
+    async def team(self) -> WorkspaceRules:
+        """The workspace's members, their domains and its blocklist, read once per request."""
+        if self._team is None:
+            self._team = await WorkspaceRules.load(self.workspace.id)
+        return self._team
+
+    @property
+    def viewer(self) -> Viewer:
+        return Viewer(self.workspace.id, self.member.id)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.member.role is MemberRole.ADMIN
+
+
+Info = StrawberryInfo[Context, None]

@@ -1,0 +1,81 @@
+"""Reading emails and threads: every query is scoped to the viewer's workspace, so an id from
+another workspace finds nothing, exactly like an id that does not exist."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import strawberry
+from tortoise.expressions import Q, Subquery
+from tortoise.queryset import QuerySet
+
+from mailroom.graphql.context import Info
+from mailroom.graphql.emails.types import EmailFilter, EmailType, ThreadType
+from mailroom.graphql.ids import parse_id
+from mailroom.graphql.relay import Connection, paginate
+from mailroom.models import CompanyDomain, Message, MessageCopy, Participant, Thread
+
+
+def emails_query(workspace_id: UUID, where: EmailFilter | None) -> QuerySet[Message]:
+    query = Message.filter(workspace_id=workspace_id)
+    if where is None:
+        return query
+    if where.person is not None:
+        query = query.filter(
+            id__in=Subquery(
+                Participant.filter(
+                    workspace_id=workspace_id, person_id=parse_id(where.person)
+                ).values("message_id")
+            )
+        )
+    if where.company is not None:
+        query = query.filter(id__in=Subquery(_company_messages(workspace_id, where.company)))
+    if where.thread is not None:
+        query = query.filter(thread_id=parse_id(where.thread))
+    if where.mailbox is not None:
+        query = query.filter(
+            id__in=Subquery(
+                MessageCopy.filter(
+                    workspace_id=workspace_id, mailbox_id=parse_id(where.mailbox)
+                ).values("message_id")
+            )
+        )
+    if where.sent_after is not None:
+        query = query.filter(sent_at__gte=where.sent_after)
+    if where.sent_before is not None:
+        query = query.filter(sent_at__lt=where.sent_before)
+    return query
+
+
+def _company_messages(workspace_id: UUID, company: strawberry.ID) -> Any:
+    """Messages of the company's people, and of anyone at its domains, even without a person
+    record (in NONE mode a company made by hand still shows its domain's mail)."""
+    company_id = parse_id(company)
+    domains = CompanyDomain.filter(workspace_id=workspace_id, company_id=company_id)
+    return Participant.filter(
+        Q(person__company_id=company_id) | Q(domain__in=Subquery(domains.values("domain"))),
+        workspace_id=workspace_id,
+    ).values("message_id")
+
+
+@strawberry.type
+class EmailQueries:
+    @strawberry.field
+    async def emails(
+        self,
+        info: Info,
+        first: int | None = 20,
+        after: str | None = None,
+        filter: EmailFilter | None = None,  # noqa: A002 - the API's name
+    ) -> Connection[EmailType]:
+        """Newest first."""
+        query = emails_query(info.context.workspace.id, filter)
+        return await paginate(
+            query, first=first, after=after, key="sent_at", descending=True, convert=EmailType.of
+        )
+
+    @strawberry.field
+    async def thread(self, info: Info, id: strawberry.ID) -> ThreadType | None:  # noqa: A002
+        thread = await Thread.get_or_none(workspace_id=info.context.workspace.id, id=parse_id(id))
+        return ThreadType.of(thread) if thread is not None else None

@@ -1,0 +1,167 @@
+"""Emails as the API shows them: every field beyond the id and dates goes through the viewer's
+access, and what it hides comes back null with `hiddenReason` saying why."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from mailroom.graphql.context import Info
+from mailroom.graphql.visibility import Access, Level
+from mailroom.models import Message, Participant, Thread
+from mailroom.models.bulk import uuids
+
+if TYPE_CHECKING:
+    from mailroom.graphql.people.types import PersonType
+
+
+@strawberry.enum(name="EmailAccess")
+class EmailAccess(Enum):
+    NONE = "NONE"
+    METADATA = "METADATA"
+    SUBJECT = "SUBJECT"
+    FULL = "FULL"
+
+
+@strawberry.type(name="Participant")
+class ParticipantType:
+    role: str
+    address: str
+    name: str | None
+    person_id: strawberry.Private[object]
+
+    @strawberry.field
+    async def person(
+        self, info: Info
+    ) -> Annotated[PersonType, strawberry.lazy("mailroom.graphql.people.types")] | None:
+        from mailroom.graphql.people.types import PersonType
+
+        if self.person_id is None:
+            return None
+        person = await info.context.loaders.person.load(self.person_id)
+        return PersonType.of(person) if person is not None else None
+
+    @classmethod
+    def of(cls, row: Participant) -> ParticipantType:
+        return cls(role=row.role.value, address=row.address, name=row.name, person_id=row.person_id)
+
+
+@strawberry.type(name="Attachment")
+class AttachmentType:
+    filename: str | None
+    content_type: str
+    size: int
+    inline: bool
+
+
+@strawberry.type(name="Thread")
+class ThreadType:
+    id: strawberry.ID
+    message_count: int
+    first_message_at: datetime | None
+    last_message_at: datetime | None
+    row: strawberry.Private[Thread]
+
+    @strawberry.field
+    async def subject(self, info: Info) -> str | None:
+        """The thread's subject, if the viewer may see the subject of one of its emails."""
+        ids = await uuids(Message.filter(thread_id=self.row.id).values_list("id", flat=True))
+        seen: list[Access] = await info.context.loaders.access.load_many(sorted(ids))
+        return self.row.subject if any(a.allows(Level.SUBJECT) for a in seen) else None
+
+    @strawberry.field
+    async def emails(self, info: Info) -> list[EmailType]:
+        messages = await Message.filter(
+            workspace_id=info.context.workspace.id, thread_id=self.row.id
+        ).order_by("sent_at", "id")
+        return [EmailType.of(m) for m in messages]
+
+    @classmethod
+    def of(cls, row: Thread) -> ThreadType:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            message_count=row.message_count,
+            first_message_at=row.first_message_at,
+            last_message_at=row.last_message_at,
+            row=row,
+        )
+
+
+@strawberry.type(name="Email")
+class EmailType:
+    id: strawberry.ID
+    sent_at: datetime
+    row: strawberry.Private[Message]
+
+    async def _access(self, info: Info) -> Access:
+        access: Access = await info.context.loaders.access.load(self.row.id)
+        return access
+
+    @strawberry.field(description="What the viewer may see of this email.")  # type: ignore[untyped-decorator]
+    async def visibility(self, info: Info) -> EmailAccess:
+        return EmailAccess[(await self._access(info)).level.name]
+
+    @strawberry.field(description="Why fields are hidden (null when nothing is).")  # type: ignore[untyped-decorator]
+    async def hidden_reason(self, info: Info) -> str | None:
+        access = await self._access(info)
+        return None if access.level is Level.FULL else access.reason
+
+    @strawberry.field
+    async def subject(self, info: Info) -> str | None:
+        allowed = (await self._access(info)).allows(Level.SUBJECT)
+        return self.row.subject if allowed else None
+
+    @strawberry.field
+    async def snippet(self, info: Info) -> str | None:
+        return self.row.snippet if (await self._access(info)).allows(Level.FULL) else None
+
+    @strawberry.field
+    async def text(self, info: Info) -> str | None:
+        return self.row.text if (await self._access(info)).allows(Level.FULL) else None
+
+    @strawberry.field
+    async def html(self, info: Info) -> str | None:
+        return self.row.html if (await self._access(info)).allows(Level.FULL) else None
+
+    @strawberry.field
+    async def attachments(self, info: Info) -> list[AttachmentType] | None:
+        if not (await self._access(info)).allows(Level.FULL):
+            return None
+        rows = await info.context.loaders.attachments.load(self.row.id)
+        return [
+            AttachmentType(
+                filename=a.filename, content_type=a.content_type, size=a.size, inline=a.inline
+            )
+            for a in rows
+        ]
+
+    @strawberry.field
+    async def participants(self, info: Info) -> list[ParticipantType] | None:
+        if not (await self._access(info)).allows(Level.METADATA):
+            return None
+        rows = await info.context.loaders.participants.load(self.row.id)
+        return [ParticipantType.of(p) for p in rows]
+
+    @strawberry.field
+    async def thread(self, info: Info) -> ThreadType | None:
+        if self.row.thread_id is None:
+            return None
+        thread = await info.context.loaders.thread.load(self.row.thread_id)
+        return ThreadType.of(thread) if thread is not None else None
+
+    @classmethod
+    def of(cls, row: Message) -> EmailType:
+        return cls(id=strawberry.ID(str(row.id)), sent_at=row.sent_at, row=row)
+
+
+@strawberry.input
+class EmailFilter:
+    person: strawberry.ID | None = None
+    company: strawberry.ID | None = None
+    thread: strawberry.ID | None = None
+    mailbox: strawberry.ID | None = None
+    sent_after: datetime | None = None
+    sent_before: datetime | None = None

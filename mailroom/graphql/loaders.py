@@ -1,0 +1,126 @@
+"""DataLoaders, made per request: each batches the lookups of one kind that a query's
+resolvers ask for, so that a page costs the same few queries however many rows it shows."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from strawberry.dataloader import DataLoader
+from tortoise import connections
+
+from mailroom.graphql.visibility import Access, Viewer, access
+from mailroom.models import (
+    Attachment,
+    Company,
+    CompanyDomain,
+    Message,
+    Participant,
+    Person,
+    PersonEmail,
+    Thread,
+)
+from mailroom.models.bulk import chunked
+
+
+class Loaders:
+    def __init__(self, viewer: Viewer) -> None:
+        self.viewer = viewer
+        workspace = viewer.workspace_id
+        self.access = DataLoader(self._access)
+        self.person = DataLoader(_by_id(Person, workspace))
+        self.company = DataLoader(_by_id(Company, workspace))
+        self.message = DataLoader(_by_id(Message, workspace))
+        self.thread = DataLoader(_by_id(Thread, workspace))
+        self.person_emails = DataLoader(_grouped(PersonEmail, "person_id", "address", workspace))
+        self.company_domains = DataLoader(
+            _grouped(CompanyDomain, "company_id", "domain", workspace)
+        )
+        self.participants = DataLoader(self._participants)
+        self.attachments = DataLoader(self._attachments)
+        self.recent_emails = DataLoader(self._recent_emails)
+
+    async def _access(self, ids: Sequence[UUID]) -> list[Access]:
+        found = await access(self.viewer, ids)
+        return [found[i] for i in ids]
+
+    async def _participants(self, ids: Sequence[UUID]) -> list[list[Participant]]:
+        rows: dict[UUID, list[Participant]] = defaultdict(list)
+        for chunk in chunked(list(ids)):
+            found = await Participant.filter(
+                workspace_id=self.viewer.workspace_id, message_id__in=chunk
+            ).order_by("role", "position")
+            for row in found:
+                rows[row.message_id].append(row)
+        return [rows[i] for i in ids]
+
+    async def _attachments(self, ids: Sequence[UUID]) -> list[list[Attachment]]:
+        rows: dict[UUID, list[Attachment]] = defaultdict(list)
+        for chunk in chunked(list(ids)):
+            for row in await Attachment.filter(message_id__in=chunk).order_by("position"):
+                rows[row.message_id].append(row)
+        return [rows[i] for i in ids]
+
+    async def _recent_emails(self, keys: Sequence[tuple[UUID, int]]) -> list[list[UUID]]:
+        """The latest `n` messages of each person, in one windowed query for all of them."""
+        limit = max(n for _, n in keys)
+        people = sorted({p for p, _ in keys})
+        latest: dict[UUID, list[UUID]] = defaultdict(list)
+        for chunk in chunked(people):
+            for person_id, message_id in await _latest_per_person(chunk, limit):
+                latest[person_id].append(message_id)
+        return [latest[p][:n] for p, n in keys]
+
+
+def _by_id(model: Any, workspace_id: UUID) -> Any:
+    async def load(ids: Sequence[UUID]) -> list[Any]:
+        found: dict[UUID, Any] = {}
+        for chunk in chunked(list(ids)):
+            for row in await model.filter(workspace_id=workspace_id, id__in=chunk):
+                found[row.id] = row
+        return [found.get(i) for i in ids]
+
+    return load
+
+
+def _grouped(model: Any, key: str, value: str, workspace_id: UUID) -> Any:
+    async def load(ids: Sequence[UUID]) -> list[list[str]]:
+        found: dict[UUID, list[str]] = defaultdict(list)
+        for chunk in chunked(list(ids)):
+            rows = (
+                await model.filter(workspace_id=workspace_id, **{f"{key}__in": chunk})
+                .order_by("created_at")
+                .values_list(key, value)
+            )
+            for owner, item in rows:
+                found[owner].append(item)
+        return [found[i] for i in ids]
+
+    return load
+
+
+async def _latest_per_person(people: list[UUID], limit: int) -> list[tuple[UUID, UUID]]:
+    """(person, message) for each person's `limit` latest messages. A window function has no
+    Tortoise form; the SQL is the same for SQLite and PostgreSQL but for placeholders."""
+    connection = connections.get("default")
+    postgres = connection.capabilities.dialect == "postgres"
+    marks = ", ".join(f"${i + 1}" if postgres else "?" for i in range(len(people)))
+    values: list[Any] = list(people) if postgres else [str(p) for p in people]
+    limit_mark = f"${len(people) + 1}" if postgres else "?"
+    sql = (
+        "SELECT person_id, message_id FROM ("
+        " SELECT person_id, message_id, ROW_NUMBER() OVER ("
+        "  PARTITION BY person_id ORDER BY sent_at DESC, message_id DESC) AS n FROM ("
+        "   SELECT DISTINCT p.person_id, p.message_id, m.sent_at FROM participant p"
+        "   JOIN message m ON m.id = p.message_id"
+        f"   WHERE p.person_id IN ({marks})) seen"
+        f") ranked WHERE n <= {limit_mark} ORDER BY person_id, n"
+    )
+    rows = await connection.execute_query_dict(sql, [*values, limit])
+    return [(_uuid(r["person_id"]), _uuid(r["message_id"])) for r in rows]
+
+
+def _uuid(value: Any) -> UUID:
+    return value if isinstance(value, UUID) else UUID(str(value))

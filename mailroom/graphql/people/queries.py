@@ -1,0 +1,136 @@
+"""Finding people and companies. Records of the team itself (a member's address or domain)
+are never shown as contacts."""
+
+from __future__ import annotations
+
+import strawberry
+from tortoise.expressions import Q, Subquery
+from tortoise.queryset import QuerySet
+
+from mailroom.gateway.addresses import normalize_address
+from mailroom.graphql.context import Info
+from mailroom.graphql.ids import parse_id
+from mailroom.graphql.people.types import CompanyType, PersonType
+from mailroom.graphql.relay import Connection, paginate
+from mailroom.models import Company, CompanyDomain, Person, PersonEmail
+
+
+@strawberry.input
+class PersonFilter:
+    email: str | None = None
+    domain: str | None = None
+    name: str | None = None
+    company: strawberry.ID | None = None
+
+
+@strawberry.input
+class CompanyFilter:
+    domain: str | None = None
+    name: str | None = None
+
+
+async def people_query(info: Info) -> QuerySet[Person]:
+    workspace_id = info.context.workspace.id
+    team = await info.context.team()
+    hidden = PersonEmail.filter(workspace_id=workspace_id).filter(
+        Q(address__in=sorted(team.members)) | Q(domain__in=sorted(team.member_domains))
+    )
+    return Person.filter(workspace_id=workspace_id).exclude(
+        id__in=Subquery(hidden.values("person_id"))
+    )
+
+
+async def companies_query(info: Info) -> QuerySet[Company]:
+    workspace_id = info.context.workspace.id
+    team = await info.context.team()
+    hidden = CompanyDomain.filter(workspace_id=workspace_id, domain__in=sorted(team.member_domains))
+    return Company.filter(workspace_id=workspace_id).exclude(
+        id__in=Subquery(hidden.values("company_id"))
+    )
+
+
+def _filter_people(
+    query: QuerySet[Person], where: PersonFilter, workspace: object
+) -> QuerySet[Person]:
+    if where.email is not None:
+        address = normalize_address(where.email) or where.email.strip().lower()
+        query = query.filter(
+            id__in=Subquery(
+                PersonEmail.filter(workspace_id=workspace, address=address).values("person_id")
+            )
+        )
+    if where.domain is not None:
+        query = query.filter(
+            id__in=Subquery(
+                PersonEmail.filter(
+                    workspace_id=workspace, domain=where.domain.strip().lower()
+                ).values("person_id")
+            )
+        )
+    if where.name is not None:
+        query = query.filter(name__icontains=where.name)
+    if where.company is not None:
+        query = query.filter(company_id=parse_id(where.company))
+    return query
+
+
+@strawberry.type
+class PeopleQueries:
+    @strawberry.field
+    async def people(
+        self,
+        info: Info,
+        first: int | None = 20,
+        after: str | None = None,
+        filter: PersonFilter | None = None,  # noqa: A002 - the API's name
+    ) -> Connection[PersonType]:
+        """In the order they were made."""
+        query = await people_query(info)
+        if filter is not None:
+            query = _filter_people(query, filter, info.context.workspace.id)
+        return await paginate(
+            query,
+            first=first,
+            after=after,
+            key="created_at",
+            descending=False,
+            convert=PersonType.of,
+        )
+
+    @strawberry.field
+    async def person(self, info: Info, id: strawberry.ID) -> PersonType | None:  # noqa: A002
+        person = await (await people_query(info)).get_or_none(id=parse_id(id))
+        return PersonType.of(person) if person is not None else None
+
+    @strawberry.field
+    async def companies(
+        self,
+        info: Info,
+        first: int | None = 20,
+        after: str | None = None,
+        filter: CompanyFilter | None = None,  # noqa: A002 - the API's name
+    ) -> Connection[CompanyType]:
+        query = await companies_query(info)
+        if filter is not None and filter.domain is not None:
+            query = query.filter(
+                id__in=Subquery(
+                    CompanyDomain.filter(
+                        workspace_id=info.context.workspace.id, domain=filter.domain.strip().lower()
+                    ).values("company_id")
+                )
+            )
+        if filter is not None and filter.name is not None:
+            query = query.filter(name__icontains=filter.name)
+        return await paginate(
+            query,
+            first=first,
+            after=after,
+            key="created_at",
+            descending=False,
+            convert=CompanyType.of,
+        )
+
+    @strawberry.field
+    async def company(self, info: Info, id: strawberry.ID) -> CompanyType | None:  # noqa: A002
+        company = await (await companies_query(info)).get_or_none(id=parse_id(id))
+        return CompanyType.of(company) if company is not None else None

@@ -1,0 +1,104 @@
+"""Relay-style connections: `first` (at most 100) and `after`, `pageInfo`, in a stable order.
+
+Pages are cut by keyset, not offset: the cursor holds the last row's sort value and id, and the
+next page starts strictly after them, so rows added meanwhile neither shift nor repeat a page.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+from uuid import UUID
+
+import strawberry
+from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
+
+from mailroom.errors import InvalidInputError
+
+T = TypeVar("T")
+MAX_PAGE = 100
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    nodes: list[T]
+    page_info: PageInfo
+
+
+def page_size(first: int | None) -> int:
+    if first is None:
+        return 20
+    if not 0 <= first <= MAX_PAGE:
+        raise InvalidInputError(f"first must be between 0 and {MAX_PAGE}")
+    return first
+
+
+def encode(value: Any, row_id: UUID) -> str:
+    plain = value.isoformat() if isinstance(value, datetime) else value
+    return base64.urlsafe_b64encode(json.dumps([plain, str(row_id)]).encode()).decode()
+
+
+def decode(cursor: str) -> tuple[Any, UUID]:
+    try:
+        value, row_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return value, UUID(row_id)
+    except (ValueError, TypeError) as error:
+        raise InvalidInputError("invalid cursor") from error
+
+
+async def paginate(
+    query: QuerySet[Any],
+    *,
+    first: int | None,
+    after: str | None,
+    key: str,
+    descending: bool,
+    convert: Callable[[Any], T],
+) -> Connection[T]:
+    """One page of `query` ordered by `key` then id (both descending or both ascending)."""
+    size = page_size(first)
+    if after is not None:
+        value, row_id = decode(after)
+        if key.endswith("_at") and isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        later = "lt" if descending else "gt"
+        past: dict[str, Any] = {f"{key}__{later}": value}
+        tied: dict[str, Any] = {key: value, f"id__{later}": row_id}
+        query = query.filter(Q(**past) | Q(**tied))
+    order = (f"-{key}", "-id") if descending else (key, "id")
+    rows = await query.order_by(*order).limit(size + 1)
+    page = rows[:size]
+    edges = [Edge(cursor=encode(getattr(r, key), r.id), node=convert(r)) for r in page]
+    return Connection(
+        edges=edges,
+        nodes=[e.node for e in edges],
+        page_info=PageInfo(
+            has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None
+        ),
+    )
+
+
+def connection_of(nodes: Sequence[T], has_next: bool, cursors: Sequence[str]) -> Connection[T]:
+    edges = [Edge(cursor=c, node=n) for c, n in zip(cursors, nodes, strict=True)]
+    return Connection(
+        edges=edges,
+        nodes=list(nodes),
+        page_info=PageInfo(has_next_page=has_next, end_cursor=cursors[-1] if cursors else None),
+    )

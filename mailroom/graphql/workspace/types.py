@@ -1,0 +1,132 @@
+"""The workspace, its members, mailboxes and blocklist, as the API shows them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+
+from mailroom.graphql.context import Info
+from mailroom.models import BlocklistEntry, Mailbox, Member, MessageCopy, Workspace
+
+
+@strawberry.enum(name="RecordCreationMode")
+class RecordCreationModeType(Enum):
+    ALL = "ALL"
+    SELECTIVE = "SELECTIVE"
+    NONE = "NONE"
+
+
+@strawberry.enum(name="SharingLevel")
+class SharingLevel(Enum):
+    METADATA = "METADATA"
+    SUBJECT = "SUBJECT"
+    FULL = "FULL"
+
+
+@strawberry.type(name="Member")
+class MemberType:
+    id: strawberry.ID
+    email: str
+    aliases: list[str]
+    role: str
+    name: str | None
+
+    @classmethod
+    def of(cls, row: Member) -> MemberType:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            email=row.email,
+            aliases=list(row.aliases),
+            role=row.role.value,
+            name=row.name,
+        )
+
+
+@strawberry.type(name="Progress")
+class ProgressType:
+    done: int
+    total: int
+
+
+@strawberry.type(name="Mailbox")
+class MailboxType:
+    id: strawberry.ID
+    address: str
+    provider: str
+    status: str
+    default_sharing: SharingLevel
+    last_error: str | None
+    last_error_at: datetime | None
+    last_synced_at: datetime | None
+    progress: ProgressType
+    owner_id: strawberry.Private[object]
+
+    @strawberry.field
+    async def owner(self, info: Info) -> MemberType | None:
+        member = await Member.get_or_none(workspace_id=info.context.workspace.id, id=self.owner_id)
+        return MemberType.of(member) if member is not None else None
+
+    @strawberry.field
+    async def messages(self) -> int:
+        return await MessageCopy.filter(mailbox_id=self.id).count()
+
+    @classmethod
+    def of(cls, row: Mailbox) -> MailboxType:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            address=row.address,
+            provider=row.provider.value,
+            status=row.status.value,
+            default_sharing=SharingLevel(row.default_sharing.value),
+            last_error=row.last_error,
+            last_error_at=row.last_error_at,
+            last_synced_at=row.last_synced_at,
+            progress=ProgressType(done=row.progress_done, total=row.progress_total),
+            owner_id=row.owner_id,
+        )
+
+
+@strawberry.type(name="BlocklistEntry")
+class BlocklistEntryType:
+    id: strawberry.ID
+    kind: str
+    value: str
+
+    @classmethod
+    def of(cls, row: BlocklistEntry) -> BlocklistEntryType:
+        return cls(id=strawberry.ID(str(row.id)), kind=row.kind.value, value=row.value)
+
+
+@strawberry.type(name="Workspace")
+class WorkspaceType:
+    id: strawberry.ID
+    slug: str
+    name: str
+    plan: str
+    record_creation_mode: RecordCreationModeType
+    sender_policy: str
+
+    @strawberry.field
+    async def members(self, info: Info) -> list[MemberType]:
+        rows = await Member.filter(workspace_id=info.context.workspace.id).order_by("created_at")
+        return [MemberType.of(m) for m in rows]
+
+    @strawberry.field
+    async def blocklist(self, info: Info) -> list[BlocklistEntryType]:
+        rows = await BlocklistEntry.filter(workspace_id=info.context.workspace.id).order_by(
+            "created_at"
+        )
+        return [BlocklistEntryType.of(b) for b in rows]
+
+    @classmethod
+    def of(cls, row: Workspace) -> WorkspaceType:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            slug=row.slug,
+            name=row.name,
+            plan=row.plan.value,
+            record_creation_mode=RecordCreationModeType(row.record_creation_mode.value),
+            sender_policy=row.sender_policy.value,
+        )
