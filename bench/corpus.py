@@ -14,6 +14,7 @@ import mailbox
 import quopri
 import random
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -46,7 +47,24 @@ class Contact:
         )
 
 
-def _contacts(rng: random.Random, count: int, companies: int) -> list[Contact]:
+@dataclass(frozen=True, slots=True)
+class Population:
+    """Who the team writes with: how many contacts at how many companies, and how unevenly mail
+    spreads over them. The skews are Pareto shapes: smaller is flatter (more of the contacts and
+    companies appear at all), larger concentrates mail on the first few."""
+
+    contacts: int = 3000
+    companies: int = 400
+    contact_skew: float = 0.9
+    domain_skew: float = 1.2
+
+    @property
+    def tag(self) -> str:
+        """For file names, so that files of different populations are not confused."""
+        return f"c{self.contacts}-k{self.companies}-s{self.contact_skew:g}-d{self.domain_skew:g}"
+
+
+def _contacts(rng: random.Random, count: int, companies: int, skew: float = 1.2) -> list[Contact]:
     domains = [f"{rng.choice(WORDS)}{rng.choice(WORDS)}{i}.com" for i in range(companies)]
     people = []
     for i in range(count):
@@ -55,7 +73,7 @@ def _contacts(rng: random.Random, count: int, companies: int) -> list[Contact]:
             domain = rng.choice(FREE_MAIL)
             local = f"{first.lower()}.{last.lower()}{i}"
         else:
-            domain = domains[int(rng.paretovariate(1.2)) % companies]
+            domain = domains[int(rng.paretovariate(skew)) % companies]
             local = (
                 f"{first.lower()}.{last.lower()}"
                 if rng.random() < 0.7
@@ -99,16 +117,25 @@ def _b64(data: bytes) -> str:
 class Generator:
     """Messages, one at a time, each a complete RFC 5322 message as bytes."""
 
-    def __init__(self, seed: int = 7, contacts: int = 3000, companies: int = 400) -> None:
+    def __init__(
+        self,
+        seed: int = 7,
+        contacts: int = 3000,
+        companies: int = 400,
+        *,
+        contact_skew: float = 0.9,
+        domain_skew: float = 1.2,
+    ) -> None:
         self.rng = random.Random(seed)
-        self.contacts = _contacts(self.rng, contacts, companies)
+        self.contacts = _contacts(self.rng, contacts, companies, domain_skew)
+        self.contact_skew = contact_skew
         self.members = [Contact(n.capitalize() + " Acme", f"{n}@{TEAM_DOMAIN}") for n in MEMBERS]
         self.sent: list[tuple[str, str, list[str]]] = []  # (message id, subject, references)
         self.when = datetime(2025, 1, 6, 8, 0, tzinfo=UTC)
 
     def _contact(self) -> Contact:
         # A few contacts account for most mail.
-        index = int(self.rng.paretovariate(0.9) * 7) % len(self.contacts)
+        index = int(self.rng.paretovariate(self.contact_skew) * 7) % len(self.contacts)
         return self.contacts[index]
 
     def message(self, n: int) -> bytes:
@@ -221,14 +248,22 @@ class Generator:
         return head + f"--{outer}\n{part}\n--{outer}--\n"
 
 
-def messages(count: int, seed: int = 7) -> Iterator[bytes]:
-    generator = Generator(seed)
+def messages(count: int, seed: int = 7, population: Population | None = None) -> Iterator[bytes]:
+    shape = population or Population()
+    generator = Generator(
+        seed,
+        shape.contacts,
+        shape.companies,
+        contact_skew=shape.contact_skew,
+        domain_skew=shape.domain_skew,
+    )
     for n in range(count):
         yield generator.message(n)
 
 
-def write_mbox(path: Path, count: int, seed: int = 7) -> Path:
-    """Write (once) an mbox of `count` messages; later runs reuse the file."""
+def write_mbox(path: Path, count: int, seed: int = 7, population: Population | None = None) -> Path:
+    """Write (once) an mbox of `count` messages; later runs reuse the file, so its name should
+    say the count, seed and population (`Population.tag`) when they are not the defaults."""
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -236,7 +271,7 @@ def write_mbox(path: Path, count: int, seed: int = 7) -> Path:
     partial.unlink(missing_ok=True)
     box = mailbox.mbox(str(partial))
     box.lock()
-    for raw in messages(count, seed):
+    for raw in messages(count, seed, population):
         box.add(raw)
     box.flush()
     box.unlock()

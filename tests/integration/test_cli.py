@@ -178,12 +178,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_serve_answers_health(settings: Settings) -> None:
+def test_serve_answers_health_and_the_api(workspace: Settings) -> None:
+    token = mailroom(workspace, "token", "create", "acme", "alice@acme.com").stdout
+    token = token.strip().splitlines()[-1]
     port = _free_port()
     env = {
         **os.environ,
-        "MAILROOM_DATABASE_URL": settings.database_url,
-        "MAILROOM_DATA_DIR": str(settings.data_dir),
+        "MAILROOM_DATABASE_URL": workspace.database_url,
+        "MAILROOM_DATA_DIR": str(workspace.data_dir),
         "MAILROOM_HTTP_PORT": str(port),
     }
     server = subprocess.Popen(
@@ -192,11 +194,12 @@ def test_serve_answers_health(settings: Settings) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
+    base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
         while True:
             try:
-                response = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+                response = httpx.get(f"{base}/health", timeout=2)
                 break
             except httpx.TransportError:
                 assert server.poll() is None, server.stdout.read() if server.stdout else ""
@@ -204,6 +207,18 @@ def test_serve_answers_health(settings: Settings) -> None:
                 time.sleep(0.2)
         assert response.status_code == 200
         assert response.json() == {"status": "ok", "database": "ok"}
+        query = {"query": "{ me { email role } workspace { slug recordCreationMode } }"}
+        answer = httpx.post(
+            f"{base}/graphql", json=query, headers={"Authorization": f"Bearer {token}"}
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["data"] == {
+            "me": {"email": "alice@acme.com", "role": "ADMIN"},
+            "workspace": {"slug": "acme", "recordCreationMode": "SELECTIVE"},
+        }
+        assert httpx.post(f"{base}/graphql", json=query).status_code == 401
+        # Production settings: no GraphiQL page.
+        assert "text/html" not in httpx.get(f"{base}/graphql").headers.get("content-type", "")
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -3,12 +3,14 @@ and the resolver never overwrites it; an address another person holds merges the
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 import strawberry
+from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from mailroom.errors import MailroomError
+from mailroom.gateway.addresses import normalize_address
 from mailroom.graphql.context import Info
 from mailroom.graphql.errors import Conflict, InvalidInput, NotFound
 from mailroom.graphql.ids import parse_id
@@ -41,6 +43,9 @@ class CompanyInput:
 class PeopleMutations:
     @strawberry.mutation
     async def create_person(self, info: Info, input: PersonInput) -> PersonResult:  # noqa: A002
+        checked = await _check_person(info, input)
+        if not isinstance(checked, _PersonChange):
+            return checked
         async with in_transaction():
             person = await Person.create(
                 workspace=info.context.workspace,
@@ -48,7 +53,7 @@ class PeopleMutations:
                 name=input.name,
                 name_source=NameSource.HAND if input.name else NameSource.DERIVED,
             )
-            return await _apply_person(info, person, input)
+            return PersonType.of(await _apply_person(person, checked))
 
     @strawberry.mutation
     async def update_person(
@@ -60,10 +65,14 @@ class PeopleMutations:
         person = await (await people_query(info)).get_or_none(id=parse_id(id))
         if person is None:
             return NotFound()
-        if input.name is not None:
-            person.name, person.name_source = input.name, NameSource.HAND
-            await person.save(update_fields=["name", "name_source"])
-        return await _apply_person(info, person, input)
+        checked = await _check_person(info, input)
+        if not isinstance(checked, _PersonChange):
+            return checked
+        async with in_transaction():
+            if input.name is not None:
+                person.name, person.name_source = input.name, NameSource.HAND
+                await person.save(update_fields=["name", "name_source"])
+            return PersonType.of(await _apply_person(person, checked))
 
     @strawberry.mutation
     async def merge_people(
@@ -72,7 +81,7 @@ class PeopleMutations:
         """`merge` goes into `keep`: addresses, emails and interactions united."""
         people = await people_query(info)
         kept = await people.get_or_none(id=parse_id(keep))
-        other = await Person.get_or_none(workspace=info.context.workspace, id=parse_id(merge))
+        other = await people.get_or_none(id=parse_id(merge))
         if kept is None or other is None:
             return NotFound()
         return PersonType.of(await merge_people(kept, other))
@@ -81,14 +90,21 @@ class PeopleMutations:
     async def create_company(self, info: Info, input: CompanyInput) -> CompanyResult:  # noqa: A002
         if not input.name:
             return InvalidInput(message="a company needs a name")
-        async with in_transaction():
-            company = await Company.create(
-                workspace=info.context.workspace,
-                origin=Origin.HAND,
-                name=input.name,
-                name_source=NameSource.HAND,
-            )
-            return await _apply_company(info, company, input)
+        domains = await _check_domains(info, None, input.domains or [])
+        if not isinstance(domains, list):
+            return domains
+        try:
+            async with in_transaction():
+                company = await Company.create(
+                    workspace=info.context.workspace,
+                    origin=Origin.HAND,
+                    name=input.name,
+                    name_source=NameSource.HAND,
+                )
+                await _add_domains(company, domains)
+        except IntegrityError:  # another request took a domain meanwhile
+            return Conflict(message="a domain was given to another company meanwhile")
+        return CompanyType.of(company)
 
     @strawberry.mutation
     async def update_company(
@@ -100,45 +116,81 @@ class PeopleMutations:
         company = await (await companies_query(info)).get_or_none(id=parse_id(id))
         if company is None:
             return NotFound()
-        if input.name is not None:
-            company.name, company.name_source = input.name, NameSource.HAND
-            await company.save(update_fields=["name", "name_source"])
-        return await _apply_company(info, company, input)
+        domains = await _check_domains(info, company, input.domains or [])
+        if not isinstance(domains, list):
+            return domains
+        try:
+            async with in_transaction():
+                if input.name is not None:
+                    company.name, company.name_source = input.name, NameSource.HAND
+                    await company.save(update_fields=["name", "name_source"])
+                await _add_domains(company, domains)
+        except IntegrityError:
+            return Conflict(message="a domain was given to another company meanwhile")
+        return CompanyType.of(company)
 
 
-async def _apply_person(info: Info, person: Person, input: PersonInput) -> PersonResult:
+@dataclass(frozen=True, slots=True)
+class _PersonChange:
+    company: Company | None
+    addresses: list[str]
+
+
+async def _check_person(info: Info, input: PersonInput) -> _PersonChange | NotFound | InvalidInput:  # noqa: A002
+    """Everything checked before anything is written, so a refused change leaves no trace."""
+    company = None
     if input.company is not None:
         company = await Company.get_or_none(
             workspace=info.context.workspace, id=parse_id(input.company)
         )
         if company is None:
             return NotFound(message="no such company")
-        person.company, person.company_set_by_hand = company, True
-        await person.save(update_fields=["company_id", "company_set_by_hand"])
     team = await info.context.team()
-    for address in input.emails or []:
-        if team.is_member(address.strip().lower()):
-            return InvalidInput(message=f"{address} belongs to a member of the workspace")
-        try:
-            person = await add_email(person, address)
-        except MailroomError as error:
-            return InvalidInput(message=str(error))
-    return PersonType.of(person)
+    addresses = []
+    for value in input.emails or []:
+        address = normalize_address(value)
+        if address is None:
+            return InvalidInput(message=f"{value!r} is not a valid email address")
+        if team.is_member(address) or registrable_domain(address.rpartition("@")[2]) in (
+            team.member_domains
+        ):
+            # The team's own addresses are never contacts: such a person would be hidden.
+            return InvalidInput(message=f"{address} belongs to the workspace's own team")
+        addresses.append(address)
+    return _PersonChange(company, addresses)
 
 
-async def _apply_company(info: Info, company: Company, input: CompanyInput) -> CompanyResult:
-    for value in input.domains or []:
+async def _apply_person(person: Person, change: _PersonChange) -> Person:
+    if change.company is not None:
+        person.company, person.company_set_by_hand = change.company, True
+        await person.save(update_fields=["company_id", "company_set_by_hand"])
+    for address in change.addresses:
+        person = await add_email(person, address)
+    return person
+
+
+async def _check_domains(
+    info: Info, company: Company | None, values: list[str]
+) -> list[str] | InvalidInput | Conflict:
+    """The new domains for `company`, all checked before anything is written."""
+    team = await info.context.team()
+    new: list[str] = []
+    for value in values:
         domain = registrable_domain(value.strip().lower().lstrip("@"))
         if domain is None:
             return InvalidInput(message=f"{value!r} is not a registrable domain")
+        if domain in team.member_domains:
+            return InvalidInput(message=f"{domain} is the workspace's own domain")
         holder = await CompanyDomain.get_or_none(workspace=info.context.workspace, domain=domain)
-        if holder is not None and holder.company_id != company.id:
+        if holder is not None and (company is None or holder.company_id != company.id):
             return Conflict(message=f"{domain} belongs to another company")
-        if holder is None:
-            await CompanyDomain.create(
-                workspace=info.context.workspace,
-                company=company,
-                domain=domain,
-                origin=Origin.HAND,
-            )
-    return CompanyType.of(company)
+        if holder is None and domain not in new:
+            new.append(domain)
+    return new
+
+
+async def _add_domains(company: Company, domains: list[str]) -> None:
+    for domain in domains:
+        await CompanyDomain.create(
+            workspace_id=company.workspace_id, company=company, domain=domain, origin=Origin.HAND
+        )
