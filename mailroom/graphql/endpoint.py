@@ -41,7 +41,9 @@ class GraphQLEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         if request.method == "GET" and self.settings.graphiql:
-            await self.graphql(scope, receive, send)  # the GraphiQL page; its queries are POSTs
+            # The GraphiQL page, which needs no token (its queries are POSTs that do).
+            page = await self.graphql.render_graphql_ide(request)
+            await page(scope, receive, send)
             return
         token = _bearer(request)
         found = await _authenticate(token) if token else None
