@@ -354,6 +354,14 @@ def mailbox_add_imap(
         str | None,
         typer.Option("--password-env", help="Read the password from this environment variable."),
     ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            "--address",
+            help="The mailbox's email address if the login name is not one "
+            "(default: the member's).",
+        ),
+    ] = None,
 ) -> None:
     """Connect a member's IMAP mailbox (the login is checked before it is saved)."""
     from mailroom.gateway.imap.accounts import add_imap_mailbox, connection_for
@@ -365,7 +373,7 @@ def mailbox_add_imap(
         workspace = await get_workspace(slug)
         member = await get_member(workspace, member_email)
         connection = connection_for(host, port, security.lower(), username)
-        mailbox = await add_imap_mailbox(settings, workspace, member, connection, password)
+        mailbox = await add_imap_mailbox(settings, workspace, member, connection, password, address)
         out.print(
             f"Connected [bold]{mailbox.address}[/bold] ({connection.host}:{connection.port}, "
             f"{connection.security}) for {member.email}; `mailroom serve` keeps it in sync",

@@ -32,11 +32,19 @@ async def add_imap_mailbox(
     member: Member,
     connection: Connection,
     password: str,
+    address: str | None = None,
 ) -> Mailbox:
+    """`address` is the mailbox's email address; by default the login name if it is one,
+    else the member's address."""
     vault = Vault(settings.secret_key)  # before anything: no key, no stored password
+    if address is not None:
+        given = normalize_address(address)
+        if given is None:
+            raise InvalidInputError(f"{address!r} is not a valid email address")
+        address = given
     await _check_plan(workspace, member)
     await _check_connection(settings, connection, password)
-    address = normalize_address(connection.username) or member.email
+    address = address or normalize_address(connection.username) or member.email
     if await Mailbox.filter(workspace=workspace, provider=Provider.IMAP, address=address).exists():
         raise ConflictError(f"{address} is already connected in {workspace.slug!r}")
     return await Mailbox.create(

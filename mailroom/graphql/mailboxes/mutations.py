@@ -45,6 +45,9 @@ class ImapInput:
     password: str
     port: int | None = None
     security: str = "tls"
+    address: str | None = strawberry.field(
+        default=None, description="The mailbox's address, if the login name is not one."
+    )
 
 
 @strawberry.type
@@ -70,7 +73,12 @@ class MailboxMutations:
         try:
             connection = connection_for(input.host, input.port, input.security, input.username)
             row = await add_imap_mailbox(
-                context.settings, context.workspace, context.member, connection, input.password
+                context.settings,
+                context.workspace,
+                context.member,
+                connection,
+                input.password,
+                input.address,
             )
         except AuthError as error:
             return LoginFailed(message=str(error))
