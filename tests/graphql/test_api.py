@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from mailroom.gateway.ingest import Ingestor
 from mailroom.gateway.intake import Incoming
 from mailroom.models import Mailbox, NameSource, Person, RecordCreationMode
+from mailroom.workspaces import add_member
 from tests.graphql.conftest import Api, Team
-from tests.helpers import message
+from tests.helpers import BASE_DATE, message
 
 PEOPLE = """
 query($email: String, $domain: String) {
@@ -169,3 +172,108 @@ async def test_removing_a_mailbox_keeps_shared_mail_and_records(api: Api, team: 
     assert len(emails["emails"]["nodes"]) == 1
     people = await api.data(team.bob_token, PEOPLE, {"email": "lee@hooli.com"})
     assert len(people["people"]["nodes"]) == 1  # the person made from the removed mail stays
+
+
+async def test_email_filters(api: Api, team: Team) -> None:
+    first = message(
+        sender="alice@acme.com", to="jane@globex.com", message_id="<f1@acme.com>", date=BASE_DATE
+    )
+    reply = message(
+        sender="jane@globex.com",
+        to="alice@acme.com",
+        message_id="<f2@globex.com>",
+        in_reply_to="<f1@acme.com>",
+        references="<f1@acme.com>",
+        date=BASE_DATE + timedelta(days=1),
+    )
+    other = message(
+        sender="bob@acme.com",
+        to="lee@hooli.com",
+        message_id="<f3@acme.com>",
+        date=BASE_DATE + timedelta(days=2),
+    )
+    await _ingest(team.alice_box, first, reply)
+    await _ingest(team.bob_box, other)
+    ids = await api.data(
+        team.alice_token,
+        """{ emails { nodes { id thread { id } participants { address person { id company { id } } } } } }""",
+    )
+    [newest, middle, oldest] = ids["emails"]["nodes"]
+    jane = next(p["person"] for p in oldest["participants"] if p["address"] == "jane@globex.com")
+    query = "query($f: EmailFilter) { emails(filter: $f) { nodes { id } } }"
+
+    async def found(**where: str) -> list[str]:
+        data = await api.data(team.carol_token, query, {"f": where})
+        return [n["id"] for n in data["emails"]["nodes"]]
+
+    assert await found() == [newest["id"], middle["id"], oldest["id"]]  # newest first
+    assert await found(person=jane["id"]) == [middle["id"], oldest["id"]]
+    assert await found(company=jane["company"]["id"]) == [middle["id"], oldest["id"]]
+    assert await found(thread=oldest["thread"]["id"]) == [middle["id"], oldest["id"]]
+    assert await found(mailbox=str(team.bob_box.id)) == [newest["id"]]
+    day = BASE_DATE + timedelta(days=1)
+    assert await found(sentAfter=day.isoformat()) == [newest["id"], middle["id"]]
+    assert await found(sentBefore=day.isoformat()) == [oldest["id"]]
+    assert await found(person="not-an-id") == []
+
+
+async def test_a_company_shows_its_domains_mail_without_person_records(
+    api: Api, team: Team
+) -> None:
+    mode = "mutation { setRecordCreationMode(mode: NONE) { __typename } }"
+    await api.data(team.alice_token, mode)
+    made = await api.data(
+        team.bob_token,
+        'mutation { createCompany(input: {name: "Globex", domains: ["globex.com"]}) { ... on Company { id } } }',
+    )
+    company = made["createCompany"]["id"]
+    await _ingest(
+        team.alice_box,
+        message(sender="jane@globex.com", to="alice@acme.com", message_id="<none1@globex.com>"),
+        message(sender="lee@hooli.com", to="alice@acme.com", message_id="<none2@hooli.com>"),
+    )
+    data = await api.data(
+        team.bob_token,
+        "query($c: ID!) { company(id: $c) { name domains people { nodes { id } } emails { nodes { participants { address person { id } } } } } }",
+        {"c": company},
+    )
+    page = data["company"]
+    assert (page["name"], page["domains"], page["people"]["nodes"]) == (
+        "Globex",
+        ["globex.com"],
+        [],
+    )
+    [email] = page["emails"]["nodes"]
+    assert {"address": "jane@globex.com", "person": None} in email["participants"]
+    assert (await api.data(team.bob_token, PEOPLE, {}))["people"]["nodes"] == []
+
+
+async def test_the_team_is_not_shown_as_contacts(api: Api, team: Team) -> None:
+    await _ingest(
+        team.alice_box,
+        message(sender="alice@acme.com", to="Dan <dan@initech.com>", message_id="<team@acme.com>"),
+    )
+    data = await api.data(
+        team.bob_token,
+        '{ people(filter: {domain: "initech.com"}) { nodes { id company { id } } } }',
+    )
+    [dan] = data["people"]["nodes"]
+    # Dan joins the team: his record, and his company's, stop being contacts.
+    await add_member(team.workspace, "dan@initech.com")
+    lookups = await api.data(
+        team.bob_token,
+        "query($p: ID!, $c: ID!) { person(id: $p) { id } company(id: $c) { id } people { nodes { id } } companies { nodes { id } } }",
+        {"p": dan["id"], "c": dan["company"]["id"]},
+    )
+    assert lookups == {
+        "person": None,
+        "company": None,
+        "people": {"nodes": []},
+        "companies": {"nodes": []},
+    }
+    refused = await api.data(
+        team.bob_token,
+        'mutation { createPerson(input: {emails: ["ops@initech.com"]}) { __typename ... on InvalidInput { message } } }',
+    )
+    assert refused["createPerson"]["__typename"] == "InvalidInput"
+    assert await Person.filter(workspace=team.workspace).count() == 1  # nothing half-made
