@@ -322,7 +322,7 @@ def _show(label: str, data: dict[str, Any]) -> None:
 
 @app.command()
 def serve() -> None:
-    """Run Mailroom: the HTTP API (health for now), and the workers later issues add."""
+    """Run Mailroom: the GraphQL API and health check, the SMTP receiver, the IMAP pollers."""
     from mailroom.app import run_server
 
     _run(run_server, with_database=False, server=True)

@@ -18,6 +18,7 @@ from mailroom.models import (
     CompanyDomain,
     Message,
     Participant,
+    ParticipantRole,
     Person,
     PersonEmail,
     Thread,
@@ -51,10 +52,11 @@ class Loaders:
         for chunk in chunked(list(ids)):
             found = await Participant.filter(
                 workspace_id=self.viewer.workspace_id, message_id__in=chunk
-            ).order_by("role", "position")
+            )
             for row in found:
                 rows[row.message_id].append(row)
-        return [rows[i] for i in ids]
+        # In the order of the headers a mail client shows: From, Sender, Reply-To, To, Cc, Bcc.
+        return [sorted(rows[i], key=_header_order) for i in ids]
 
     async def _attachments(self, ids: Sequence[UUID]) -> list[list[Attachment]]:
         rows: dict[UUID, list[Attachment]] = defaultdict(list)
@@ -72,6 +74,13 @@ class Loaders:
             for person_id, message_id in await _latest_per_person(chunk, limit):
                 latest[person_id].append(message_id)
         return [latest[p][:n] for p, n in keys]
+
+
+_ROLES = list(ParticipantRole)
+
+
+def _header_order(row: Participant) -> tuple[int, int]:
+    return _ROLES.index(row.role), row.position
 
 
 def _by_id(model: Any, workspace_id: UUID) -> Any:

@@ -189,6 +189,7 @@ async def test_email_filters(api: Api, team: Team) -> None:
     other = message(
         sender="bob@acme.com",
         to="lee@hooli.com",
+        cc="kim@hooli.com",
         message_id="<f3@acme.com>",
         date=BASE_DATE + timedelta(days=2),
     )
@@ -199,6 +200,12 @@ async def test_email_filters(api: Api, team: Team) -> None:
         """{ emails { nodes { id thread { id } participants { address person { id company { id } } } } } }""",
     )
     [newest, middle, oldest] = ids["emails"]["nodes"]
+    # Participants in the order of the headers, as a mail client shows them.
+    assert [p["address"] for p in newest["participants"]] == [
+        "bob@acme.com",
+        "lee@hooli.com",
+        "kim@hooli.com",
+    ]
     jane = next(p["person"] for p in oldest["participants"] if p["address"] == "jane@globex.com")
     query = "query($f: EmailFilter) { emails(filter: $f) { nodes { id } } }"
 
