@@ -39,6 +39,7 @@ class Loaders:
         self.company_domains = DataLoader(
             _grouped(CompanyDomain, "company_id", "domain", workspace)
         )
+        self.thread_messages = DataLoader(_grouped(Message, "thread_id", "id", workspace))
         self.participants = DataLoader(self._participants)
         self.attachments = DataLoader(self._attachments)
         self.recent_emails = DataLoader(self._recent_emails)

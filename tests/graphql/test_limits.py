@@ -160,7 +160,7 @@ def counter(db: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[QueryCoun
 
 PAGE = """query($n: Int) { people(first: $n) { nodes {
   name company { name domains }
-  messages(first: 5) { nodes { subject visibility attachments { filename } thread { id }
+  messages(first: 5) { nodes { subject visibility attachments { filename } thread { id subject messageCount }
     participants { address person { id name } } } }
 } } }"""
 

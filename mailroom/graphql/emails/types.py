@@ -12,7 +12,6 @@ import strawberry
 from mailroom.graphql.context import Info
 from mailroom.graphql.visibility import Access, Level
 from mailroom.models import Message, Participant, Thread
-from mailroom.models.bulk import uuids
 
 if TYPE_CHECKING:
     from mailroom.graphql.people.types import PersonType
@@ -68,15 +67,16 @@ class ThreadType:
     @strawberry.field
     async def subject(self, info: Info) -> str | None:
         """The thread's subject, if the viewer may see the subject of one of its emails."""
-        ids = await uuids(Message.filter(thread_id=self.row.id).values_list("id", flat=True))
-        seen: list[Access] = await info.context.loaders.access.load_many(sorted(ids))
+        ids = await info.context.loaders.thread_messages.load(self.row.id)
+        seen: list[Access] = await info.context.loaders.access.load_many(ids)
         return self.row.subject if any(a.allows(Level.SUBJECT) for a in seen) else None
 
     @strawberry.field
     async def emails(self, info: Info) -> list[EmailType]:
-        messages = await Message.filter(
-            workspace_id=info.context.workspace.id, thread_id=self.row.id
-        ).order_by("sent_at", "id")
+        """Oldest first."""
+        ids = await info.context.loaders.thread_messages.load(self.row.id)
+        rows: list[Message | None] = await info.context.loaders.message.load_many(ids)
+        messages = sorted((m for m in rows if m is not None), key=lambda m: (m.sent_at, m.id))
         return [EmailType.of(m) for m in messages]
 
     @classmethod
