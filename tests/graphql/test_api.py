@@ -51,6 +51,8 @@ async def test_me_workspace_and_people(api: Api, team: Team) -> None:
     [jane] = people["people"]["nodes"]
     assert jane["name"] == "Jane Doe" and jane["emails"] == ["jane@globex.com"]
     assert jane["company"]["name"] == "Globex" and jane["company"]["domains"] == ["globex.com"]
+    subdomain = await api.data(team.bob_token, PEOPLE, {"domain": "Mail.Globex.com"})
+    assert subdomain["people"]["nodes"] == people["people"]["nodes"]
     by_email = await api.data(team.bob_token, PEOPLE, {"email": "KIM@gmail.com"})
     assert [p["emails"] for p in by_email["people"]["nodes"]] == [["kim@gmail.com"]]
     assert by_email["people"]["nodes"][0]["company"] is None

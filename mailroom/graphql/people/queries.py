@@ -13,6 +13,7 @@ from mailroom.graphql.ids import parse_id
 from mailroom.graphql.people.types import CompanyType, PersonType
 from mailroom.graphql.relay import Connection, paginate
 from mailroom.models import Company, CompanyDomain, Person, PersonEmail
+from mailroom.resolver.addresses import registrable_domain
 
 
 @strawberry.input
@@ -62,9 +63,9 @@ def _filter_people(
     if where.domain is not None:
         query = query.filter(
             id__in=Subquery(
-                PersonEmail.filter(
-                    workspace_id=workspace, domain=where.domain.strip().lower()
-                ).values("person_id")
+                PersonEmail.filter(workspace_id=workspace, domain=_domain(where.domain)).values(
+                    "person_id"
+                )
             )
         )
     if where.name is not None:
@@ -72,6 +73,12 @@ def _filter_people(
     if where.company is not None:
         query = query.filter(company_id=parse_id(where.company))
     return query
+
+
+def _domain(value: str) -> str:
+    """Records are filed under registrable domains: mail.globex.com finds globex.com's."""
+    domain = value.strip().lower().lstrip("@")
+    return registrable_domain(domain) or domain
 
 
 @strawberry.type
@@ -115,7 +122,7 @@ class PeopleQueries:
             query = query.filter(
                 id__in=Subquery(
                     CompanyDomain.filter(
-                        workspace_id=info.context.workspace.id, domain=filter.domain.strip().lower()
+                        workspace_id=info.context.workspace.id, domain=_domain(filter.domain)
                     ).values("company_id")
                 )
             )
