@@ -96,6 +96,7 @@ def participant_rows(
                 address=clean(address.address, 320) or "",
                 domain=clean(registrable_domain(address.domain) or address.domain, 255) or "",
                 name=clean(address.name),
+                sent_at=envelope.date,
             )
         )
     return rows

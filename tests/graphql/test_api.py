@@ -286,3 +286,42 @@ async def test_the_team_is_not_shown_as_contacts(api: Api, team: Team) -> None:
     )
     assert refused["createPerson"]["__typename"] == "InvalidInput"
     assert await Person.filter(workspace=team.workspace).count() == 1  # nothing half-made
+
+
+async def test_timelines_page_through_ties(api: Api, team: Team) -> None:
+    """Pages of a person's and a company's mail: newest first, each email once, even when
+    several share a sending time."""
+    raws = [
+        message(
+            sender="alice@acme.com",
+            to="Jane Doe <jane@globex.com>",
+            cc="raj@globex.com" if n % 2 else None,
+            message_id=f"<tie{n}@acme.com>",
+            date=BASE_DATE + timedelta(hours=n // 3),  # three at each time
+        )
+        for n in range(8)
+    ]
+    await _ingest(team.alice_box, *raws)
+    people = await api.data(team.alice_token, PEOPLE, {"email": "jane@globex.com"})
+    [jane] = people["people"]["nodes"]
+    documents = {
+        "person": "query($id: ID!, $after: String) { node: person(id: $id) { page: messages(first: 3, after: $after) { nodes { id sentAt } pageInfo { hasNextPage endCursor } } } }",
+        "company": "query($id: ID!, $after: String) { node: company(id: $id) { page: emails(first: 3, after: $after) { nodes { id sentAt } pageInfo { hasNextPage endCursor } } } }",
+        "filter": "query($id: ID!, $after: String) { page: emails(first: 3, after: $after, filter: {company: $id}) { nodes { id sentAt } pageInfo { hasNextPage endCursor } } }",
+    }
+    ids = {"person": jane["id"], "company": jane["company"]["id"], "filter": jane["company"]["id"]}
+    orders = []
+    for name, document in documents.items():
+        seen: list[tuple[str, str]] = []
+        after = None
+        while True:
+            data = await api.data(team.alice_token, document, {"id": ids[name], "after": after})
+            page = data["page"] if name == "filter" else data["node"]["page"]
+            seen += [(n["sentAt"], n["id"]) for n in page["nodes"]]
+            if not page["pageInfo"]["hasNextPage"]:
+                break
+            after = page["pageInfo"]["endCursor"]
+        assert len(seen) == len(set(seen)) == 8, name
+        assert seen == sorted(seen, reverse=True), name
+        orders.append(seen)
+    assert orders[0] == orders[1] == orders[2]

@@ -3,6 +3,7 @@ another workspace finds nothing, exactly like an id that does not exist."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -13,8 +14,8 @@ from tortoise.queryset import QuerySet
 from mailroom.graphql.context import Info
 from mailroom.graphql.emails.types import EmailFilter, EmailType, ThreadType
 from mailroom.graphql.ids import parse_id
-from mailroom.graphql.relay import Connection, paginate
-from mailroom.models import CompanyDomain, Message, MessageCopy, Participant, Thread
+from mailroom.graphql.relay import Connection, connection_of, decode, encode, page_size, paginate
+from mailroom.models import CompanyDomain, Message, MessageCopy, Participant, PersonEmail, Thread
 
 
 def emails_query(workspace_id: UUID, where: EmailFilter | None) -> QuerySet[Message]:
@@ -59,6 +60,65 @@ def _company_messages(workspace_id: UUID, company: strawberry.ID) -> Any:
     ).values("message_id")
 
 
+async def company_participants(workspace_id: UUID, company_id: UUID) -> QuerySet[Participant]:
+    """The participants that put a message on a company's page: anyone at its domains, person
+    or not, and its people's addresses elsewhere (a founder's free-mail address, say)."""
+    domains = await CompanyDomain.filter(
+        workspace_id=workspace_id, company_id=company_id
+    ).values_list("domain", flat=True)
+    addresses = await (
+        PersonEmail.filter(workspace_id=workspace_id, person__company_id=company_id)
+        .exclude(domain__in=list(domains))
+        .values_list("address", flat=True)
+    )
+    return Participant.filter(
+        Q(domain__in=list(domains) or [""]) | Q(address__in=list(addresses) or [""]),
+        workspace_id=workspace_id,
+    )
+
+
+async def timeline(
+    info: Info,
+    participants: QuerySet[Participant],
+    *,
+    first: int | None,
+    after: str | None,
+    where: EmailFilter | None = None,
+) -> Connection[EmailType]:
+    """A page of the messages of some participants, newest first, read from the participant
+    indexes (which hold sent_at) rather than by sorting the message table."""
+    size = page_size(first)
+    if where is not None and where.sent_after is not None:
+        participants = participants.filter(sent_at__gte=where.sent_after)
+    if where is not None and where.sent_before is not None:
+        participants = participants.filter(sent_at__lt=where.sent_before)
+    if after is not None:
+        value, row_id = decode(after)
+        sent_at = datetime.fromisoformat(value) if isinstance(value, str) else value
+        participants = participants.filter(
+            Q(sent_at__lt=sent_at) | Q(sent_at=sent_at, message_id__lt=row_id)
+        )
+    rows = await (
+        participants.order_by("-sent_at", "-message_id")
+        .distinct()
+        .limit(size + 1)
+        .values_list("message_id", "sent_at")
+    )
+    ids = [UUID(str(message_id)) for message_id, _ in rows[:size]]
+    messages: list[Message | None] = await info.context.loaders.message.load_many(ids)
+    page = [m for m in messages if m is not None]
+    return connection_of(
+        [EmailType.of(m) for m in page], len(rows) > size, [encode(m.sent_at, m.id) for m in page]
+    )
+
+
+def _by_participants(where: EmailFilter | None) -> bool:
+    """Whether the filter names one person or one company and nothing else but dates."""
+    if where is None or where.thread is not None or where.mailbox is not None:
+        return False
+    return (where.person is None) != (where.company is None)
+
+
 @strawberry.type
 class EmailQueries:
     @strawberry.field
@@ -70,7 +130,17 @@ class EmailQueries:
         filter: EmailFilter | None = None,  # noqa: A002 - the API's name
     ) -> Connection[EmailType]:
         """Newest first."""
-        query = emails_query(info.context.workspace.id, filter)
+        workspace_id = info.context.workspace.id
+        if filter is not None and _by_participants(filter):
+            if filter.person is not None:
+                participants = Participant.filter(
+                    workspace_id=workspace_id, person_id=parse_id(filter.person)
+                )
+            else:
+                company = parse_id(filter.company or "")
+                participants = await company_participants(workspace_id, company)
+            return await timeline(info, participants, first=first, after=after, where=filter)
+        query = emails_query(workspace_id, filter)
         return await paginate(
             query, first=first, after=after, key="sent_at", descending=True, convert=EmailType.of
         )

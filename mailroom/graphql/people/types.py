@@ -7,9 +7,9 @@ from datetime import datetime
 import strawberry
 
 from mailroom.graphql.context import Info
-from mailroom.graphql.emails.types import EmailFilter, EmailType
+from mailroom.graphql.emails.types import EmailType
 from mailroom.graphql.relay import Connection, connection_of, encode
-from mailroom.models import Company, Origin, Person
+from mailroom.models import Company, Origin, Participant, Person
 
 
 @strawberry.type(name="Provenance")
@@ -67,14 +67,10 @@ class CompanyType:
     async def emails(
         self, info: Info, first: int | None = 20, after: str | None = None
     ) -> Connection[EmailType]:
-        from mailroom.graphql.emails.queries import emails_query
-        from mailroom.graphql.relay import paginate
+        from mailroom.graphql.emails.queries import company_participants, timeline
 
-        where = EmailFilter(company=strawberry.ID(str(self.row.id)))
-        query = emails_query(info.context.workspace.id, where)
-        return await paginate(
-            query, first=first, after=after, key="sent_at", descending=True, convert=EmailType.of
-        )
+        participants = await company_participants(info.context.workspace.id, self.row.id)
+        return await timeline(info, participants, first=first, after=after)
 
     @classmethod
     def of(cls, row: Company) -> CompanyType:
@@ -117,8 +113,8 @@ class PersonType:
         self, info: Info, first: int | None = 20, after: str | None = None
     ) -> Connection[EmailType]:
         """The emails this person took part in, newest first."""
-        from mailroom.graphql.emails.queries import emails_query
-        from mailroom.graphql.relay import page_size, paginate
+        from mailroom.graphql.emails.queries import timeline
+        from mailroom.graphql.relay import page_size
 
         if after is None:
             # The first page of many people at once comes from one windowed query.
@@ -129,11 +125,10 @@ class PersonType:
             nodes = [EmailType.of(m) for m in page]
             cursors = [encode(m.sent_at, m.id) for m in page]
             return connection_of(nodes, len(ids) > size, cursors)
-        where = EmailFilter(person=strawberry.ID(str(self.row.id)))
-        query = emails_query(info.context.workspace.id, where)
-        return await paginate(
-            query, first=first, after=after, key="sent_at", descending=True, convert=EmailType.of
+        participants = Participant.filter(
+            workspace_id=info.context.workspace.id, person_id=self.row.id
         )
+        return await timeline(info, participants, first=first, after=after)
 
     @classmethod
     def of(cls, row: Person) -> PersonType:
