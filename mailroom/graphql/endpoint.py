@@ -69,13 +69,18 @@ def _bearer(request: Request) -> str | None:
 
 
 async def _authenticate(token: str) -> tuple[Member, Workspace] | None:
-    row = await ApiToken.get_or_none(token_hash=hash_token(token), revoked_at=None)
+    """The token's member and workspace, read afresh on every request (one query), so that a
+    revoked token or a changed role counts at once."""
+    row = (
+        await ApiToken.filter(token_hash=hash_token(token), revoked_at=None)
+        .select_related("member__workspace")
+        .first()
+    )
     if row is None:
         return None
-    member = await Member.get_or_none(id=row.member_id)
-    if member is None:
-        return None
-    return member, await Workspace.get(id=member.workspace_id)
+    member: Member = row.member
+    workspace: Workspace = member.workspace
+    return member, workspace
 
 
 def _error(status: int, message: str) -> Response:

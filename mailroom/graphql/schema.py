@@ -13,8 +13,10 @@ from strawberry.extensions import (
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
+    ParserCache,
     QueryDepthLimiter,
     SchemaExtension,
+    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
@@ -45,6 +47,11 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         partial(MaxTokensLimiter, max_token_count=settings.graphql_max_tokens),
         partial(AddValidationRules, [cost_limit_rule(settings.graphql_max_cost)]),
         partial(MaskErrors, should_mask_error=_masked),
+        # Clients send the same few documents again and again: parse and validate each once
+        # (validation, limits included, is most of a small query's time). The caches are LRU
+        # bounded, so unique documents cannot grow them.
+        partial(ParserCache, maxsize=256),
+        partial(ValidationCache, maxsize=256),
     ]
     if not settings.graphql_introspection:
         extensions.append(DisableIntrospection)
