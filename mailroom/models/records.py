@@ -34,7 +34,8 @@ class Company(Provenance):
 
     class Meta:
         table = "company"
-        indexes = (("workspace_id", "name"),)
+        # (workspace, created_at, id): the API's stable order, pages without a sort.
+        indexes = (("workspace_id", "name"), ("workspace_id", "created_at", "id"))
 
 
 class CompanyDomain(Provenance):
@@ -71,7 +72,8 @@ class Person(Provenance):
 
     class Meta:
         table = "person"
-        indexes = (("workspace_id", "name"),)
+        # (workspace, created_at, id): the API's stable order, pages without a sort.
+        indexes = (("workspace_id", "name"), ("workspace_id", "created_at", "id"))
 
 
 class PersonEmail(Provenance):

@@ -13,17 +13,18 @@ from mailroom.resolver.addresses import registrable_domain
 
 async def fill_domains(apps: Any, editor: Any) -> None:
     client = editor.client
-    update = "UPDATE participant SET domain = ? WHERE address = ? AND domain = ''"
+    # After the indexes: (workspace_id, address, sent_at) finds each address's rows.
+    update = "UPDATE participant SET domain = ? WHERE workspace_id = ? AND address = ? AND domain = ''"
     if client.capabilities.dialect == "postgres":
-        update = update.replace("?", "$1", 1).replace("?", "$2", 1)
+        update = update.replace("?", "$1", 1).replace("?", "$2", 1).replace("?", "$3", 1)
     rows = await client.execute_query_dict(
-        "SELECT DISTINCT address FROM participant WHERE domain = ''"
+        "SELECT DISTINCT workspace_id, address FROM participant WHERE domain = ''"
     )
     for row in rows:
         domain = row["address"].rpartition("@")[2].lower()
         if domain:
             stored = (registrable_domain(domain) or domain)[:255]
-            await client.execute_query(update, [stored, row["address"]])
+            await client.execute_query(update, [stored, row["workspace_id"], row["address"]])
 
 
 class Migration(migrations.Migration):
@@ -56,7 +57,6 @@ class Migration(migrations.Migration):
             "UPDATE participant SET sent_at ="
             " (SELECT m.sent_at FROM message m WHERE m.id = participant.message_id)"
         ),
-        ops.RunPython(fill_domains),
         ops.AddIndex(
             model_name='Participant',
             index=Index(fields=['workspace_id', 'address', 'sent_at']),
@@ -69,4 +69,13 @@ class Migration(migrations.Migration):
             model_name='Participant',
             index=Index(fields=['workspace_id', 'domain', 'sent_at', 'message_id']),
         ),
+        ops.AddIndex(
+            model_name='Company',
+            index=Index(fields=['workspace_id', 'created_at', 'id']),
+        ),
+        ops.AddIndex(
+            model_name='Person',
+            index=Index(fields=['workspace_id', 'created_at', 'id']),
+        ),
+        ops.RunPython(fill_domains),
     ]
