@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from strawberry.dataloader import DataLoader
@@ -49,14 +49,18 @@ class Loaders:
         found = await access(self.viewer, ids)
         return [found[i] for i in ids]
 
-    async def _participants(self, ids: Sequence[UUID]) -> list[list[Participant]]:
-        rows: dict[UUID, list[Participant]] = defaultdict(list)
+    async def _participants(self, ids: Sequence[UUID]) -> list[list[ParticipantRow]]:
+        # Plain tuples, not models: a page of emails has hundreds of participants, and making
+        # a model of each (dates parsed and all) would be most of the page's time.
+        rows: dict[UUID, list[ParticipantRow]] = defaultdict(list)
         for chunk in chunked(list(ids)):
             found = await Participant.filter(
                 workspace_id=self.viewer.workspace_id, message_id__in=chunk
+            ).values_list(
+                "message_id", "role", "position", "address", "domain", "name", "person_id"
             )
-            for row in found:
-                rows[row.message_id].append(row)
+            for message_id, role, *values in found:
+                rows[_uuid(message_id)].append(ParticipantRow(ParticipantRole(role), *values))
         # In the order of the headers a mail client shows: From, Sender, Reply-To, To, Cc, Bcc.
         return [sorted(rows[i], key=_header_order) for i in ids]
 
@@ -84,7 +88,16 @@ class Loaders:
 _ROLES = list(ParticipantRole)
 
 
-def _header_order(row: Participant) -> tuple[int, int]:
+class ParticipantRow(NamedTuple):
+    role: ParticipantRole
+    position: int
+    address: str
+    domain: str  # registrable
+    name: str | None
+    person_id: UUID | None
+
+
+def _header_order(row: ParticipantRow) -> tuple[int, int]:
     return _ROLES.index(row.role), row.position
 
 

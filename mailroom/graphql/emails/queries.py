@@ -12,7 +12,7 @@ from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
 from mailroom.graphql.context import Info
-from mailroom.graphql.emails.types import EmailFilter, EmailType, ThreadType
+from mailroom.graphql.emails.types import EmailFilter, EmailType, ThreadType, seen
 from mailroom.graphql.ids import parse_id
 from mailroom.graphql.relay import Connection, connection_of, decode, encode, page_size, paginate
 from mailroom.models import CompanyDomain, Message, MessageCopy, Participant, PersonEmail, Thread
@@ -108,7 +108,7 @@ async def timeline(
     messages: list[Message | None] = await info.context.loaders.message.load_many(ids)
     page = [m for m in messages if m is not None]
     return connection_of(
-        [EmailType.of(m) for m in page], len(rows) > size, [encode(m.sent_at, m.id) for m in page]
+        await seen(info, page), len(rows) > size, [encode(m.sent_at, m.id) for m in page]
     )
 
 
@@ -141,9 +141,11 @@ class EmailQueries:
                 participants = await company_participants(workspace_id, company)
             return await timeline(info, participants, first=first, after=after, where=filter)
         query = emails_query(workspace_id, filter)
-        return await paginate(
-            query, first=first, after=after, key="sent_at", descending=True, convert=EmailType.of
+        page = await paginate(
+            query, first=first, after=after, key="sent_at", descending=True, convert=lambda m: m
         )
+        nodes = await seen(info, page.nodes)
+        return connection_of(nodes, page.page_info.has_next_page, [e.cursor for e in page.edges])
 
     @strawberry.field
     async def thread(self, info: Info, id: strawberry.ID) -> ThreadType | None:  # noqa: A002

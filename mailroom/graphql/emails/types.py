@@ -3,6 +3,7 @@ access, and what it hides comes back null with `hiddenReason` saying why."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated
@@ -10,8 +11,9 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from mailroom.graphql.context import Info
+from mailroom.graphql.loaders import ParticipantRow
 from mailroom.graphql.visibility import Access, Level
-from mailroom.models import Message, Participant, Thread
+from mailroom.models import Message, Thread
 
 if TYPE_CHECKING:
     from mailroom.graphql.people.types import PersonType
@@ -30,6 +32,7 @@ class ParticipantType:
     role: str
     address: str
     name: str | None
+    domain: strawberry.Private[str]
     person_id: strawberry.Private[object]
 
     @strawberry.field
@@ -40,12 +43,21 @@ class ParticipantType:
 
         if self.person_id is None:
             return None
+        team = await info.context.team()
+        if team.is_member(self.address) or self.domain in team.member_domains:
+            return None  # the team's own records are not contacts
         person = await info.context.loaders.person.load(self.person_id)
         return PersonType.of(person) if person is not None else None
 
     @classmethod
-    def of(cls, row: Participant) -> ParticipantType:
-        return cls(role=row.role.value, address=row.address, name=row.name, person_id=row.person_id)
+    def of(cls, row: ParticipantRow) -> ParticipantType:
+        return cls(
+            role=row.role.value,
+            address=row.address,
+            name=row.name,
+            domain=row.domain,
+            person_id=row.person_id,
+        )
 
 
 @strawberry.type(name="Attachment")
@@ -77,7 +89,7 @@ class ThreadType:
         ids = await info.context.loaders.thread_messages.load(self.row.id)
         rows: list[Message | None] = await info.context.loaders.message.load_many(ids)
         messages = sorted((m for m in rows if m is not None), key=lambda m: (m.sent_at, m.id))
-        return [EmailType.of(m) for m in messages]
+        return await seen(info, messages)
 
     @classmethod
     def of(cls, row: Thread) -> ThreadType:
@@ -95,40 +107,37 @@ class EmailType:
     id: strawberry.ID
     sent_at: datetime
     row: strawberry.Private[Message]
-
-    async def _access(self, info: Info) -> Access:
-        access: Access = await info.context.loaders.access.load(self.row.id)
-        return access
+    # The viewer's access, looked up for a whole page at once (`seen`) before any field of it
+    # resolves: the fields it gates are then plain reads.
+    access: strawberry.Private[Access]
 
     @strawberry.field(description="What the viewer may see of this email.")  # type: ignore[untyped-decorator]
-    async def visibility(self, info: Info) -> EmailAccess:
-        return EmailAccess[(await self._access(info)).level.name]
+    def visibility(self) -> EmailAccess:
+        return EmailAccess[self.access.level.name]
 
     @strawberry.field(description="Why fields are hidden (null when nothing is).")  # type: ignore[untyped-decorator]
-    async def hidden_reason(self, info: Info) -> str | None:
-        access = await self._access(info)
-        return None if access.level is Level.FULL else access.reason
+    def hidden_reason(self) -> str | None:
+        return None if self.access.level is Level.FULL else self.access.reason
 
     @strawberry.field
-    async def subject(self, info: Info) -> str | None:
-        allowed = (await self._access(info)).allows(Level.SUBJECT)
-        return self.row.subject if allowed else None
+    def subject(self) -> str | None:
+        return self.row.subject if self.access.allows(Level.SUBJECT) else None
 
     @strawberry.field
-    async def snippet(self, info: Info) -> str | None:
-        return self.row.snippet if (await self._access(info)).allows(Level.FULL) else None
+    def snippet(self) -> str | None:
+        return self.row.snippet if self.access.allows(Level.FULL) else None
 
     @strawberry.field
-    async def text(self, info: Info) -> str | None:
-        return self.row.text if (await self._access(info)).allows(Level.FULL) else None
+    def text(self) -> str | None:
+        return self.row.text if self.access.allows(Level.FULL) else None
 
     @strawberry.field
-    async def html(self, info: Info) -> str | None:
-        return self.row.html if (await self._access(info)).allows(Level.FULL) else None
+    def html(self) -> str | None:
+        return self.row.html if self.access.allows(Level.FULL) else None
 
     @strawberry.field
     async def attachments(self, info: Info) -> list[AttachmentType] | None:
-        if not (await self._access(info)).allows(Level.FULL):
+        if not self.access.allows(Level.FULL):
             return None
         rows = await info.context.loaders.attachments.load(self.row.id)
         return [
@@ -140,7 +149,7 @@ class EmailType:
 
     @strawberry.field
     async def participants(self, info: Info) -> list[ParticipantType] | None:
-        if not (await self._access(info)).allows(Level.METADATA):
+        if not self.access.allows(Level.METADATA):
             return None
         rows = await info.context.loaders.participants.load(self.row.id)
         return [ParticipantType.of(p) for p in rows]
@@ -152,9 +161,14 @@ class EmailType:
         thread = await info.context.loaders.thread.load(self.row.thread_id)
         return ThreadType.of(thread) if thread is not None else None
 
-    @classmethod
-    def of(cls, row: Message) -> EmailType:
-        return cls(id=strawberry.ID(str(row.id)), sent_at=row.sent_at, row=row)
+
+async def seen(info: Info, rows: Sequence[Message]) -> list[EmailType]:
+    """The emails of `rows` as the viewer sees them: every path to an email comes through here."""
+    found: list[Access] = await info.context.loaders.access.load_many([m.id for m in rows])
+    return [
+        EmailType(id=strawberry.ID(str(m.id)), sent_at=m.sent_at, row=m, access=a)
+        for m, a in zip(rows, found, strict=True)
+    ]
 
 
 @strawberry.input

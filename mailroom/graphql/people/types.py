@@ -7,7 +7,7 @@ from datetime import datetime
 import strawberry
 
 from mailroom.graphql.context import Info
-from mailroom.graphql.emails.types import EmailType
+from mailroom.graphql.emails.types import EmailType, seen
 from mailroom.graphql.relay import Connection, connection_of, encode
 from mailroom.models import Company, Origin, Participant, Person
 
@@ -122,7 +122,7 @@ class PersonType:
             ids = await info.context.loaders.recent_emails.load((self.row.id, size + 1))
             rows = await info.context.loaders.message.load_many(ids)
             page = [r for r in rows if r is not None][:size]
-            nodes = [EmailType.of(m) for m in page]
+            nodes = await seen(info, page)
             cursors = [encode(m.sent_at, m.id) for m in page]
             return connection_of(nodes, len(ids) > size, cursors)
         participants = Participant.filter(
