@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated
+from uuid import UUID
 
 import strawberry
 
 from mailroom.graphql.context import Info
-from mailroom.graphql.loaders import ParticipantRow
 from mailroom.graphql.visibility import Access, Level
 from mailroom.models import Message, Thread
 
@@ -32,32 +32,33 @@ class ParticipantType:
     role: str
     address: str
     name: str | None
-    domain: strawberry.Private[str]
-    person_id: strawberry.Private[object]
+    person: Annotated[PersonType, strawberry.lazy("mailroom.graphql.people.types")] | None
 
-    @strawberry.field
-    async def person(
-        self, info: Info
-    ) -> Annotated[PersonType, strawberry.lazy("mailroom.graphql.people.types")] | None:
-        from mailroom.graphql.people.types import PersonType
 
-        if self.person_id is None:
-            return None
-        team = await info.context.team()
-        if team.is_member(self.address) or self.domain in team.member_domains:
-            return None  # the team's own records are not contacts
-        person = await info.context.loaders.person.load(self.person_id)
-        return PersonType.of(person) if person is not None else None
+async def _participants(info: Info, message_id: UUID) -> list[ParticipantType]:
+    """An email's participants with their people, found for the whole page at once (batched by
+    the loaders) rather than one awaited lookup per participant."""
+    from mailroom.graphql.people.types import PersonType
 
-    @classmethod
-    def of(cls, row: ParticipantRow) -> ParticipantType:
-        return cls(
-            role=row.role.value,
-            address=row.address,
-            name=row.name,
-            domain=row.domain,
-            person_id=row.person_id,
+    rows = await info.context.loaders.participants.load(message_id)
+    team = await info.context.team()
+    # The team's own records are not contacts.
+    shown = [
+        r.person_id
+        if r.person_id and not team.is_member(r.address) and r.domain not in team.member_domains
+        else None
+        for r in rows
+    ]
+    found = await info.context.loaders.person.load_many([p for p in shown if p is not None])
+    people = iter(found)
+    result = []
+    for row, person_id in zip(rows, shown, strict=True):
+        person = next(people) if person_id is not None else None
+        view = PersonType.of(person) if person is not None else None
+        result.append(
+            ParticipantType(role=row.role.value, address=row.address, name=row.name, person=view)
         )
+    return result
 
 
 @strawberry.type(name="Attachment")
@@ -151,8 +152,7 @@ class EmailType:
     async def participants(self, info: Info) -> list[ParticipantType] | None:
         if not self.access.allows(Level.METADATA):
             return None
-        rows = await info.context.loaders.participants.load(self.row.id)
-        return [ParticipantType.of(p) for p in rows]
+        return await _participants(info, self.row.id)
 
     @strawberry.field
     async def thread(self, info: Info) -> ThreadType | None:
