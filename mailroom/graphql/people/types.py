@@ -69,8 +69,8 @@ class CompanyType:
     ) -> Connection[EmailType]:
         from mailroom.graphql.emails.queries import company_participants, timeline
 
-        participants = await company_participants(info.context.workspace.id, self.row.id)
-        return await timeline(info, participants, first=first, after=after)
+        terms = await company_participants(info.context.workspace.id, self.row.id)
+        return await timeline(info, terms, first=first, after=after)
 
     @classmethod
     def of(cls, row: Company) -> CompanyType:
@@ -125,10 +125,8 @@ class PersonType:
             nodes = await seen(info, page)
             cursors = [encode(m.sent_at, m.id) for m in page]
             return connection_of(nodes, len(ids) > size, cursors)
-        participants = Participant.filter(
-            workspace_id=info.context.workspace.id, person_id=self.row.id
-        )
-        return await timeline(info, participants, first=first, after=after)
+        mine = Participant.filter(workspace_id=info.context.workspace.id, person_id=self.row.id)
+        return await timeline(info, [mine], first=first, after=after)
 
     @classmethod
     def of(cls, row: Person) -> PersonType:
