@@ -34,7 +34,9 @@ class Loaders:
         self.access = DataLoader(self._access)
         self.person = DataLoader(_by_id(Person, workspace))
         self.company = DataLoader(_by_id(Company, workspace))
-        self.message = DataLoader(_by_id(Message, workspace))
+        # An email's header fields; its bodies (often most of its row) only when asked for.
+        self.message = DataLoader(_by_id(Message, workspace, MESSAGE_FIELDS))
+        self.bodies = DataLoader(self._bodies)
         self.thread = DataLoader(_by_id(Thread, workspace))
         self.person_emails = DataLoader(_grouped(PersonEmail, "person_id", "address", workspace))
         self.company_domains = DataLoader(
@@ -63,6 +65,16 @@ class Loaders:
                 rows[_uuid(message_id)].append(ParticipantRow(ParticipantRole(role), *values))
         # In the order of the headers a mail client shows: From, Sender, Reply-To, To, Cc, Bcc.
         return [sorted(rows[i], key=_header_order) for i in ids]
+
+    async def _bodies(self, ids: Sequence[UUID]) -> list[tuple[str | None, str | None]]:
+        found: dict[UUID, tuple[str | None, str | None]] = {}
+        for chunk in chunked(list(ids)):
+            rows = await Message.filter(
+                workspace_id=self.viewer.workspace_id, id__in=chunk
+            ).values_list("id", "text", "html")
+            for message_id, text, html in rows:
+                found[_uuid(message_id)] = (text, html)
+        return [found.get(i, (None, None)) for i in ids]
 
     async def _attachments(self, ids: Sequence[UUID]) -> list[list[Attachment]]:
         rows: dict[UUID, list[Attachment]] = defaultdict(list)
@@ -111,11 +123,15 @@ async def _latest(participants: QuerySet[Participant], limit: int) -> list[UUID]
     return [_uuid(message_id) for message_id, _ in rows]
 
 
-def _by_id(model: Any, workspace_id: UUID) -> Any:
+MESSAGE_FIELDS = ("id", "workspace_id", "sent_at", "subject", "snippet", "thread_id")
+
+
+def _by_id(model: Any, workspace_id: UUID, fields: Sequence[str] = ()) -> Any:
     async def load(ids: Sequence[UUID]) -> list[Any]:
         found: dict[UUID, Any] = {}
         for chunk in chunked(list(ids)):
-            for row in await model.filter(workspace_id=workspace_id, id__in=chunk):
+            query = model.filter(workspace_id=workspace_id, id__in=chunk)
+            for row in await (query.only(*fields) if fields else query):
                 found[row.id] = row
         return [found.get(i) for i in ids]
 

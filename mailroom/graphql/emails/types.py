@@ -129,12 +129,18 @@ class EmailType:
         return self.row.snippet if self.access.allows(Level.FULL) else None
 
     @strawberry.field
-    def text(self) -> str | None:
-        return self.row.text if self.access.allows(Level.FULL) else None
+    async def text(self, info: Info) -> str | None:
+        if not self.access.allows(Level.FULL):
+            return None
+        text, _ = await info.context.loaders.bodies.load(self.row.id)
+        return text
 
     @strawberry.field
-    def html(self) -> str | None:
-        return self.row.html if self.access.allows(Level.FULL) else None
+    async def html(self, info: Info) -> str | None:
+        if not self.access.allows(Level.FULL):
+            return None
+        _, html = await info.context.loaders.bodies.load(self.row.id)
+        return html
 
     @strawberry.field
     async def attachments(self, info: Info) -> list[AttachmentType] | None:
