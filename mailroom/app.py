@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from tortoise import connections
 
-from mailroom.db import close_database, open_database
+from mailroom.db import close_database, open_database, refresh_statistics
 from mailroom.gateway.imap.poller import ImapPoller
 from mailroom.gateway.ingest import Ingestor
 from mailroom.gateway.pipeline import Pipeline
@@ -88,7 +88,19 @@ async def running(settings: Settings) -> AsyncIterator[Services]:
             handler = GatewayHandler(settings, pipeline, authenticator(settings))
             server = await start_smtp_server(settings, handler)
             stack.push_async_callback(_close_server, server)
+        statistics = asyncio.create_task(_refresh_statistics_hourly())
+        stack.callback(statistics.cancel)
         yield Services(pipeline, server)
+
+
+async def _refresh_statistics_hourly() -> None:
+    """Mail keeps arriving while serve runs: keep the planner's statistics current with it."""
+    while True:
+        await asyncio.sleep(3600)
+        try:
+            await refresh_statistics()
+        except Exception:  # a failed sample must not stop the server; the next hour retries
+            log.exception("could not refresh the database statistics")
 
 
 async def _check_secret_key(settings: Settings) -> None:

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from tortoise.exceptions import BaseORMException
 
-from mailroom.db import database
+from mailroom.db import database, refresh_statistics
 from mailroom.errors import InvalidInputError, MailroomError
 from mailroom.gateway.files import Source, count, discover, messages
 from mailroom.gateway.importer import import_sources
@@ -223,7 +223,7 @@ def ingest(
         pool = NormalizePool(settings.normalize_workers) if settings.normalize_workers else None
         try:
             with _progress(total) as advance:
-                return await import_sources(
+                report = await import_sources(
                     Ingestor(settings.limits, pool),
                     box,
                     found.sources,
@@ -233,6 +233,8 @@ def ingest(
         finally:
             if pool is not None:
                 pool.close()
+        await refresh_statistics()  # a large import changes what the planner should expect
+        return report
 
     report = _run(work)
     out.print(_summary(report), soft_wrap=True)
