@@ -6,7 +6,7 @@ from collections.abc import Callable
 from functools import partial
 
 import strawberry
-from graphql import GraphQLError
+from graphql import ASTValidationRule, GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
@@ -39,13 +39,24 @@ def _masked(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, MailroomError)
 
 
+def _validation_rules(settings: Settings) -> list[type[ASTValidationRule]]:
+    """The depth, alias and cost rules, made once. Strawberry's limiter extensions make a new
+    rule class each time they are built, which is every request; validation results are cached
+    by their rules, so the cache would never hit."""
+    depth = QueryDepthLimiter(max_depth=settings.graphql_max_depth)
+    aliases = MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases)
+    return [
+        *depth.validation_rules,
+        *aliases.validation_rules,
+        cost_limit_rule(settings.graphql_max_cost),
+    ]
+
+
 def build_schema(settings: Settings) -> strawberry.Schema:
     # Factories: Strawberry makes each extension afresh for every operation.
     extensions: list[Callable[[], SchemaExtension]] = [
-        partial(QueryDepthLimiter, max_depth=settings.graphql_max_depth),
-        partial(MaxAliasesLimiter, max_alias_count=settings.graphql_max_aliases),
         partial(MaxTokensLimiter, max_token_count=settings.graphql_max_tokens),
-        partial(AddValidationRules, [cost_limit_rule(settings.graphql_max_cost)]),
+        partial(AddValidationRules, _validation_rules(settings)),
         partial(MaskErrors, should_mask_error=_masked),
         # Clients send the same few documents again and again: parse and validate each once
         # (validation, limits included, is most of a small query's time). The caches are LRU
