@@ -44,6 +44,7 @@ bench: $(DEV) services
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/smtp.py
 	$(BIN)/python bench/imap.py
+	$(BIN)/python bench/api.py
 
 # After changing the API: write schema.graphql (a test fails while it differs from the code).
 schema: $(DEV)
