@@ -4,7 +4,9 @@
 nothing is lost, and an edge may acknowledge. `Ingestor.process` normalizes and stores the
 messages in one transaction per batch and deletes the pending rows in it; whatever a crash
 interrupts is found again by `Ingestor.replay`. Ingest is idempotent: a message is keyed by its
-Message-ID (or its content when it has none) and each mailbox holds one copy of it.
+Message-ID (or its content when it has none) together with a digest of what it shows (subject,
+bodies, attachments), and each mailbox holds one copy of it. A copy therefore always shows its
+mailbox's owner what their own bytes hold, never another message that claims the same id.
 """
 
 from __future__ import annotations
@@ -24,7 +26,12 @@ from mailroom.envelope import DateSource, Envelope
 from mailroom.gateway.intake import Incoming, IngestReport, Outcome, Pending, SourceFacts
 from mailroom.gateway.locks import workspace_write_lock
 from mailroom.gateway.normalize import DEFAULT_LIMITS, Limits
-from mailroom.gateway.storage import attachment_rows, message_row, participant_rows
+from mailroom.gateway.storage import (
+    attachment_rows,
+    envelope_content_digest,
+    message_row,
+    participant_rows,
+)
 from mailroom.gateway.threading import Threadable, assign_threads
 from mailroom.gateway.workers import NormalizePool, read_many
 from mailroom.models import (
@@ -352,10 +359,15 @@ async def _store_raw(raws: dict[tuple[UUID, str], bytes]) -> dict[tuple[UUID, st
 
 
 def dedupe_key(envelope: Envelope) -> str:
-    """`m:` + digest of the Message-ID, or `c:` + digest of what makes the message itself
-    (not of its bytes: relays add headers, so two mailboxes' copies differ byte for byte)."""
+    """What makes two sightings one message: its Message-ID, or when it has none what makes
+    the message itself (not its bytes: relays add headers, so two mailboxes' copies differ byte
+    for byte); in both cases together with the digest of its content (`content_digest`).
+
+    `m:` or `c:`, then a digest of `identity:content`."""
+    content = envelope_content_digest(envelope)
     if envelope.message_id:
-        return "m:" + hashlib.sha256(envelope.message_id.encode("utf-8", "replace")).hexdigest()
+        identity = hashlib.sha256(envelope.message_id.encode("utf-8", "replace")).hexdigest()
+        return "m:" + _keyed(identity, content)
     # A date that is only the arrival time differs on every sighting, so it cannot be part.
     arrived = envelope.date_source is DateSource.ARRIVAL
     parts = [
@@ -365,5 +377,9 @@ def dedupe_key(envelope: Envelope) -> str:
         envelope.subject or "",
         envelope.text or envelope.html or "",
     ]
-    content = "\x1f".join(parts).encode("utf-8", "replace")
-    return "c:" + hashlib.sha256(content).hexdigest()
+    identity = hashlib.sha256("\x1f".join(parts).encode("utf-8", "replace")).hexdigest()
+    return "c:" + _keyed(identity, content)
+
+
+def _keyed(identity: str, content: str) -> str:
+    return hashlib.sha256(f"{identity}:{content}".encode()).hexdigest()

@@ -8,6 +8,9 @@ here, where the envelope meets storage; the raw bytes keep the original.
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -34,12 +37,38 @@ def clean(value: str | None, limit: int | None = None) -> str | None:
     return value[:limit] if limit is not None else value
 
 
-def _body(value: str | None, defects: list[str], what: str) -> str | None:
+def stored_body(value: str | None) -> str | None:
+    """A body as the message row holds it."""
     value = clean(value)
-    if value is not None and len(value) > MAX_STORED_BODY:
+    return value[:MAX_STORED_BODY] if value is not None else None
+
+
+def _body(value: str | None, defects: list[str], what: str) -> str | None:
+    stored = stored_body(value)
+    if stored is not None and len(stored) < len(value or ""):
         defects.append(f"{what} body longer than {MAX_STORED_BODY} characters, stored cut")
-        value = value[:MAX_STORED_BODY]
-    return value
+    return stored
+
+
+def content_digest(
+    subject: str | None, text: str | None, html: str | None, attachments: Sequence[str]
+) -> str:
+    """A digest of what a member sees of a message beyond its metadata: the subject, the
+    bodies and the attachments (by their digests), as stored. Two sightings of a Message-ID
+    are one message only when this is the same for both: whoever writes a mail chooses its
+    Message-ID, so an id alone must never make someone the owner of another's content."""
+    parts = json.dumps([subject, text, html, list(attachments)], ensure_ascii=False)
+    return hashlib.sha256(parts.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def envelope_content_digest(envelope: Envelope) -> str:
+    """`content_digest` of the message row and attachment rows `envelope` will be stored as."""
+    return content_digest(
+        clean(envelope.subject),
+        stored_body(envelope.text),
+        stored_body(envelope.html),
+        [a.sha256 for a in envelope.attachments],
+    )
 
 
 def message_row(

@@ -27,7 +27,7 @@ class Context:
     _team: WorkspaceRules | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self.viewer)
+        self.loaders = Loaders(self.viewer, self.settings.api_max_response_body_bytes)
 
     async def team(self) -> WorkspaceRules:
         """The workspace's members, their domains and its blocklist, read once per request."""

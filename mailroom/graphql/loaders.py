@@ -12,9 +12,12 @@ from strawberry.dataloader import DataLoader
 from tortoise import connections
 from tortoise.queryset import QuerySet
 
+from mailroom.errors import InvalidInputError
+from mailroom.graphql.threads import ThreadView, thread_views
 from mailroom.graphql.visibility import Access, Viewer, access
 from mailroom.models import (
     Attachment,
+    BlocklistEntry,
     Company,
     CompanyDomain,
     Message,
@@ -28,8 +31,11 @@ from mailroom.models.bulk import chunked
 
 
 class Loaders:
-    def __init__(self, viewer: Viewer) -> None:
+    def __init__(self, viewer: Viewer, max_body_bytes: int = 16 * 1024 * 1024) -> None:
         self.viewer = viewer
+        # Bodies are most of a response's size: a page of 100 emails of 2 MB each would be
+        # 400 MB. Each request may carry this much, and is told when it asks for more.
+        self.body_budget = max_body_bytes
         workspace = viewer.workspace_id
         self.access = DataLoader(self._access)
         self.person = DataLoader(_by_id(Person, workspace))
@@ -42,7 +48,7 @@ class Loaders:
         self.company_domains = DataLoader(
             _grouped(CompanyDomain, "company_id", "domain", workspace)
         )
-        self.thread_messages = DataLoader(_grouped(Message, "thread_id", "id", workspace))
+        self.thread_view = DataLoader(self._thread_views, cache_key_fn=lambda t: t.id)
         self.participants = DataLoader(self._participants)
         self.attachments = DataLoader(self._attachments)
         self.recent_emails = DataLoader(self._recent_emails)
@@ -50,6 +56,11 @@ class Loaders:
     async def _access(self, ids: Sequence[UUID]) -> list[Access]:
         found = await access(self.viewer, ids)
         return [found[i] for i in ids]
+
+    async def _thread_views(self, threads: Sequence[Thread]) -> list[ThreadView]:
+        any_blocked = await BlocklistEntry.filter(workspace_id=self.viewer.workspace_id).exists()
+        views = await thread_views(self.viewer, list(threads), any_blocked)
+        return [views[t.id] for t in threads]
 
     async def _participants(self, ids: Sequence[UUID]) -> list[list[ParticipantRow]]:
         # Plain tuples, not models: a page of emails has hundreds of participants, and making
@@ -66,7 +77,9 @@ class Loaders:
         # In the order of the headers a mail client shows: From, Sender, Reply-To, To, Cc, Bcc.
         return [sorted(rows[i], key=_header_order) for i in ids]
 
-    async def _bodies(self, ids: Sequence[UUID]) -> list[tuple[str | None, str | None]]:
+    async def _bodies(
+        self, ids: Sequence[UUID]
+    ) -> list[tuple[str | None, str | None] | InvalidInputError]:
         found: dict[UUID, tuple[str | None, str | None]] = {}
         for chunk in chunked(list(ids)):
             rows = await Message.filter(
@@ -74,7 +87,15 @@ class Loaders:
             ).values_list("id", "text", "html")
             for message_id, text, html in rows:
                 found[_uuid(message_id)] = (text, html)
-        return [found.get(i, (None, None)) for i in ids]
+        result: list[tuple[str | None, str | None] | InvalidInputError] = []
+        for message_id in ids:
+            text, html = found.get(message_id, (None, None))
+            self.body_budget -= _size(text) + _size(html)
+            if self.body_budget < 0:
+                result.append(InvalidInputError(_TOO_MUCH_BODY))
+            else:
+                result.append((text, html))
+        return result
 
     async def _attachments(self, ids: Sequence[UUID]) -> list[list[Attachment]]:
         rows: dict[UUID, list[Attachment]] = defaultdict(list)
@@ -98,6 +119,10 @@ class Loaders:
 
 
 _ROLES = list(ParticipantRole)
+_TOO_MUCH_BODY = (
+    "this response would carry more email bodies than one response may: ask for fewer emails "
+    "per page, or for their snippets instead of text and html"
+)
 
 
 class ParticipantRow(NamedTuple):
@@ -173,6 +198,10 @@ async def _latest_per_person(people: list[UUID], limit: int) -> list[tuple[UUID,
     )
     rows = await connection.execute_query_dict(sql, [*values, limit])
     return [(_uuid(r["person_id"]), _uuid(r["message_id"])) for r in rows]
+
+
+def _size(body: str | None) -> int:
+    return len(body.encode("utf-8", "replace")) if body else 0
 
 
 def _uuid(value: Any) -> UUID:

@@ -3,8 +3,12 @@
 The owner of a mailbox that holds the message sees everything. Anyone else sees what the most
 permissive of its copies' mailboxes shares by default (METADATA: participants and times;
 SUBJECT: and the subject; FULL: and body, snippet and attachments), raised by a share of its
-thread with the workspace or with them. A blocklisted participant hides the email from everyone
-but its owners.
+thread with the workspace or with them, made by a member who holds the message: a share covers
+the sharer's own copies only, never the rest of a thread (which anyone can join by naming its
+Message-IDs). A blocklisted participant hides the email from everyone but its owners.
+
+Holding a copy is proof of having received the message's content, because ingest keys messages
+by their Message-ID *and* content: a copy of a borrowed Message-ID is a message of its own.
 """
 
 from __future__ import annotations
@@ -76,14 +80,16 @@ async def access(viewer: Viewer, message_ids: Sequence[UUID]) -> dict[UUID, Acce
             result[message_id] = Access(Level.NONE, Reason.BLOCKLISTED if held else Reason.SHARING)
         else:
             thread = threads.get(message_id)
-            result[message_id] = _best(held, shares.get(thread) if thread else None)
+            result[message_id] = _best(held, shares.get(thread, {}) if thread else {})
     return result
 
 
-def _best(held: list[tuple[UUID, Sharing]], shared: Level | None) -> Access:
+def _best(held: list[tuple[UUID, Sharing]], shared: dict[UUID, Level]) -> Access:
+    """The most permissive default of the copies, or a share by one of their owners."""
     by_default = max(Level.of(sharing) for _, sharing in held)
-    if shared is not None and shared > by_default:
-        return Access(shared, Reason.THREAD_SHARED)
+    by_share = max((shared.get(owner, Level.NONE) for owner, _ in held), default=Level.NONE)
+    if by_share > by_default:
+        return Access(by_share, Reason.THREAD_SHARED)
     return Access(by_default, Reason.SHARING)
 
 
@@ -108,15 +114,17 @@ async def _threads(workspace_id: UUID, ids: list[UUID]) -> dict[UUID, UUID]:
     return found
 
 
-async def _shares(viewer: Viewer, thread_ids: Iterable[UUID]) -> dict[UUID, Level]:
-    found: dict[UUID, Level] = {}
+async def _shares(viewer: Viewer, thread_ids: Iterable[UUID]) -> dict[UUID, dict[UUID, Level]]:
+    """Per thread, the level each sharer shares their copies at with the viewer."""
+    found: dict[UUID, dict[UUID, Level]] = {}
     for chunk in chunked(sorted(thread_ids)):
         rows = await ThreadShare.filter(
-            workspace_id=viewer.workspace_id, thread_id__in=chunk
-        ).values_list("thread_id", "member_id", "level")
-        for thread_id, member_id, level in rows:
+            workspace_id=viewer.workspace_id, thread_id__in=chunk, shared_by_id__not_isnull=True
+        ).values_list("thread_id", "member_id", "shared_by_id", "level")
+        for thread_id, member_id, sharer, level in rows:
             if member_id is None or member_id == viewer.member_id:
-                found[thread_id] = max(found.get(thread_id, Level.NONE), Level.of(Sharing(level)))
+                by_sharer = found.setdefault(thread_id, {})
+                by_sharer[sharer] = max(by_sharer.get(sharer, Level.NONE), Level.of(Sharing(level)))
     return found
 
 

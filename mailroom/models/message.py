@@ -86,7 +86,8 @@ class Message(Entity):
     """One message per workspace, however many mailboxes saw it.
 
     `dedupe_key` is `m:` + a digest of the Message-ID, or `c:` + a digest of the content when the
-    message has none.
+    message has none, each digested together with what the message shows (subject, bodies,
+    attachments): a sighting with the same id but other content is another message.
     """
 
     workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
@@ -241,8 +242,12 @@ class PendingIngest(Entity):
 
 
 class ThreadShare(Entity):
-    """A thread shared beyond its mailboxes' default sharing: with the whole workspace (no
-    member) or with one member, at a level."""
+    """A member's share of their own copies of a thread's messages beyond their mailboxes'
+    default sharing: with the whole workspace (no member) or with one member, at a level.
+
+    It raises only the messages that `shared_by` holds: a thread may hold other members' mail
+    too (anyone can join a thread by naming its Message-IDs), and that is never theirs to
+    share."""
 
     workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
         "models.Workspace", related_name=False, on_delete=fields.CASCADE
@@ -264,4 +269,4 @@ class ThreadShare(Entity):
 
     class Meta:
         table = "thread_share"
-        unique_together = (("thread", "member"),)
+        unique_together = (("thread", "member", "shared_by"),)

@@ -38,7 +38,8 @@ fragment E on Email {
 """
 PATHS = {
     "emails": EMAIL + "query { emails(first: 10) { nodes { ...E } } }",
-    "thread": EMAIL + "query($thread: ID!) { thread(id: $thread) { subject emails { ...E } } }",
+    "thread": EMAIL
+    + "query($thread: ID!) { thread(id: $thread) { subject emails { nodes { ...E } } } }",
     "person": EMAIL
     + "query($person: ID!) { person(id: $person) { messages(first: 10) { nodes { ...E } } } }",
     "company": EMAIL
@@ -72,7 +73,7 @@ class Scene:
         """The one email as `token` sees it through `path`, and the thread's subject."""
         data = await self.api.data(token, PATHS[path], self.ids)
         if path == "thread":
-            [email] = data["thread"]["emails"]
+            [email] = data["thread"]["emails"]["nodes"]
             return email, data["thread"]["subject"]
         if path == "emails":
             [email] = data["emails"]["nodes"]

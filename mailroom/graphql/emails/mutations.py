@@ -1,4 +1,7 @@
-"""Sharing a thread beyond its mailboxes' default: with the workspace or named members."""
+"""Sharing a thread beyond its mailboxes' default: with the workspace or named members.
+
+A share covers the sharer's own copies of the thread's messages and nothing else (see
+`visibility`); each member's shares of a thread are their own, taken back by them alone."""
 
 from __future__ import annotations
 
@@ -10,10 +13,8 @@ from mailroom.graphql.context import Info
 from mailroom.graphql.emails.types import ThreadType
 from mailroom.graphql.errors import Forbidden, InvalidInput, NotFound
 from mailroom.graphql.ids import parse_id
-from mailroom.graphql.visibility import Reason, access
 from mailroom.graphql.workspace.types import SharingLevel
-from mailroom.models import Member, Message, Sharing, Thread, ThreadShare
-from mailroom.models.bulk import uuids
+from mailroom.models import Member, MessageCopy, Sharing, Thread, ThreadShare
 
 ShareResult = Annotated[
     ThreadType | NotFound | Forbidden | InvalidInput, strawberry.union("ShareResult")
@@ -30,7 +31,8 @@ class EmailMutations:
         level: SharingLevel,
         members: list[strawberry.ID] | None = None,
     ) -> ShareResult:
-        """With the whole workspace, or with `members`; by a member whose mailbox holds it."""
+        """Share your own copies of the thread's messages with the whole workspace, or with
+        `members`: what other members wrote into the thread stays as they share it."""
         row, refusal = await _own_thread(info, thread)
         if row is None:
             return refusal or NotFound()
@@ -42,7 +44,8 @@ class EmailMutations:
                 workspace=info.context.workspace,
                 thread=row,
                 member_id=member_id,
-                defaults={"level": Sharing(level.value), "shared_by": info.context.member},
+                shared_by=info.context.member,
+                defaults={"level": Sharing(level.value)},
             )
         return ThreadType.of(row)
 
@@ -50,7 +53,7 @@ class EmailMutations:
     async def unshare_thread(
         self, info: Info, thread: strawberry.ID, members: list[strawberry.ID] | None = None
     ) -> ShareResult:
-        """Take back a share with the workspace (no `members`) or with the members named."""
+        """Take back your share with the workspace (no `members`) or with the members named."""
         row, refusal = await _own_thread(info, thread)
         if row is None:
             return refusal or NotFound()
@@ -58,7 +61,9 @@ class EmailMutations:
         if targets is None:
             return InvalidInput(message="a member is not in this workspace")
         for member_id in targets:
-            await ThreadShare.filter(thread=row, member_id=member_id).delete()
+            await ThreadShare.filter(
+                thread=row, member_id=member_id, shared_by=info.context.member
+            ).delete()
         return ThreadType.of(row)
 
 
@@ -66,9 +71,12 @@ async def _own_thread(info: Info, thread: strawberry.ID) -> tuple[Thread | None,
     row = await Thread.get_or_none(workspace=info.context.workspace, id=parse_id(thread))
     if row is None:
         return None, None
-    ids = await uuids(Message.filter(thread_id=row.id).values_list("id", flat=True))
-    seen = await access(info.context.viewer, sorted(ids))
-    if not any(a.reason == Reason.OWNER for a in seen.values()):
+    holds = await MessageCopy.filter(
+        workspace_id=info.context.workspace.id,
+        message__thread_id=row.id,
+        mailbox__owner_id=info.context.member.id,
+    ).exists()
+    if not holds:
         return None, Forbidden(message="only a member whose mailbox holds the thread may share it")
     return row, None
 

@@ -12,6 +12,9 @@ from uuid import UUID
 import strawberry
 
 from mailroom.graphql.context import Info
+from mailroom.graphql.loaders import MESSAGE_FIELDS
+from mailroom.graphql.relay import Connection, connection_of, paginate
+from mailroom.graphql.threads import ThreadView
 from mailroom.graphql.visibility import Access, Level
 from mailroom.models import Message, Thread
 
@@ -71,36 +74,53 @@ class AttachmentType:
 
 @strawberry.type(name="Thread")
 class ThreadType:
+    """A thread as the viewer sees it: its subject, count and dates come from the emails the
+    viewer may see (`threads`), never from the others."""
+
     id: strawberry.ID
-    message_count: int
-    first_message_at: datetime | None
-    last_message_at: datetime | None
     row: strawberry.Private[Thread]
 
-    @strawberry.field
+    @strawberry.field(description="The subject of the earliest email whose subject you may see.")  # type: ignore[untyped-decorator]
     async def subject(self, info: Info) -> str | None:
-        """The thread's subject, if the viewer may see the subject of one of its emails."""
-        ids = await info.context.loaders.thread_messages.load(self.row.id)
-        seen: list[Access] = await info.context.loaders.access.load_many(ids)
-        return self.row.subject if any(a.allows(Level.SUBJECT) for a in seen) else None
+        return (await self._view(info)).subject
+
+    @strawberry.field(description="How many of its emails you may see.")  # type: ignore[untyped-decorator]
+    async def message_count(self, info: Info) -> int:
+        return (await self._view(info)).message_count
 
     @strawberry.field
-    async def emails(self, info: Info) -> list[EmailType]:
+    async def first_message_at(self, info: Info) -> datetime | None:
+        return (await self._view(info)).first_message_at
+
+    @strawberry.field
+    async def last_message_at(self, info: Info) -> datetime | None:
+        return (await self._view(info)).last_message_at
+
+    @strawberry.field
+    async def emails(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> Connection[EmailType]:
         """Oldest first."""
-        ids = await info.context.loaders.thread_messages.load(self.row.id)
-        rows: list[Message | None] = await info.context.loaders.message.load_many(ids)
-        messages = sorted((m for m in rows if m is not None), key=lambda m: (m.sent_at, m.id))
-        return await seen(info, messages)
+        page = await paginate(
+            Message.filter(workspace_id=self.row.workspace_id, thread_id=self.row.id).only(
+                *MESSAGE_FIELDS
+            ),
+            first=first,
+            after=after,
+            key="sent_at",
+            descending=False,
+            convert=lambda m: m,
+        )
+        nodes = await seen(info, page.nodes)
+        return connection_of(nodes, page.page_info.has_next_page, [e.cursor for e in page.edges])
+
+    async def _view(self, info: Info) -> ThreadView:
+        view: ThreadView = await info.context.loaders.thread_view.load(self.row)
+        return view
 
     @classmethod
     def of(cls, row: Thread) -> ThreadType:
-        return cls(
-            id=strawberry.ID(str(row.id)),
-            message_count=row.message_count,
-            first_message_at=row.first_message_at,
-            last_message_at=row.last_message_at,
-            row=row,
-        )
+        return cls(id=strawberry.ID(str(row.id)), row=row)
 
 
 @strawberry.type(name="Email")

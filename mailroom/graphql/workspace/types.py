@@ -6,8 +6,10 @@ from datetime import datetime
 from enum import Enum
 
 import strawberry
+from strawberry.permission import PermissionExtension
 
 from mailroom.graphql.context import Info
+from mailroom.graphql.permissions import IsAdmin, IsAdminOrMailboxOwner
 from mailroom.models import BlocklistEntry, Mailbox, Member, MessageCopy, Workspace
 
 
@@ -57,11 +59,24 @@ class MailboxType:
     provider: str
     status: str
     default_sharing: SharingLevel
-    last_error: str | None
-    last_error_at: datetime | None
     last_synced_at: datetime | None
     progress: ProgressType
     owner_id: strawberry.Private[object]
+    error: strawberry.Private[tuple[str | None, datetime | None]]
+
+    @strawberry.field(
+        extensions=[PermissionExtension([IsAdminOrMailboxOwner()], fail_silently=True)],
+        description="Null unless you are an admin or the mailbox's owner.",
+    )  # type: ignore[untyped-decorator]
+    def last_error(self) -> str | None:
+        return self.error[0]
+
+    @strawberry.field(
+        extensions=[PermissionExtension([IsAdminOrMailboxOwner()], fail_silently=True)],
+        description="Null unless you are an admin or the mailbox's owner.",
+    )  # type: ignore[untyped-decorator]
+    def last_error_at(self) -> datetime | None:
+        return self.error[1]
 
     @strawberry.field
     async def owner(self, info: Info) -> MemberType | None:
@@ -80,8 +95,7 @@ class MailboxType:
             provider=row.provider.value,
             status=row.status.value,
             default_sharing=SharingLevel(row.default_sharing.value),
-            last_error=row.last_error,
-            last_error_at=row.last_error_at,
+            error=(row.last_error, row.last_error_at),
             last_synced_at=row.last_synced_at,
             progress=ProgressType(done=row.progress_done, total=row.progress_total),
             owner_id=row.owner_id,
@@ -113,8 +127,8 @@ class WorkspaceType:
         rows = await Member.filter(workspace_id=info.context.workspace.id).order_by("created_at")
         return [MemberType.of(m) for m in rows]
 
-    @strawberry.field
-    async def blocklist(self, info: Info) -> list[BlocklistEntryType]:
+    @strawberry.field(permission_classes=[IsAdmin], description="For admins only.")  # type: ignore[untyped-decorator]
+    async def blocklist(self, info: Info) -> list[BlocklistEntryType] | None:
         rows = await BlocklistEntry.filter(workspace_id=info.context.workspace.id).order_by(
             "created_at"
         )
