@@ -1,14 +1,18 @@
 """/graphql over HTTP: the bearer token decides who asks (and in which workspace), a per-token
-rate limit comes before any work, and Strawberry does the rest."""
+rate limit and a cap on the request's size come before any work, a time budget bounds the
+rest, and Strawberry does it."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.types import ExecutionResult
 
 from mailroom.gateway.smtp.ratelimit import SlidingWindow
 from mailroom.graphql.context import Context
@@ -30,6 +34,19 @@ class _GraphQL(GraphQL[Context, None]):
     async def get_context(self, request: Any, response: Any) -> Context:
         state = request.scope["state"]
         return Context(request, response, self.settings, state["member"], state["workspace"])
+
+    async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        """One operation, within the time budget. A request past it is stopped where it waits
+        (on the database, mostly) and answered with an error, so that one client cannot hold
+        the server's connections for others; the cost limits keep the work between waits
+        small."""
+        budget = self.settings.api_request_timeout
+        try:
+            async with asyncio.timeout(budget):
+                return await super().execute_single(*args, **kwargs)
+        except TimeoutError:
+            message = f"the request took longer than {budget:g} s and was stopped; ask for less"
+            return ExecutionResult(data=None, errors=[GraphQLError(message)])
 
 
 class GraphQLEndpoint:
@@ -58,9 +75,43 @@ class GraphQLEndpoint:
             response.headers["Retry-After"] = "60"
             await response(scope, receive, send)
             return
+        body = await _read_body(request, self.settings.api_max_request_bytes)
+        if body is None:
+            limit = self.settings.api_max_request_bytes
+            await _error(413, f"the request is larger than {limit} bytes")(scope, receive, send)
+            return
         member, workspace = found
         scope.setdefault("state", {}).update(member=member, workspace=workspace)
-        await self.graphql(scope, receive, send)
+        await self.graphql(scope, _replay(body, receive), send)
+
+
+async def _read_body(request: Request, limit: int) -> bytes | None:
+    """The body, or None as soon as it is over `limit` (read no further): Starlette would read
+    it all into memory, however large."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that gives the body already read, then waits on the real one (for a
+    disconnect)."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
 
 
 def _bearer(request: Request) -> str | None:

@@ -55,11 +55,16 @@ def encode(value: Any, row_id: UUID) -> str:
     return base64.urlsafe_b64encode(json.dumps([plain, str(row_id)]).encode()).decode()
 
 
-def decode(cursor: str) -> tuple[Any, UUID]:
+def decode(cursor: str) -> tuple[datetime, UUID]:
+    """The time and id a cursor holds; every page here is ordered by a time. A cursor is the
+    client's to send: anything but what `encode` wrote is `invalid cursor`, never a query."""
     try:
         value, row_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return value, UUID(row_id)
-    except (ValueError, TypeError) as error:
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            raise ValueError("a cursor's time has its zone")
+        return moment, UUID(row_id)
+    except (ValueError, TypeError, AttributeError, RecursionError) as error:
         raise InvalidInputError("invalid cursor") from error
 
 
@@ -76,8 +81,6 @@ async def paginate(
     size = page_size(first)
     if after is not None:
         value, row_id = decode(after)
-        if key.endswith("_at") and isinstance(value, str):
-            value = datetime.fromisoformat(value)
         later = "lt" if descending else "gt"
         past: dict[str, Any] = {f"{key}__{later}": value}
         tied: dict[str, Any] = {key: value, f"id__{later}": row_id}

@@ -2,33 +2,32 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from functools import partial
 
 import strawberry
-from graphql import ASTValidationRule, GraphQLError
+from graphql import GraphQLError
 from strawberry.extensions import (
-    AddValidationRules,
     DisableIntrospection,
     MaskErrors,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     SchemaExtension,
-    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 
 from mailroom.errors import MailroomError
 from mailroom.graphql.emails.queries import EmailQueries
-from mailroom.graphql.limits import cost_limit_rule
+from mailroom.graphql.limits import Limits, RequestChecks
 from mailroom.graphql.mutations import Mutation
 from mailroom.graphql.people.queries import PeopleQueries
 from mailroom.graphql.workspace.queries import WorkspaceQueries
 from mailroom.settings import Settings
 
+log = logging.getLogger(__name__)
 Query = merge_types("Query", (WorkspaceQueries, PeopleQueries, EmailQueries))
 
 
@@ -36,37 +35,54 @@ def _masked(error: GraphQLError) -> bool:
     """Our own errors say what is wrong in terms a client can act on; anything else could show
     internals (SQL, paths) and becomes "Unexpected error."."""
     original = error.original_error
-    return original is not None and not isinstance(original, MailroomError)
+    return original is not None and not isinstance(original, MailroomError | GraphQLError)
 
 
-def _validation_rules(settings: Settings) -> list[type[ASTValidationRule]]:
-    """The depth, alias and cost rules, made once. Strawberry's limiter extensions make a new
-    rule class each time they are built, which is every request; validation results are cached
-    by their rules, so the cache would never hit."""
-    depth = QueryDepthLimiter(max_depth=settings.graphql_max_depth)
-    aliases = MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases)
-    return [
-        *depth.validation_rules,
-        *aliases.validation_rules,
-        cost_limit_rule(settings.graphql_max_cost),
-    ]
+class _Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Log errors without the request's text. Strawberry logs `str(error)`, which quotes
+        the lines of the query around the error, with whatever literal values they hold (a
+        password given inline, say); a client's mistakes are the client's to read, in the
+        response. Unexpected errors are logged with their traceback, still without the query."""
+        for error in errors:
+            original = error.original_error
+            if original is None or isinstance(original, MailroomError):
+                log.debug("refused a GraphQL request at %s", _where(error))
+            else:
+                log.error("unexpected error in %s", _where(error), exc_info=original)
+
+
+def _where(error: GraphQLError) -> str:
+    if error.path:
+        return ".".join(str(p) for p in error.path)
+    if error.locations:
+        return ", ".join(f"line {p.line} column {p.column}" for p in error.locations)
+    return "the request"
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
+    limits = Limits(
+        max_fields=settings.graphql_max_fields,
+        max_depth=settings.graphql_max_depth,
+        max_aliases=settings.graphql_max_aliases,
+        max_cost=settings.graphql_max_cost,
+    )
     # Factories: Strawberry makes each extension afresh for every operation.
     extensions: list[Callable[[], SchemaExtension]] = [
         partial(MaxTokensLimiter, max_token_count=settings.graphql_max_tokens),
-        partial(AddValidationRules, _validation_rules(settings)),
+        # Before validation, and in time linear in the document (see `limits`); it then
+        # validates, caching the result for the documents clients send again and again.
+        partial(RequestChecks, limits=limits),
         partial(MaskErrors, should_mask_error=_masked),
-        # Clients send the same few documents again and again: parse and validate each once
-        # (validation, limits included, is most of a small query's time). The caches are LRU
-        # bounded, so unique documents cannot grow them.
+        # Parse each document once: the cache is LRU bounded, so unique documents cannot
+        # grow it.
         partial(ParserCache, maxsize=256),
-        partial(ValidationCache, maxsize=256),
     ]
     if not settings.graphql_introspection:
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(
+    return _Schema(
         query=Query,
         mutation=Mutation,
         extensions=extensions,

@@ -3,6 +3,9 @@ companies and latest emails costs the same number of database queries at 10 as a
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import logging
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -64,10 +67,11 @@ async def test_depth_aliases_tokens_and_cost(strict: Api, team: Team) -> None:
     assert "more than 400 tokens" in _error(await strict.query(token, long))
     costly = "{ people(first: 100) { nodes { messages(first: 100) { nodes { id subject } } } } }"
     assert "query too expensive" in _error(await strict.query(token, costly))
-    # Fragments count where they are spread, and a page size in a variable counts as 100.
+    # Fragments count where they are spread, and a page size in a variable counts as its value.
     spread = """query($n: Int) { people(first: $n) { nodes { ...P } } }
         fragment P on Person { messages(first: 30) { nodes { id subject } } }"""
-    assert "query too expensive" in _error(await strict.query(token, spread, {"n": 10}))
+    assert "query too expensive" in _error(await strict.query(token, spread, {"n": 100}))
+    assert "errors" not in await strict.query(token, spread, {"n": 10})
     fine = "{ people(first: 10) { nodes { messages(first: 10) { nodes { id subject } } } } }"
     assert "errors" not in await strict.query(token, fine)
 
@@ -192,3 +196,150 @@ async def test_a_page_of_people_costs_the_same_queries_at_any_size(
         assert all(p["company"] and len(p["messages"]["nodes"]) == 5 for p in people)
     assert counts[10] == counts[50], counts
     assert counts[50] < 25, counter.statements
+
+
+async def test_every_list_is_paged_and_costed(api: Api, strict: Api, team: Team) -> None:
+    """A thread's emails once had no page size, so the estimate never counted them: this ran
+    for two minutes on a thread of 40 and answered 113 MB."""
+    token = team.alice_token
+    await Ingestor().ingest(team.alice_box, [Incoming(message(sender="alice@acme.com"))])
+    nested = "{ emails(first: 40) { nodes { thread { emails { nodes { thread { emails { nodes { thread { emails { nodes { id } } } } } } } } } } } }"
+    assert "query too expensive" in _error(await api.query(token, nested))
+    too_big = "{ emails { nodes { thread { emails(first: 101) { nodes { id } } } } } }"
+    body = await api.query(token, too_big)
+    assert "first must be between 0 and 100" in body["errors"][0]["message"]
+    # Plain lists count too: participants of 100 emails of 100 people.
+    lists = "{ people(first: 100) { nodes { messages(first: 5) { nodes { participants { person { emails } } } } } } }"
+    assert "query too expensive" in _error(await strict.query(token, lists))
+
+
+def _fragment_bomb(levels: int) -> str:
+    fragments = [f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(levels)]
+    fragments.append(f"fragment F{levels} on Query {{ me {{ email }} }}")
+    return "query { ...F0 } " + " ".join(fragments)
+
+
+@pytest.mark.timeout(60)
+async def test_a_fragment_bomb_is_refused_before_it_expands(api: Api, team: Team) -> None:
+    """40 fragments each spreading the next twice: 1.6 kB that expands to a trillion fields.
+    Expanding it (as the depth and alias limiters did) would take longer than the universe
+    has left; the measure is linear in the document."""
+    bomb = _fragment_bomb(40)
+    assert len(bomb) < 2000
+    message = _error(await api.query(team.alice_token, bomb))
+    assert "is too large" in message and "fields once its fragments are spread" in message
+    # The server is still there for everyone else.
+    assert await api.data(team.bob_token, "{ me { email } }") == {"me": {"email": "bob@acme.com"}}
+    # Fragments within the limits work as before.
+    assert "errors" not in await api.query(team.alice_token, _fragment_bomb(3))
+
+
+async def test_request_bodies_are_bounded(db: Settings, team: Team) -> None:
+    settings = api_settings(db, api_max_request_bytes=10_000)
+    async with _api(settings) as client:
+        headers = {"Authorization": f"Bearer {team.alice_token}"}
+        padded = {"query": "{ me { email } }", "variables": {"pad": "x" * 20_000}}
+        refused = await client.post("/graphql", json=padded, headers=headers)
+        assert refused.status_code == 413 and "larger than 10000 bytes" in refused.text
+
+        async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: chunked
+            yield b'{"query": "{ me { email } }", "variables": {"pad": "'
+            for _ in range(100):
+                yield b"x" * 1000
+            yield b'"}}'
+
+        streamed = await client.post(
+            "/graphql", content=chunks(), headers={**headers, "Content-Type": "application/json"}
+        )
+        assert streamed.status_code == 413
+        fine = await client.post("/graphql", json={"query": "{ me { email } }"}, headers=headers)
+        assert fine.json() == {"data": {"me": {"email": "alice@acme.com"}}}
+
+
+async def test_a_request_has_a_time_budget(
+    db: Settings, team: Team, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await Ingestor().ingest(team.alice_box, [Incoming(message(sender="alice@acme.com"))])
+
+    async def stuck(self: object, ids: object) -> None:
+        await asyncio.sleep(3600)  # a database that does not answer
+
+    monkeypatch.setattr(loaders.Loaders, "_participants", stuck)
+    settings = api_settings(db, api_request_timeout=0.5)
+    async with _api(settings) as client:
+        api = Api(client, settings)
+        body = await api.query(
+            team.alice_token, "{ emails { nodes { participants { address } } } }"
+        )
+        assert "took longer than 0.5 s" in _error(body)
+
+
+async def test_a_response_carries_a_bounded_amount_of_bodies(db: Settings, team: Team) -> None:
+    big = "x" * 4000 + "\n"
+    raws = [
+        message(sender="alice@acme.com", message_id=f"<b{n}@acme.com>", body=big,
+                date=BASE_DATE.replace(hour=n))
+        for n in range(5)
+    ]  # fmt: skip
+    await Ingestor().ingest(team.alice_box, [Incoming(raw) for raw in raws])
+    settings = api_settings(db, api_max_response_body_bytes=10_000)
+    async with _api(settings) as client:
+        api = Api(client, settings)
+        body = await api.query(team.alice_token, "{ emails { nodes { snippet text } } }")
+        texts = [n["text"] for n in body["data"]["emails"]["nodes"]]
+        assert [t is not None for t in texts] == [True, True, False, False, False]
+        assert "ask for fewer emails" in body["errors"][0]["message"]
+        # Snippets are not bodies: every one is there.
+        assert all(n["snippet"] for n in body["data"]["emails"]["nodes"])
+
+
+async def test_nul_characters_are_invalid_input(api: Api, team: Team) -> None:
+    create = 'mutation { createPerson(input: {name: "Eve\\u0000"}) { __typename } }'
+    literal = await api.query(team.alice_token, create)
+    assert literal["errors"][0]["message"] == "invalid input: text must not contain NUL characters"
+    by_variable = await api.query(
+        team.alice_token,
+        "query($f: PersonFilter) { people(filter: $f) { nodes { id } } }",
+        {"f": {"name": "a\x00b"}},
+    )
+    assert "must not contain NUL" in by_variable["errors"][0]["message"]
+    assert await api.data(team.alice_token, "{ people { nodes { id } } }") == {
+        "people": {"nodes": []}
+    }
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        base64.urlsafe_b64encode(b'["not a date", "00000000-0000-0000-0000-000000000000"]'),
+        base64.urlsafe_b64encode(b"[1, 2]"),
+        base64.urlsafe_b64encode(
+            b'["2026-03-02T09:30:00", "00000000-0000-0000-0000-000000000000"]'
+        ),
+        base64.urlsafe_b64encode(b"[" * 100_000),
+        b"%%%",
+    ],
+)
+async def test_a_bad_cursor_is_invalid_input(api: Api, team: Team, cursor: bytes) -> None:
+    for query in (
+        "query($c: String) { emails(after: $c) { nodes { id } } }",
+        "query($c: String) { people(after: $c) { nodes { id } } }",
+    ):
+        body = await api.query(team.alice_token, query, {"c": cursor.decode()})
+        assert body["errors"][0]["message"] == "invalid cursor", body
+
+
+async def test_query_text_never_reaches_the_log(
+    api: Api, team: Team, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = "correct-horse-battery-staple"
+    caplog.set_level(logging.DEBUG)
+    wrong_type = (
+        f'mutation {{ connectImapMailbox(input: {{host: "imap.example.com", port: "993", '
+        f'username: "alice", password: "{secret}"}}) {{ __typename }} }}'
+    )
+    body = await api.query(team.alice_token, wrong_type)
+    assert body["errors"]
+    unknown = f'{{ people(filter: {{name: "{secret}"}}) {{ nodes {{ nope }} }} }}'
+    assert (await api.query(team.alice_token, unknown))["errors"]
+    assert secret not in caplog.text

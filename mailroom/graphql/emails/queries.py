@@ -111,8 +111,7 @@ async def _newest(
     if where is not None and where.sent_before is not None:
         participants = participants.filter(sent_at__lt=where.sent_before)
     if after is not None:
-        value, row_id = decode(after)
-        sent_at = datetime.fromisoformat(value) if isinstance(value, str) else value
+        sent_at, row_id = decode(after)
         # The plain bound lets the index range start at the cursor; the OR settles ties.
         participants = participants.filter(sent_at__lte=sent_at).filter(
             Q(sent_at__lt=sent_at) | Q(sent_at=sent_at, message_id__lt=row_id)
