@@ -479,4 +479,7 @@ def migrate() -> None:
 
 
 def main() -> None:
+    # What Mailroom writes (the database and its journal, the SMTP spool, exports) holds other
+    # people's mail: readable by its owner only, whatever the umask of the shell that started it.
+    os.umask(0o077)
     app()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -63,8 +64,7 @@ TORTOISE_ORM = tortoise_config("sqlite://:memory:")
 async def open_database(settings: Settings) -> None:
     """Connect and bring the schema up to date."""
     if settings.is_sqlite:
-        path = Path(settings.database_url.removeprefix("sqlite://"))
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _private_files(Path(settings.database_url.removeprefix("sqlite://")), settings.data_dir)
     config = tortoise_config(settings.database_url)
     # Tortoise caches insert statements by connection name, not by dialect: a process that
     # opens SQLite and then PostgreSQL under the same name would send SQLite's statements.
@@ -81,6 +81,25 @@ async def open_database(settings: Settings) -> None:
         raise DatabaseError(
             f"cannot open database {_redacted(settings.database_url)}: {error}"
         ) from error
+
+
+def _private_files(path: Path, data_dir: Path) -> None:
+    """The database holds everyone's mail: the data folder only its owner may enter, the
+    database and its journal files only its owner may read (SQLite gives the journals the
+    database's mode). What an older version made with looser modes is tightened too; a folder
+    other than the data folder (the database may live anywhere) is left as it is."""
+    if path.name == ":memory:":
+        return
+    for folder in {data_dir, path.parent}:
+        created = not folder.exists()
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if (created or folder == data_dir) and folder.stat().st_uid == os.getuid():
+            folder.chmod(0o700)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    for file in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm", "-journal"))):
+        if file.exists() and file.stat().st_uid == os.getuid():
+            file.chmod(0o600)
 
 
 async def refresh_statistics() -> None:

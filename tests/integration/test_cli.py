@@ -253,3 +253,22 @@ def test_workspace_set_sender_policy_and_mode(workspace: Settings) -> None:
     assert "record creation ALL" in result.stdout and "sender policy ADDRESS_ONLY" in result.stdout
     bad = mailroom(workspace, "workspace", "set", "acme", "--sender-policy", "MAYBE", check=False)
     assert bad.returncode != 0 and "Traceback" not in bad.stderr
+
+
+def test_the_data_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    """The database holds everyone's mail: not for the machine's other users, whatever the
+    umask, and an older, looser data folder is tightened."""
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)
+    data.chmod(0o755)
+    settings = Settings(data_dir=data)  # the embedded default: SQLite in the data folder
+    old_umask = os.umask(0o022)
+    try:
+        mailroom(settings, "workspace", "create", "acme", "--name", "Acme")
+    finally:
+        os.umask(old_umask)
+    assert data.stat().st_mode & 0o777 == 0o700
+    files = [p for p in data.iterdir() if p.name.startswith("mailroom.sqlite3")]
+    assert files, list(data.iterdir())
+    for path in files:
+        assert path.stat().st_mode & 0o777 == 0o600, path
