@@ -15,7 +15,7 @@ from mailroom.gateway.intake import Incoming
 from mailroom.models import Mailbox
 from mailroom.workspaces import import_mailbox
 from tests.graphql.conftest import Api, Team
-from tests.helpers import BASE_DATE
+from tests.helpers import BASE_DATE, later, message
 
 LEVELS = ["METADATA", "SUBJECT", "FULL"]
 RANK = {"NONE": 0, "METADATA": 1, "SUBJECT": 2, "FULL": 3}
@@ -70,18 +70,19 @@ class Scene:
     full: dict[str, Any]  # the email as its owner sees it
 
     async def view(self, token: str, path: str) -> tuple[dict[str, Any], str | None]:
-        """The one email as `token` sees it through `path`, and the thread's subject."""
+        """The email as `token` sees it through `path` (other emails the viewer's own mail
+        put beside it are left out), and the thread's subject."""
         data = await self.api.data(token, PATHS[path], self.ids)
         if path == "thread":
-            [email] = data["thread"]["emails"]["nodes"]
-            return email, data["thread"]["subject"]
-        if path == "emails":
-            [email] = data["emails"]["nodes"]
+            nodes = data["thread"]["emails"]["nodes"]
+        elif path == "emails":
+            nodes = data["emails"]["nodes"]
         elif path == "person":
-            [email] = data["person"]["messages"]["nodes"]
+            nodes = data["person"]["messages"]["nodes"]
         else:
-            [email] = data["company"]["emails"]["nodes"]
-        return email, None
+            nodes = data["company"]["emails"]["nodes"]
+        [email] = [n for n in nodes if n["id"] == self.full["id"]]
+        return email, data["thread"]["subject"] if path == "thread" else None
 
     async def mutate(self, token: str, query: str, **variables: Any) -> dict[str, Any]:
         data = await self.api.data(token, query, variables)
@@ -134,6 +135,11 @@ class Relation:
     share: str | None = None  # "workspace", "bob" or "carol"
     share_level: str = "FULL"
     blocked: bool = False
+    # Bob's attacks: he holds his own mail with the Message-ID of Alice's, or he wrote into
+    # her thread (naming her message) and shared "the thread" at FULL. Neither changes what he
+    # sees of hers.
+    forged: bool = False
+    joined: bool = False
 
     def expected(self, default: str) -> tuple[str, str | None]:
         """(level, hidden reason) the viewer gets when the mailbox shares `default`."""
@@ -146,6 +152,14 @@ class Relation:
             level, reason = self.share_level, "THREAD_SHARED"
         return level, None if level == "FULL" else reason
 
+    def thread_subject(self, level: str, subject: str) -> str | None:
+        """The thread is named by the earliest email whose subject the viewer may see."""
+        if RANK[level] >= RANK["SUBJECT"]:
+            return subject
+        if self.joined:
+            return JOINED_SUBJECT
+        return FORGED_SUBJECT if self.forged else None
+
 
 RELATIONS = [
     Relation("owner", "alice"),
@@ -156,7 +170,22 @@ RELATIONS = [
     Relation("blocklisted participant", "bob", blocked=True),
     Relation("blocklisted participant, thread shared", "bob", "workspace", "FULL", True),
     Relation("blocklisted participant, the owner", "alice", blocked=True),
+    Relation("teammate holding a copy of the same Message-ID", "bob", forged=True),
+    Relation("teammate who joined the thread and shared it", "bob", joined=True),
 ]
+JOINED_SUBJECT = "Re: Quarterly numbers, and lunch"
+FORGED_SUBJECT = "Lunch?"  # Bob's own: a borrowed Message-ID puts it in the same thread
+
+
+def bobs_mail(relation: Relation) -> bytes | None:
+    if relation.forged:
+        return message(sender="bob@acme.com", to="jane@globex.com", message_id="<numbers@acme.com>",
+                       subject=FORGED_SUBJECT, body="Lunch on Friday?\n")  # fmt: skip
+    if relation.joined:
+        return message(sender="bob@acme.com", to="jane@globex.com", message_id="<lunch@acme.com>",
+                       references="<numbers@acme.com>", subject=JOINED_SUBJECT,
+                       date=later(1))  # fmt: skip
+    return None
 
 
 @pytest.mark.parametrize("default", LEVELS)
@@ -172,6 +201,13 @@ async def test_visibility_matrix(scene: Scene, default: str, relation: Relation)
         )
     if relation.blocked:
         await scene.mutate(alice, BLOCK, v="jane@globex.com")
+    bobs = bobs_mail(relation)
+    if bobs is not None:
+        await Ingestor().ingest(team.bob_box, [Incoming(bobs)])
+        if relation.joined:
+            await scene.mutate(
+                team.bob_token, SHARE, thread=scene.ids["thread"], level="FULL", members=None
+            )
     level, reason = relation.expected(default)
     token = getattr(team, f"{relation.viewer}_token")
 
@@ -185,8 +221,7 @@ async def test_visibility_matrix(scene: Scene, default: str, relation: Relation)
             shown = scene.full[field] if RANK[level] >= RANK[needs] else None
             assert email[field] == shown, f"{field} through {where}"
         if path == "thread":
-            shown = scene.full["subject"] if RANK[level] >= RANK["SUBJECT"] else None
-            assert thread_subject == shown
+            assert thread_subject == relation.thread_subject(level, scene.full["subject"])
 
 
 async def test_the_most_permissive_copy_decides(scene: Scene) -> None:
