@@ -50,9 +50,18 @@ class Settings(BaseSettings):
     smtp_max_connections_per_client: int = Field(default=20, gt=0)
     smtp_messages_per_sender_per_minute: int = Field(default=120, gt=0)
     smtp_idle_timeout: float = Field(default=300.0, gt=0)
+    # Limits against floods and memory exhaustion: connections open at once (from all clients),
+    # messages accepted per client per minute (an IPv4 address or an IPv6 /64), and message
+    # bytes held in memory across all connections while they arrive (a message past it is
+    # refused for now with 452 4.3.1; at least smtp_max_message_bytes).
+    smtp_max_connections: int = Field(default=500, gt=0)
+    smtp_messages_per_client_per_minute: int = Field(default=600, gt=0)
+    smtp_max_bytes_in_flight: int = Field(default=128 * 1024 * 1024, gt=0)
     # STARTTLS is offered when both are set.
     smtp_tls_cert_file: Path | None = None
     smtp_tls_key_file: Path | None = None
+    # Refuse mail (530 5.7.0) until the client has sent STARTTLS; needs the two files above.
+    smtp_require_tls: bool = False
     # Relays whose Authentication-Results headers are believed: the networks they connect from
     # and the authserv-id they write. Both must match.
     trusted_relay_networks: list[str] = Field(default_factory=list)
