@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import smtplib
+import socket
 import ssl
 import subprocess
 from collections.abc import AsyncIterator
@@ -341,7 +342,9 @@ def limited_settings(settings: Settings, tmp_path: Path) -> Settings:
         smtp_max_recipients=3,
         smtp_max_commands_before_data=10,
         smtp_max_connections_per_client=2,
+        smtp_max_connections=3,
         smtp_messages_per_sender_per_minute=3,
+        smtp_messages_per_client_per_minute=5,
         smtp_idle_timeout=1.0,
     )
 
@@ -352,6 +355,7 @@ async def limited(limited_settings: Settings) -> AsyncIterator[Gateway]:
         workspace = await create_workspace("acme", "Acme")
         await update_workspace(workspace, sender_policy=SenderPolicy.ADDRESS_ONLY)
         await add_member(workspace, "alice@acme.com")
+        await add_member(workspace, "bob@acme.com")
         yield Gateway(limited_settings, services)
 
 
@@ -419,11 +423,60 @@ async def test_too_many_connections_from_one_client(limited: Gateway) -> None:
     assert code == 421 and text.decode().startswith("4.7.0")
 
 
+async def test_too_many_connections_in_all(limited: Gateway) -> None:
+    def connect_from(host: str) -> socket.socket:
+        return socket.create_connection(("127.0.0.1", limited.port), 10, (host, 0))
+
+    def fourth_client() -> bytes:
+        # Three hosts (127.0.0.0/8 is all loopback), each within its own limit.
+        clients = [connect_from(host) for host in ("127.0.0.1", "127.0.0.2", "127.0.0.3")]
+        try:
+            for client in clients:
+                assert client.recv(200).startswith(b"220 ")
+            with connect_from("127.0.0.4") as fourth:
+                return fourth.recv(200)
+        finally:
+            for client in clients:
+                client.close()
+
+    assert (await asyncio.to_thread(fourth_client)).startswith(b"421 4.3.2 ")
+
+
 async def test_messages_per_sender_per_minute(limited: Gateway) -> None:
     for n in range(3):
         assert await limited.send(message(sender="alice@acme.com", message_id=f"<r{n}@x>")) == {}
+    # The count follows the member the mail is admitted for, whatever the envelope claims.
+    with pytest.raises(smtplib.SMTPDataError) as refused:
+        await limited.send(
+            message(sender="alice@acme.com", message_id="<r4@x>"), mail_from="bounces@acme.io"
+        )
+    assert refused.value.smtp_code == 451 and refused.value.smtp_error.startswith(b"4.7.1")
+    assert await limited.send(message(sender="bob@acme.com"), mail_from="bob@acme.com") == {}
+
+
+async def test_a_strangers_commands_do_not_use_up_a_members_allowance(limited: Gateway) -> None:
+    """MAIL FROM claims anything: MAIL and RSET in the member's name, from anywhere, count for
+    nothing; only messages accepted for the member do."""
+
+    def flood() -> None:
+        for _ in range(3):
+            with smtplib.SMTP("127.0.0.1", limited.port) as client:
+                client.ehlo()
+                for _ in range(4):
+                    client.mail("alice@acme.com")
+                    client.rset()
+
+    await asyncio.to_thread(flood)
+    assert await limited.send(message(sender="alice@acme.com", message_id="<real@x>")) == {}
+
+
+async def test_messages_per_client_per_minute(limited: Gateway) -> None:
+    for n, sender in enumerate(["alice@acme.com", "bob@acme.com"] * 2 + ["bob@acme.com"]):
+        raw = message(sender=sender, message_id=f"<c{n}@x>")
+        assert await limited.send(raw, mail_from=sender) == {}
+    # Refused at MAIL, before the client sends a byte of the message.
     with pytest.raises(smtplib.SMTPSenderRefused) as refused:
-        await limited.send(message(sender="alice@acme.com", message_id="<r4@x>"))
+        await limited.send(message(sender="alice@acme.com", message_id="<c5@x>"))
     assert refused.value.smtp_code == 451 and refused.value.smtp_error.startswith(b"4.7.1")
 
 

@@ -1,6 +1,11 @@
 """The SMTP hooks: who may send (MAIL), to which address (RCPT), and what happens to the message
 (DATA). Nothing is acknowledged before its bytes are committed; parsing beyond the headers
-happens after the reply, in the ingest pipeline."""
+happens after the reply, in the ingest pipeline.
+
+Rate limits count accepted messages only, per member the message is admitted for and per client
+host: MAIL FROM claims anything, so nobody's commands can use up a member's allowance. A client
+over its allowance is refused at MAIL, before it sends the message.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from mailroom.gateway.intake import Incoming, SourceFacts
 from mailroom.gateway.pipeline import Pipeline
 from mailroom.gateway.smtp.admission import FORWARDED_FOR, Delivery, Kind, Letter, Refused, admit
 from mailroom.gateway.smtp.authenticity import Authenticator, Verdict
+from mailroom.gateway.smtp.connections import client_of
 from mailroom.gateway.smtp.directory import Directory
 from mailroom.gateway.smtp.ratelimit import SlidingWindow
 from mailroom.gateway.smtp.replies import Reply
@@ -37,16 +43,24 @@ class GatewayHandler:
         self.hostname = settings.smtp_hostname or settings.mail_domain
         self.max_recipients = settings.smtp_max_recipients
         self.max_hops = settings.smtp_max_hops
-        self.senders = SlidingWindow(settings.smtp_messages_per_sender_per_minute)
+        self.members = SlidingWindow(settings.smtp_messages_per_sender_per_minute)
+        self.clients = SlidingWindow(settings.smtp_messages_per_client_per_minute)
         self.directory = Directory(self.mail_domain)
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        """aiosmtpd offers AUTH once TLS is on; there is no account to log in to."""
+        session.host_name = hostname
+        return [line for line in responses if not line[4:].upper().startswith("AUTH")]
 
     async def handle_MAIL(
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
-        sender = address.lower() or f"<>@{session.peer[0]}"
-        if not self.senders.allow(sender):
-            log.warning("rate limited sender %s from %s", sender, session.peer[0])
-            return Reply.RATE_LIMITED.format(sender=address)
+        client = client_of(session.peer)
+        if not self.clients.permits(client):
+            log.warning("rate limited client %s (MAIL FROM %s)", client, address)
+            return Reply.CLIENT_RATE_LIMITED.value
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         envelope.recipients = []
@@ -95,6 +109,10 @@ class GatewayHandler:
         except BaseORMException:
             log.exception("admission of %s failed", message_id)
             return Reply.STORAGE_FAILED.value
+        limited = [d.member for d in deliveries if not self.members.permits(str(d.member.id))]
+        if limited:
+            reply = Reply.RATE_LIMITED.format(sender=limited[0].email)
+            return _refuse(message_id, reply, letter.sender)
         return await self._store(raw, deliveries, session, envelope, message_id)
 
     async def _store(
@@ -112,6 +130,9 @@ class GatewayHandler:
         except Exception:
             log.exception("storing %s failed; refused with a temporary error", message_id)
             return Reply.STORAGE_FAILED.value
+        for delivery in deliveries:
+            self.members.record(str(delivery.member.id))
+        self.clients.record(client_of(session.peer))
         log.debug("accepted %s as %s for %d member(s)", message_id, queue_id, len(items))
         return Reply.ACCEPTED.format(id=queue_id)
 

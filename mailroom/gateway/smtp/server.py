@@ -1,6 +1,7 @@
 """The receiver: aiosmtpd's SMTP protocol, created on the running event loop, with the limits
-aiosmtpd does not have (connections per client, commands before DATA) and its own limit
-replies worded with enhanced status codes."""
+aiosmtpd does not have (connections per client and in all, commands before DATA, message bytes
+held in memory), its own replies worded with enhanced status codes, and without what aiosmtpd
+offers that Mailroom has no use for (AUTH) or gets wrong (a second STARTTLS)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,18 @@ import functools
 import logging
 import re
 import ssl
-from collections import Counter
 from collections.abc import Awaitable, Callable
 from email._header_value_parser import get_addr_spec, get_angle_addr
 from email.errors import HeaderParseError
 from typing import Any
 
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, TLSSetupException, syntax
 
+from mailroom.errors import SettingsError
+from mailroom.gateway.smtp.connections import Connections, client_of
+from mailroom.gateway.smtp.data import read_data
 from mailroom.gateway.smtp.handler import GatewayHandler
+from mailroom.gateway.smtp.inflight import InFlight
 from mailroom.gateway.smtp.replies import Reply, translate
 from mailroom.settings import Settings
 
@@ -36,16 +40,18 @@ class GatewaySMTP(SMTP):
         self,
         handler: GatewayHandler,
         *,
-        open_connections: Counter[str],
+        connections: Connections,
+        in_flight: InFlight,
         settings: Settings,
         **options: Any,
     ) -> None:
         super().__init__(handler, **options)
-        self._open = open_connections
-        self._per_client = settings.smtp_max_connections_per_client
+        self._connections = connections
+        self._in_flight = in_flight
         self._max_commands = settings.smtp_max_commands_before_data
         self._commands = 0
-        self._client: str | None = None
+        self._client: str | None = None  # the key this connection is counted under, if it is
+        self._receiving = False  # reading DATA
         # Every command passes through `_counted` (wraps keeps the attributes HELP reads).
         self._smtp_methods = {
             name: self._counted(name, method) for name, method in self._smtp_methods.items()
@@ -53,24 +59,24 @@ class GatewaySMTP(SMTP):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         if self._client is None:  # not the STARTTLS upgrade of an open connection
-            peer = transport.get_extra_info("peername")
-            client = str(peer[0]) if peer else "unknown"
-            if self._open[client] >= self._per_client:
-                log.warning("refused connection from %s: %d already open", client, self._per_client)
+            client = client_of(transport.get_extra_info("peername"))
+            refusal = self._connections.open(client)
+            if refusal is not None:
+                log.warning("refused connection from %s: %s", client, refusal.value)
                 assert isinstance(transport, asyncio.WriteTransport)
-                transport.write(Reply.TOO_MANY_CONNECTIONS.value.encode() + b"\r\n")
+                transport.write(refusal.value.encode() + b"\r\n")
                 transport.close()
                 return
             self._client = client
-            self._open[client] += 1
         super().connection_made(transport)
 
     def connection_lost(self, error: Exception | None) -> None:
         if self._client is None:
-            return  # refused in connection_made
-        self._open[self._client] -= 1
-        if self._open[self._client] <= 0:
-            del self._open[self._client]
+            # Refused in connection_made, or lost already: aiosmtpd also calls this itself
+            # (after a failed TLS handshake), and a connection is counted out only once.
+            return
+        self._connections.close(self._client)
+        self._client = None
         super().connection_lost(error)
 
     def eof_received(self) -> bool | None:
@@ -102,9 +108,69 @@ class GatewaySMTP(SMTP):
     def _timeout_cb(self) -> None:
         """aiosmtpd closes an idle connection without a word; RFC 5321 (4.5.3.2) has the server
         say why first."""
+        reply = Reply.TOO_SLOW if self._receiving else Reply.IDLE
         if isinstance(self.transport, asyncio.WriteTransport) and not self.transport.is_closing():
-            self.transport.write(Reply.IDLE.format(hostname=self.hostname).encode() + b"\r\n")
+            self.transport.write(reply.format(hostname=self.hostname).encode() + b"\r\n")
         super()._timeout_cb()  # type: ignore[no-untyped-call]
+
+    @syntax("DATA")
+    async def smtp_DATA(self, arg: str) -> None:
+        """aiosmtpd's DATA, reading the message with `read_data`. The timer is not restarted by
+        data lines, only by commands: the idle timeout bounds the whole of DATA, so a client
+        trickling a message holds its bytes no longer than that."""
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        assert self.data_size_limit is not None  # always set (start_smtp_server)
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        with self._in_flight.claim() as claim:
+            self._receiving = True
+            try:
+                received = await read_data(
+                    self._reader,
+                    claim,
+                    max_bytes=self.data_size_limit,
+                    max_line=self.line_length_limit,
+                )
+            finally:
+                self._receiving = False
+            self._reset_timeout()  # the client now waits for us: admission may take a while
+            try:
+                if received.refusal is None:
+                    self.envelope.content = self.envelope.original_content = received.content
+                    status: str = await self._call_handler_hook("DATA")
+                else:
+                    status = received.refusal.value
+            finally:
+                # The message's bytes go, and then its claim.
+                self._set_post_data_state()  # type: ignore[no-untyped-call]
+        await self.push(status)
+
+    @syntax("STARTTLS", when="tls_context")
+    async def smtp_STARTTLS(self, arg: str) -> None:
+        # aiosmtpd would start a handshake inside the TLS session, which fails with a traceback.
+        if self._tls_protocol is not None:
+            await self.push(Reply.TLS_ACTIVE.value)
+            return
+        await super().smtp_STARTTLS(arg)
+
+    async def smtp_AUTH(self, arg: str) -> None:  # no `syntax`: HELP does not list it
+        await self.push(Reply.NO_AUTH.value)
+
+    async def handle_exception(self, error: Exception) -> str:
+        """A failed TLS handshake is the client's doing: one line in the log, not a traceback
+        (aiosmtpd then closes the connection without a reply)."""
+        if isinstance(error, TLSSetupException):
+            log.info("TLS handshake with %s failed: %s", self._client, error.__cause__)
+            return ""
+        status: str = await super().handle_exception(error)
+        return status
 
     async def push(self, status: str) -> None:  # type: ignore[override]
         await super().push(translate(status))
@@ -130,6 +196,11 @@ class GatewaySMTP(SMTP):
 
 def tls_context(settings: Settings) -> ssl.SSLContext | None:
     if settings.smtp_tls_cert_file is None or settings.smtp_tls_key_file is None:
+        if settings.smtp_require_tls:
+            raise SettingsError(
+                "MAILROOM_SMTP_REQUIRE_TLS needs a certificate: set MAILROOM_SMTP_TLS_CERT_FILE "
+                "and MAILROOM_SMTP_TLS_KEY_FILE"
+            )
         return None
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(settings.smtp_tls_cert_file, settings.smtp_tls_key_file)
@@ -139,20 +210,30 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
 async def start_smtp_server(settings: Settings, handler: GatewayHandler) -> asyncio.Server:
     """Listen on the running loop (aiosmtpd's Controller runs its own loop in a thread, and
     its unthreaded variant cannot start inside a running loop, so the server is made here)."""
-    open_connections: Counter[str] = Counter()
     context = tls_context(settings)
+    if settings.smtp_max_bytes_in_flight < settings.smtp_max_message_bytes:
+        raise SettingsError(
+            "MAILROOM_SMTP_MAX_BYTES_IN_FLIGHT must be at least MAILROOM_SMTP_MAX_MESSAGE_BYTES, "
+            "or a message of the largest size could never be taken"
+        )
+    connections = Connections(
+        settings.smtp_max_connections_per_client, settings.smtp_max_connections
+    )
+    in_flight = InFlight(settings.smtp_max_bytes_in_flight)
     hostname = settings.smtp_hostname or settings.mail_domain
 
     def factory() -> GatewaySMTP:
         return GatewaySMTP(
             handler,
-            open_connections=open_connections,
+            connections=connections,
+            in_flight=in_flight,
             settings=settings,
             hostname=hostname,
             ident="Mailroom",
             data_size_limit=settings.smtp_max_message_bytes,
             enable_SMTPUTF8=True,
             tls_context=context,
+            require_starttls=settings.smtp_require_tls,
             timeout=settings.smtp_idle_timeout,
             loop=loop,
         )
