@@ -13,6 +13,7 @@ from tortoise import connections
 from tortoise.queryset import QuerySet
 
 from mailroom.errors import InvalidInputError
+from mailroom.graphql.relay import MAX_PAGE
 from mailroom.graphql.threads import ThreadView, thread_views
 from mailroom.graphql.visibility import Access, Viewer, access
 from mailroom.models import (
@@ -67,8 +68,10 @@ class Loaders:
         # a model of each (dates parsed and all) would be most of the page's time.
         rows: dict[UUID, list[ParticipantRow]] = defaultdict(list)
         for chunk in chunked(list(ids)):
+            # At most a page of each role: a message may name fifty thousand addresses, and
+            # a page of such messages must not read them all.
             found = await Participant.filter(
-                workspace_id=self.viewer.workspace_id, message_id__in=chunk
+                workspace_id=self.viewer.workspace_id, message_id__in=chunk, position__lt=MAX_PAGE
             ).values_list(
                 "message_id", "role", "position", "address", "domain", "name", "person_id"
             )

@@ -21,6 +21,7 @@ from mailroom.errors import InvalidInputError
 
 T = TypeVar("T")
 MAX_PAGE = 100
+DEFAULT_PAGE = 20
 
 
 @strawberry.type
@@ -44,7 +45,7 @@ class Connection(Generic[T]):
 
 def page_size(first: int | None) -> int:
     if first is None:
-        return 20
+        return DEFAULT_PAGE
     if not 0 <= first <= MAX_PAGE:
         raise InvalidInputError(f"first must be between 0 and {MAX_PAGE}")
     return first

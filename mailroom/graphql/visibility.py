@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 from uuid import UUID
 
+from tortoise.expressions import Q
+
 from mailroom.models import (
     BlockKind,
     BlocklistEntry,
@@ -28,7 +30,7 @@ from mailroom.models import (
     ThreadShare,
 )
 from mailroom.models.bulk import chunked
-from mailroom.resolver.addresses import within
+from mailroom.resolver.addresses import registrable_domain, within
 
 
 class Level(IntEnum):
@@ -134,9 +136,16 @@ async def _blocked(workspace_id: UUID, ids: list[UUID]) -> set[UUID]:
         return set()
     addresses = {v for k, v in entries if k == BlockKind.ADDRESS}
     domains = {v for k, v in entries if k == BlockKind.DOMAIN}
+    # Only the participants that may match, found by the indexed columns: a message may name
+    # fifty thousand addresses.
+    near = Q(address__in=sorted(addresses)) | Q(
+        domain__in=sorted({registrable_domain(d) or d for d in domains})
+    )
     blocked: set[UUID] = set()
     for chunk in chunked(ids):
-        rows = await Participant.filter(message_id__in=chunk).values_list("message_id", "address")
+        rows = await Participant.filter(near, message_id__in=chunk).values_list(
+            "message_id", "address"
+        )
         for message_id, address in rows:
             if address in addresses or within(address.rpartition("@")[2], domains):
                 blocked.add(message_id)

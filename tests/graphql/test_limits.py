@@ -343,3 +343,29 @@ async def test_query_text_never_reaches_the_log(
     unknown = f'{{ people(filter: {{name: "{secret}"}}) {{ nodes {{ nope }} }} }}'
     assert (await api.query(team.alice_token, unknown))["errors"]
     assert secret not in caplog.text
+
+
+async def test_a_message_naming_thousands_of_addresses_shows_a_page_of_them(
+    api: Api, team: Team
+) -> None:
+    """Whoever writes a message chooses how many addresses it names (tens of thousands fit in
+    its headers); an email shows at most a page of each role."""
+    many = ", ".join(f"p{n}@globex{n % 7}.com" for n in range(3000))
+    await Ingestor().ingest(
+        team.alice_box, [Incoming(message(sender="alice@acme.com", to=many, cc="kim@initech.com"))]
+    )
+    query = "query($n: Int) { emails { nodes { participants(first: $n) { role address } } } }"
+    for first, shown in ((None, 20), (100, 100), (3000, None)):
+        body = await api.query(team.alice_token, query, {"n": first})
+        if shown is None:
+            assert "first must be between 0 and 100" in body["errors"][0]["message"]
+            continue
+        [email] = body["data"]["emails"]["nodes"]
+        roles = [p["role"] for p in email["participants"]]
+        assert len(roles) == shown and roles[:2] == ["FROM", "TO"]
+    [email] = (await api.data(team.alice_token, query, {"n": 3}))["emails"]["nodes"]
+    assert [p["address"] for p in email["participants"]] == [
+        "alice@acme.com",
+        "p0@globex0.com",
+        "p1@globex1.com",
+    ]

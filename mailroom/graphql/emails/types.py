@@ -13,7 +13,13 @@ import strawberry
 
 from mailroom.graphql.context import Info
 from mailroom.graphql.loaders import MESSAGE_FIELDS
-from mailroom.graphql.relay import Connection, connection_of, paginate
+from mailroom.graphql.relay import (
+    DEFAULT_PAGE,
+    Connection,
+    connection_of,
+    page_size,
+    paginate,
+)
 from mailroom.graphql.threads import ThreadView
 from mailroom.graphql.visibility import Access, Level
 from mailroom.models import Message, Thread
@@ -174,11 +180,16 @@ class EmailType:
             for a in rows
         ]
 
-    @strawberry.field
-    async def participants(self, info: Info) -> list[ParticipantType] | None:
+    @strawberry.field(
+        description="In header order: From, Sender, Reply-To, To, Cc, Bcc; the first `first` "
+        "(at most 100) of them."
+    )  # type: ignore[untyped-decorator]
+    async def participants(
+        self, info: Info, first: int | None = DEFAULT_PAGE
+    ) -> list[ParticipantType] | None:
         if not self.access.allows(Level.METADATA):
             return None
-        return await _participants(info, self.row.id)
+        return (await _participants(info, self.row.id))[: page_size(first)]
 
     @strawberry.field
     async def thread(self, info: Info) -> ThreadType | None:
