@@ -131,6 +131,7 @@ def mailroom(args: argparse.Namespace) -> tuple[float, float, int]:
             "MAILROOM_HTTP_PORT": str(http),
             "MAILROOM_MAIL_DOMAIN": DOMAIN,
             "MAILROOM_SMTP_MESSAGES_PER_SENDER_PER_MINUTE": "10000000",
+            "MAILROOM_SMTP_MESSAGES_PER_CLIENT_PER_MINUTE": "10000000",
             "MAILROOM_SMTP_MAX_CONNECTIONS_PER_CLIENT": str(args.connections * 2),
         }
         env.pop("MAILROOM_DATABASE_URL", None)
