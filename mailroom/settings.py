@@ -92,6 +92,16 @@ class Settings(BaseSettings):
     graphql_max_aliases: int = Field(default=20, gt=0)
     graphql_max_tokens: int = Field(default=3000, gt=0)
     graphql_max_cost: int = Field(default=50_000, gt=0)
+    # Field selections once fragments are spread (a few kilobytes of fragments can expand to
+    # millions of fields).
+    graphql_max_fields: int = Field(default=2000, gt=0)
+    # A request's body (the query and its variables), refused above this before it is parsed.
+    api_max_request_bytes: int = Field(default=1024 * 1024, gt=0)
+    # How long one request may take before it is stopped with an error.
+    api_request_timeout: float = Field(default=30.0, gt=0)
+    # Email bodies (text and HTML) one response may carry; past it, bodies are refused with an
+    # error that asks for fewer (a page of 100 emails of 2 MB each would be 400 MB).
+    api_max_response_body_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
 
     max_message_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
     max_headers: int = Field(default=Limits.max_headers, gt=0)
@@ -104,16 +114,6 @@ class Settings(BaseSettings):
     ingest_batch_size: int = Field(default=500, gt=0, le=5000)
     # Processes that parse messages beside the one that stores them; 0 parses in-process.
     # Default: one per core but the one the storing process needs (measured best on 2 cores).
-    # Field selections once fragments are spread (a few kilobytes of fragments can expand to
-    # millions of fields).
-    graphql_max_fields: int = Field(default=2000, gt=0)
-    # A request's body (the query and its variables), refused above this before it is parsed.
-    api_max_request_bytes: int = Field(default=1024 * 1024, gt=0)
-    # How long one request may take before it is stopped with an error.
-    api_request_timeout: float = Field(default=30.0, gt=0)
-    # Email bodies (text and HTML) one response may carry; past it, bodies are refused with an
-    # error that asks for fewer (a page of 100 emails of 2 MB each would be 400 MB).
-    api_max_response_body_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
     normalize_workers: int = Field(
         default_factory=lambda: max(0, (os.cpu_count() or 1) - 1), ge=0, le=64
     )
