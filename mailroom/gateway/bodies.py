@@ -138,17 +138,17 @@ class _Walker:
 
     def finish(self) -> Bodies:
         if self.segments:
-            texts = [_plain(segment) for segment in self.segments]
+            texts = [_plain(segment, self.found.defects) for segment in self.segments]
             self.found.text = "\n\n".join(text for text in texts if text)
             self.found.html = _joined(segment.html for segment in self.segments)
         return self.found
 
 
-def _plain(segment: Segment) -> str:
+def _plain(segment: Segment, defects: list[str]) -> str:
     """The plain text of a segment, derived from its HTML when it has no plain version."""
     if segment.text is not None:
         return segment.text
-    return html_to_text(segment.html or "")
+    return html_to_text(segment.html or "", defects)
 
 
 def _is_body(info: PartInfo, *, depth: int, alternative: bool) -> bool:
