@@ -24,6 +24,12 @@ _HEADER_END = re.compile(rb"(?:\r\n|\r(?!\n)|\n)(?:\r\n|\r(?!\n)|\n)")
 _OBSOLETE_NAME = re.compile(rb"^([\x21-\x39\x3b-\x7e]+)[ \t]+:", re.MULTILINE)
 
 
+# RFC 2046 allows 70 characters. The stdlib compiles a multipart's boundary into a regular
+# expression at about a microsecond per character (a 40 MB one: half a minute); a longer one is
+# no boundary, and the stdlib records a NoBoundaryInMultipartDefect.
+MAX_BOUNDARY = 1000
+
+
 class Part(Message):
     """A compat32 message whose boundary lookup is linear in the header length."""
 
@@ -32,8 +38,10 @@ class Part(Message):
         if value is None:
             return failobj
         boundary = parse_params(unfold(value), decode_words=False).get("boundary")
+        if not boundary or len(boundary) > MAX_BOUNDARY:
+            return failobj
         # rstrip as the stdlib does: trailing blanks are dropped from delimiter lines too.
-        return boundary.rstrip() if boundary else failobj
+        return boundary.rstrip()
 
 
 def first_header(part: Message, name: str) -> str | None:

@@ -80,7 +80,8 @@ def scan_text(text: str) -> Scan:
         previous = lines[index - 1].text if index else ""
         found = separator(line.text)
         if found is not None:
-            scan.block = _read_block(text, lines, index + 1, found)
+            reader = _read_fields(lines, index + 1)
+            scan.block = _block(text, reader, found) if reader is not None else None
             scan.marker = scan.marker or found
             if scan.block is not None or found.strong:
                 return scan  # past a forward's separator, later blocks are its quoted text
@@ -88,16 +89,15 @@ def scan_text(text: str) -> Scan:
             scan.reply = True
             return scan
         elif (header := field_line(line.text)) is not None and header[0] == "from":
-            block = _read_block(text, lines, index, None)
-            if block is not None and _BARE_BLOCK_FIELDS <= block.fields.keys():
-                scan.block = block
+            reader = _read_fields(lines, index)
+            if reader is not None and _BARE_BLOCK_FIELDS <= reader.fields.keys():
+                scan.block = _block(text, reader, None)
                 return scan
     return scan
 
 
-def _read_block(
-    text: str, lines: list[_Line], start: int, marker: Separator | None
-) -> HeaderBlock | None:
+def _read_fields(lines: list[_Line], start: int) -> _Reader | None:
+    """The header lines from `start` on, if they make a block (a From, Subject or Date)."""
     reader = _Reader()
     blanks = 0
     for index in range(start, min(len(lines), start + _MAX_FIELDS + _MAX_BLANKS * 4)):
@@ -116,11 +116,19 @@ def _read_block(
         reader.end = lines[index].end
     if reader.end is None or not ({"from", "subject", "date"} & reader.fields.keys()):
         return None
-    if marker is not None:
-        reader.languages[:0] = marker.languages
-    body = _LEADING_BLANKS.sub("", _unquote(text[reader.end + 1 :], reader.depth)).rstrip()
-    languages = tuple(dict.fromkeys([*reader.languages, "en"]))
-    return HeaderBlock(marker, reader.fields, languages, body)
+    return reader
+
+
+def _block(text: str, reader: _Reader, marker: Separator | None) -> HeaderBlock:
+    """The block `reader` read, with the forwarded text after it.
+
+    Only for the block taken: the text runs to the end of the body, and a body of many
+    `From:` lines that make no block once cost its whole length for each of them.
+    """
+    end = reader.end if reader.end is not None else len(text)
+    languages = [*(marker.languages if marker is not None else ()), *reader.languages, "en"]
+    body = _LEADING_BLANKS.sub("", _unquote(text[end + 1 :], reader.depth)).rstrip()
+    return HeaderBlock(marker, reader.fields, tuple(dict.fromkeys(languages)), body)
 
 
 def _take(reader: _Reader, text: str, blanks: int) -> bool:

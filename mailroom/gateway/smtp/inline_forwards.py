@@ -25,12 +25,13 @@ from mailroom.gateway.smtp.forward_dates import forwarded_date
 
 _ASCII_POLICY = policy.SMTP.clone(cte_type="7bit")
 _UTF8_POLICY = policy.SMTPUTF8
-# Bounded repeats: these run over whole recipient lists, which may be long.
-_LINKED = re.compile(r"([^\s<>\[\]]{1,64}@[^\s<>\[\]]{1,255}?)\s{0,4}<mailto:\1>", re.IGNORECASE)
-_MAILTO_BRACKETS = re.compile(r"\[mailto:\s*([^\]\s]+)\s*\]", re.IGNORECASE)
+# These run over whole recipient lists, which may be long: no pattern may backtrack over more
+# than a bounded stretch, nor start again inside a run it already failed on.
+_MAILTO_LINK = re.compile(r"\s{0,4}<mailto:([^\s<>\[\]]{1,320})>", re.IGNORECASE)
+_MAILTO_BRACKETS = re.compile(r"\[mailto:\s*+([^\[\]\s]++)\s*+\]", re.IGNORECASE)
 _MAILTO = re.compile(r"<\s*mailto:", re.IGNORECASE)
-_SINGLE_QUOTED = re.compile(r"'([^'\s<>,;]+@[^'\s<>,;]+)'")
-_BOLD_NAME = re.compile(r"\*+([^*<>]+?)\*+(?=\s*<)")
+_SINGLE_QUOTED = re.compile(r"'([^'\s<>,;@]++@[^'\s<>,;]++)'")
+_BOLD_NAME = re.compile(r"(?<!\*)\*++([^*<>]+?)\*++(?=\s*+<)")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _MAX_VALUE = 8192
 MARK_HEADER = "X-Mailroom-Unwrapped"
@@ -87,7 +88,7 @@ def _set_date(
 def _addresses(name: str, value: str, defects: list[str]) -> list[Address]:
     if not value.strip():
         return []
-    text = _LINKED.sub(r"\1", value[:_MAX_VALUE])
+    text = _without_links(value[:_MAX_VALUE])
     text = _MAILTO.sub("<", _MAILTO_BRACKETS.sub(r"<\1>", text))
     text = _BOLD_NAME.sub(r"\1", _SINGLE_QUOTED.sub(r"\1", text))
     if '"' not in text:
@@ -95,6 +96,20 @@ def _addresses(name: str, value: str, defects: list[str]) -> list[Address]:
     addresses, problems = parse_address_list(text)
     defects.extend(f"forwarded {name}: {problem}" for problem in problems)
     return [_without_quotes(address) for address in addresses]
+
+
+def _without_links(text: str) -> str:
+    """`j@x.org<mailto:j@x.org>` (a link turned to text) as `j@x.org`."""
+    out: list[str] = []
+    pos = 0
+    for match in _MAILTO_LINK.finditer(text):
+        address = match.group(1)
+        shown = text[max(pos, match.start() - len(address)) : match.start()]
+        if "@" in address and shown.lower() == address.lower():
+            out.append(text[pos : match.start()])
+            pos = match.end()
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def _without_quotes(address: Address) -> Address:
