@@ -71,9 +71,11 @@ async def running(settings: Settings) -> AsyncIterator[Services]:
     async with AsyncExitStack() as stack:
         await open_database(settings)
         stack.push_async_callback(close_database)
-        pool = NormalizePool(settings.normalize_workers) if settings.normalize_workers else None
-        if pool is not None:
-            stack.callback(pool.close)
+        # Always at least one worker: a message is read within its time budget, and off the
+        # event loop that answers the API and SMTP (normalize_workers 0 still means one here).
+        pool = NormalizePool(settings.normalize_workers, settings.parse_timeout)
+        pool.start()
+        stack.callback(pool.close)
         ingestor = Ingestor(settings.limits, pool)
         spool = Spool(settings.data_dir / "spool") if settings.smtp_enabled else None
         pipeline = Pipeline(ingestor, spool, batch_size=settings.ingest_batch_size)

@@ -117,6 +117,10 @@ class Settings(BaseSettings):
     normalize_workers: int = Field(
         default_factory=lambda: max(0, (os.cpu_count() or 1) - 1), ge=0, le=64
     )
+    # Seconds one message may take to parse. Past it the worker is killed and the message is
+    # kept, read from its header block alone, with a defect. `serve` always parses in worker
+    # processes (at least one, whatever normalize_workers says) so that this can be enforced.
+    parse_timeout: float = Field(default=30.0, gt=0)
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

@@ -175,7 +175,8 @@ class Ingestor:
         """Normalize stored bytes (on the worker pool when there is one); no I/O."""
         now = datetime.now(UTC)
         jobs = [(p.raw, p.facts.received_at or now, p.facts.unwrap) for p in pending]
-        if self.pool is not None and len(jobs) > 1:
+        if self.pool is not None:
+            # Even one message: the pool bounds its time, and keeps it off the event loop.
             readings = await self.pool.read(jobs, self.limits)
         else:
             readings = read_many(jobs, self.limits)

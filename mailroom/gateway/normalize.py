@@ -22,7 +22,14 @@ from mailroom.gateway.signals import bulk_signals
 from mailroom.gateway.snippet import make_snippet
 from mailroom.gateway.subjects import normalize_subject
 
-__all__ = ["DEFAULT_LIMITS", "Limits", "normalize"]
+__all__ = [
+    "DEFAULT_LIMITS",
+    "HEADER_BLOCK_BYTES",
+    "Limits",
+    "bare_envelope",
+    "normalize",
+    "normalize_header_block",
+]
 
 _ADDRESS_HEADERS = (
     (Role.FROM, "From"),
@@ -35,6 +42,9 @@ _ADDRESS_HEADERS = (
 _SINGLE_HEADERS = ("From", "Sender")
 _MAX_DEFECTS = 200
 DEFAULT_LIMITS = Limits()  # frozen, so one shared default is safe
+# What a header-only reading reads at most: real header blocks stay far below (long DKIM and
+# Received chains make tens of kilobytes).
+HEADER_BLOCK_BYTES = 1024 * 1024
 
 
 def normalize(
@@ -147,23 +157,42 @@ def _aware(arrival: datetime | None) -> datetime:
     return arrival if arrival.tzinfo is not None else arrival.replace(tzinfo=UTC)
 
 
+def normalize_header_block(
+    raw: bytes, *, arrival: datetime | None = None, limits: Limits = DEFAULT_LIMITS, defect: str
+) -> Envelope:
+    """An envelope from the top header block of `raw` alone, with `defect` saying why.
+
+    The reading of last resort for a message whose full reading failed or took too long: it
+    reads at most `HEADER_BLOCK_BYTES`, and never raises.
+    """
+    moment = _aware(arrival)
+    try:
+        block = raw[: min(limits.max_bytes, HEADER_BLOCK_BYTES)]
+        parsed = Parsed(parse_header_block(block), True, [defect])
+        return _build(parsed, len(raw), moment, limits)
+    except Exception:  # nothing readable at all
+        return bare_envelope(len(raw), moment, (defect,))
+
+
+def bare_envelope(size: int, arrival: datetime, defects: tuple[str, ...]) -> Envelope:
+    """An envelope that knows nothing of its message but its size, arrival and defects."""
+    return Envelope(
+        message_id=None,
+        in_reply_to=(),
+        references=(),
+        subject=None,
+        normalized_subject="",
+        date=arrival,
+        date_source=DateSource.ARRIVAL,
+        defects=defects,
+        size=size,
+        headers_only=True,
+    )
+
+
 def _salvage(raw: bytes, arrival: datetime, limits: Limits, error: Exception) -> Envelope:
     """After an unexpected failure: the header block alone, else an envelope of defects."""
     defect = f"normalize failed ({type(error).__name__}): only the header block was read"
-    size = len(raw) if isinstance(raw, bytes | bytearray) else 0
-    try:
-        parsed = Parsed(parse_header_block(raw[: limits.max_bytes]), True, [defect])
-        return _build(parsed, size, arrival, limits)
-    except Exception:  # nothing readable at all
-        return Envelope(
-            message_id=None,
-            in_reply_to=(),
-            references=(),
-            subject=None,
-            normalized_subject="",
-            date=arrival,
-            date_source=DateSource.ARRIVAL,
-            defects=(defect,),
-            size=size,
-            headers_only=True,
-        )
+    if not isinstance(raw, bytes | bytearray):
+        return bare_envelope(0, arrival, (defect,))
+    return normalize_header_block(raw, arrival=arrival, limits=limits, defect=defect)

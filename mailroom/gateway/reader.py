@@ -1,6 +1,8 @@
 """Reading stored bytes into an envelope: normalize, after unwrapping what a member forwarded.
 
 Runs in ingest's process or in its worker processes, so it is pure like `normalize`.
+`read_header_block` is the bounded reading of last resort, for a message whose full reading
+took too long or crashed its worker.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from mailroom.envelope import Envelope
-from mailroom.gateway.normalize import Limits, normalize
+from mailroom.gateway.normalize import Limits, normalize, normalize_header_block
 from mailroom.gateway.smtp.forwards import ForwardKind, unwrap_forward
 
 
@@ -32,6 +34,12 @@ def read_message(raw: bytes, arrival: datetime, limits: Limits, unwrap: bool) ->
             defect = f"forwarded message whose original could not be recovered: {reasons}"
             return Reading(_with_defects(envelope, (defect,)), False)
     return Reading(normalize(raw, arrival=arrival, limits=limits), False)
+
+
+def read_header_block(raw: bytes, arrival: datetime, limits: Limits, defect: str) -> Reading:
+    """The message read from its top header block alone (never unwrapped), `defect` saying why."""
+    envelope = normalize_header_block(raw, arrival=arrival, limits=limits, defect=defect)
+    return Reading(envelope, False)
 
 
 def _with_defects(envelope: Envelope, defects: tuple[str, ...]) -> Envelope:

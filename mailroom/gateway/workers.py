@@ -1,8 +1,12 @@
-"""Normalizing on the other cores while this process writes to the database.
+"""Normalizing in worker processes: on the other cores, and within a time budget per message.
 
 Parsing is pure CPU work and the largest part of ingest; handing batches to worker processes
-lets an import parse the next batch while the current one is being stored. Workers are
-spawned, not forked: the parent holds database threads that a fork would copy half-alive.
+lets an import parse the next batch while the current one is being stored. A worker can also
+be killed, which a thread cannot: a message whose reading takes longer than the budget, or
+crashes its worker, is read again from its header block alone in a fresh worker and kept with
+a defect saying why, while the other messages go on. So one message never holds up the others,
+nor the event loop that answers the API and SMTP. Workers are spawned, not forked: the parent
+holds database threads that a fork would copy half-alive.
 """
 
 from __future__ import annotations
@@ -10,56 +14,204 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from datetime import datetime
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any
 
-from mailroom.gateway.normalize import Limits
+from mailroom.errors import MailroomError
+from mailroom.gateway.normalize import Limits, bare_envelope
 from mailroom.gateway.reader import Reading, read_message
+from mailroom.gateway.workerproc import READY, Job, Request, serve
+
+__all__ = ["DEFAULT_TIMEOUT", "Job", "NormalizePool", "WorkerError", "read_many"]
 
 log = logging.getLogger(__name__)
 
+DEFAULT_TIMEOUT = 30.0  # seconds for one message
+_START_TIMEOUT = 60.0  # a worker's interpreter and imports, on a busy machine
 
-Job = tuple[bytes, datetime, bool]  # raw bytes, arrival, unwrap a forward
+
+class WorkerError(MailroomError):
+    """A normalize worker could not be started: no message can be read until one can."""
 
 
 def read_many(jobs: Sequence[Job], limits: Limits) -> list[Reading]:
-    """Run in a worker (or here): read each job's message."""
+    """Read each job's message in this process, with no time budget."""
     return [read_message(raw, arrival, limits, unwrap) for raw, arrival, unwrap in jobs]
 
 
-class NormalizePool:
-    """A pool of worker processes for reading messages; falls back to this process if they
-    die."""
+class _Failed(Exception):
+    """The worker did not answer for a message: it took too long, or it died."""
 
-    def __init__(self, workers: int) -> None:
-        self.workers = workers
-        self._executor: ProcessPoolExecutor | None = None
 
-    def _pool(self) -> ProcessPoolExecutor:
-        if self._executor is None:
-            context = multiprocessing.get_context("spawn")
-            self._executor = ProcessPoolExecutor(self.workers, mp_context=context)
-        return self._executor
+class _Worker:
+    """One worker process and the thread that waits on its pipe (never the event loop)."""
 
-    async def read(self, jobs: Sequence[Job], limits: Limits) -> list[Reading]:
-        loop = asyncio.get_running_loop()
-        size = -(-len(jobs) // self.workers)
-        chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
+    def __init__(self) -> None:
+        self.process: BaseProcess | None = None
+        self.conn: Connection | None = None
+        self.ready = False  # its READY was received
+        self._io = ThreadPoolExecutor(1, thread_name_prefix="normalize-pipe")
+
+    def start(self) -> None:
+        """Start the process; called on the pool's thread, which the kernel ties it to."""
+        context = multiprocessing.get_context("spawn")
+        parent_end, child_end = context.Pipe()
+        process = context.Process(
+            target=serve, args=(child_end, os.getpid()), name="mailroom-normalize", daemon=True
+        )
+        process.start()
+        child_end.close()
+        self.process, self.conn, self.ready = process, parent_end, False
+
+    async def ensure_started(self) -> None:
+        """Start the process unless it runs, and wait until it can take requests."""
+        if self.process is None or not self.process.is_alive():
+            self.stop()
+            self.start()
+        if self.ready:
+            return
         try:
-            pool = self._pool()
-            parts = await asyncio.gather(
-                *(loop.run_in_executor(pool, read_many, chunk, limits) for chunk in chunks)
-            )
-        except BrokenProcessPool:
-            # A worker died (killed, or a crash in a C extension): never lose the batch.
-            log.warning("normalize worker died; normalizing in this process")
-            self.close()
-            return read_many(jobs, limits)
-        return [reading for part in parts for reading in part]
+            answer = await self.receive(_START_TIMEOUT)
+        except _Failed as failure:
+            self.stop()
+            raise WorkerError(f"a normalize worker did not start: it {failure}") from None
+        if answer != READY:
+            self.stop()
+            raise WorkerError(f"a normalize worker started with {answer!r}")
+        self.ready = True
+
+    async def send(self, request: Request) -> None:
+        """Send to a started worker; one that died meanwhile (not for a message) is replaced."""
+        for attempt in (1, 2):
+            await self.ensure_started()
+            assert self.conn is not None
+            loop = asyncio.get_running_loop()
+            try:
+                await loop.run_in_executor(self._io, self.conn.send, request)
+                return
+            except OSError as error:
+                self.stop()
+                if attempt == 2:
+                    raise WorkerError(f"a normalize worker takes no requests: {error}") from None
+
+    async def receive(self, timeout: float) -> Any:
+        """The next answer; `_Failed` when none comes within `timeout` or the worker died."""
+        assert self.conn is not None
+        receiving = asyncio.get_running_loop().run_in_executor(self._io, self.conn.recv)
+        try:
+            return await asyncio.wait_for(receiving, timeout)
+        except TimeoutError:
+            raise _Failed(f"took longer than {timeout:g} s") from None
+        except (EOFError, OSError):
+            raise _Failed(f"crashed its worker ({self._exit()})") from None
+
+    def _exit(self) -> str:
+        process = self.process
+        if process is None:
+            return "no process"
+        process.join(0.1)  # it closed its pipe by dying: reaped at once, in practice
+        code = process.exitcode
+        return f"exit code {code}" if code is not None else "no exit code yet"
+
+    def stop(self) -> None:
+        """Kill the process, which may be in the middle of a message."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.join(5)
+            self.process, self.ready = None, False
+        if self.conn is not None:
+            # Closed on the pipe thread, after a receive it may still be in: that one ends at
+            # the kill, and must not find its descriptor reused by the next worker's pipe.
+            self._io.submit(self.conn.close)
+            self.conn = None
 
     def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+        self.stop()
+        self._io.shutdown(wait=False)
+
+
+class NormalizePool:
+    """Worker processes reading messages, each message within `timeout` seconds."""
+
+    def __init__(self, workers: int, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.workers = max(1, workers)
+        self.timeout = timeout
+        self._slots = [_Worker() for _ in range(self.workers)]
+        self._idle: asyncio.Queue[_Worker] | None = None
+
+    def start(self) -> None:
+        """Start the workers now rather than at the first message (a worker takes a moment)."""
+        for slot in self._slots:
+            if slot.process is None:
+                slot.start()
+
+    async def read(self, jobs: Sequence[Job], limits: Limits) -> list[Reading]:
+        """Read every job's message; each one gets a reading, at worst a defect saying why."""
+        if not jobs:
+            return []
+        if self._idle is None:
+            self._idle = asyncio.Queue()
+            for slot in self._slots:
+                self._idle.put_nowait(slot)
+        size = -(-len(jobs) // self.workers)
+        chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
+        parts = await asyncio.gather(*(self._read_chunk(chunk, limits) for chunk in chunks))
+        return [reading for part in parts for reading in part]
+
+    async def _read_chunk(self, jobs: Sequence[Job], limits: Limits) -> list[Reading]:
+        assert self._idle is not None
+        worker = await self._idle.get()
+        try:
+            return await self._read_on(worker, jobs, limits)
+        except BaseException:
+            # Cancelled or failed mid-request: its answers would reach the next user.
+            worker.stop()
+            raise
+        finally:
+            self._idle.put_nowait(worker)
+
+    async def _read_on(
+        self, worker: _Worker, jobs: Sequence[Job], limits: Limits, header_block: str | None = None
+    ) -> list[Reading]:
+        """Read `jobs` on `worker`, in order; a message that fails is read again by itself."""
+        readings: list[Reading] = []
+        while len(readings) < len(jobs):
+            rest = jobs[len(readings) :]
+            await worker.send(Request(rest, limits, header_block))
+            try:
+                while len(readings) < len(jobs):
+                    readings.append(await worker.receive(self.timeout))
+            except _Failed as failure:
+                worker.stop()  # it may still be parsing the message
+                job = jobs[len(readings)]
+                readings.append(await self._fallback(worker, job, limits, header_block, failure))
+        return readings
+
+    async def _fallback(
+        self,
+        worker: _Worker,
+        job: Job,
+        limits: Limits,
+        header_block: str | None,
+        failure: _Failed,
+    ) -> Reading:
+        """The reading of a message whose reading failed: its header block, else nothing."""
+        raw, arrival, _ = job
+        arrival = arrival if arrival.tzinfo is not None else arrival.replace(tzinfo=UTC)
+        if header_block is None:
+            defect = f"normalizing this message {failure}: only the header block was read"
+            log.warning("message of %d bytes %s; reading its header block only", len(raw), failure)
+            [reading] = await self._read_on(worker, [job], limits, defect)
+            return reading
+        defects = (header_block, f"reading the header block {failure} too: nothing was read")
+        return Reading(bare_envelope(len(raw), arrival, defects), False)
+
+    def close(self) -> None:
+        for slot in self._slots:
+            slot.close()
+        self._idle = None
