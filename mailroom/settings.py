@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     imap_stuck_after: float = Field(default=900.0, gt=0)  # one sync pass, before it restarts
     imap_batch_size: int = Field(default=500, gt=0, le=2000)  # FETCHes also stop at 32 MB
     imap_max_backoff: float = Field(default=900.0, gt=0)
+    # One FETCH's messages, at most (one message over it is fetched alone); with the message
+    # size limit, it also sizes what one answer from a server may take.
+    imap_batch_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
 
     # The GraphQL API. GraphiQL and introspection are for development (`make run` turns them
     # on); production settings leave them off.

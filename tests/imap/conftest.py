@@ -1,5 +1,6 @@
-"""Fixtures for the IMAP tests: a real Dovecot with a fresh user per test, and fault-injecting
-proxies in front of it, each stopped at teardown whatever the test's outcome.
+"""Fixtures for the IMAP tests: a real Dovecot with a fresh user per test, fault-injecting
+proxies in front of it, and scripted hostile servers, each stopped at teardown whatever the
+test's outcome.
 
 One Dovecot serves the whole session: it starts in a tenth of a second, but its master takes a
 second to stop (it waits for its log process), which would double the time of short tests.
@@ -17,6 +18,7 @@ from contextlib import ExitStack
 
 import pytest
 
+from tests.imap.hostile import HostileServer
 from tests.imap.proxy import FaultProxy
 from tests.imap.services import DovecotServer, ImapUser
 
@@ -78,5 +80,20 @@ def fault_proxy() -> Iterator[Callable[[int], FaultProxy]]:
             stack.callback(proxy.stop)
             proxy.start()
             return proxy
+
+        yield start
+
+
+@pytest.fixture
+def hostile_server() -> Iterator[Callable[..., HostileServer]]:
+    """`hostile_server(messages, qresync=False)` starts a HostileServer serving `messages` in
+    its INBOX, honestly until the test scripts an attack."""
+    with ExitStack() as stack:
+
+        def start(messages: list[bytes], *, qresync: bool = False) -> HostileServer:
+            server = HostileServer(messages, qresync=qresync)
+            stack.callback(server.stop)
+            server.start()
+            return server
 
         yield start

@@ -37,6 +37,7 @@ from mailroom.settings import Settings
 from mailroom.vault import new_key
 from mailroom.workspaces import add_member, create_workspace
 from tests.conftest import CORPORA
+from tests.helpers import message
 from tests.imap.mailboxes import (
     append_messages,
     delete_messages,
@@ -137,6 +138,28 @@ async def test_first_sync_of_ten_thousand_messages_newest_first(account: Account
     again = await account.sync().once()
     assert again.new == again.duplicate == 0
     assert await Message.all().count() == 10_000
+
+
+async def test_a_message_over_the_size_limit_is_stored_from_its_header(account: Account) -> None:
+    """Fetched whole it would be refused (a literal over the limit drops the connection), and
+    the folder would never get past it."""
+    limit = 64 * 1024
+    big = message(message_id="<big@size.test>", subject="The big one", body="words\n" * 40_000)
+    small = corpus_messages(2, "size", max_bytes=limit // 2)
+    await asyncio.to_thread(account.append, [small[0], big, small[1]])
+    capped = account.settings.model_copy(update={"max_message_bytes": limit})
+    report = await MailboxSync(account.mailbox.id, capped, Ingestor(capped.limits)).once()
+    assert report.new == 3
+    await account.mailbox.refresh_from_db()
+    assert account.mailbox.status is MailboxStatus.ACTIVE
+    stored = await Message.get(message_id="big@size.test").prefetch_related("raw_message")
+    assert stored.subject == "The big one" and not stored.text
+    assert stored.raw_message.size < 2048  # its header block, not the 240 kB
+    assert await _message_ids(account.mailbox) == [
+        "big@size.test",
+        "size-0@corpus.test",
+        "size-1@corpus.test",
+    ]
 
 
 async def test_sent_folder_is_outbound_and_junk_is_ignored(account: Account) -> None:

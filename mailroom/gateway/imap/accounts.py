@@ -10,7 +10,7 @@ from __future__ import annotations
 from mailroom.errors import ConflictError, InvalidInputError, NotFoundError
 from mailroom.gateway.addresses import normalize_address
 from mailroom.gateway.imap.client import Connection, ImapSession
-from mailroom.gateway.imap.hosts import check_host
+from mailroom.gateway.imap.meter import SessionLimits
 from mailroom.models import Mailbox, MailboxStatus, Member, Plan, Provider, Workspace
 from mailroom.settings import Settings
 from mailroom.vault import Vault
@@ -113,10 +113,8 @@ async def _check_connection(settings: Settings, connection: Connection, password
             "an unencrypted connection (--security none) is only for local hosts, which "
             "settings do not allow (MAILROOM_IMAP_ALLOW_PRIVATE_HOSTS)"
         )
-    await check_host(
-        connection.host, connection.port, allow_private=settings.imap_allow_private_hosts
-    )
-    session = await ImapSession.open(connection, password, timeout=settings.imap_timeout)
+    # Opening resolves the host and refuses addresses the workspace may not reach.
+    session = await ImapSession.open(connection, password, SessionLimits.of(settings))
     await session.close()
 
 

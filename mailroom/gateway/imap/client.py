@@ -2,31 +2,37 @@
 
 imapclient (and the imaplib under it) block, so each session runs its calls on a dedicated
 thread; the event loop never waits on the network, and a session's calls stay in order (an
-IMAP connection is a conversation). Errors from imapclient, imaplib, sockets and TLS are
-translated here, once, into the sync errors whose handling is fixed (`errors`).
+IMAP connection is a conversation). Each call is one step of the session, held to a deadline
+and a budget of bytes (`meter`, enforced by `guard` as the bytes arrive); the host is resolved
+and vetted (`hosts`) each time a session opens, and the vetted address is the one connected to.
+Errors from imapclient, imaplib, sockets and TLS are translated here, once, into the sync
+errors whose handling is fixed (`errors`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import imaplib
-import re
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from imapclient import IMAPClient, SocketTimeout
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
-from mailroom.gateway.imap.errors import AuthError, ProtocolError, TransientError
+from mailroom.gateway.imap.errors import AuthError, ProtocolError, SyncError, TransientError
+from mailroom.gateway.imap.guard import GuardedIMAPClient
+from mailroom.gateway.imap.hosts import resolve
+from mailroom.gateway.imap.meter import Meter, SessionLimits
+from mailroom.gateway.imap.uidsets import vanished_among
 
 T = TypeVar("T")
 FETCH_ITEMS = [b"BODY.PEEK[]", b"INTERNALDATE", b"RFC822.SIZE"]
-_UID_SET = re.compile(rb"(\d+)(?::(\d+))?")
+HEADER_ITEMS = [b"BODY.PEEK[HEADER]", b"INTERNALDATE", b"RFC822.SIZE"]
+CHANGES = (b"EXISTS", b"EXPUNGE", b"FETCH")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,30 +55,50 @@ class FolderState:
 
 @dataclass(frozen=True, slots=True)
 class Fetched:
+    """A message as fetched; `headers_only` when it was over the size limit, so that only its
+    header block was asked for, and `size` is then what the server says the whole is."""
+
     uid: int
     raw: bytes
     internaldate: datetime | None
+    headers_only: bool = False
+    size: int | None = None
 
 
 class ImapSession:
     """One logged-in IMAP connection. Use `await ImapSession.open(...)`, then `close()`."""
 
-    def __init__(self, connection: Connection, timeout: float) -> None:
+    def __init__(self, connection: Connection, limits: SessionLimits) -> None:
         self.connection = connection
-        self.timeout = timeout
+        self.limits = limits
+        self._meter = Meter(connection.host, limits)
         self._thread = ThreadPoolExecutor(1, thread_name_prefix=f"imap-{connection.host}")
-        self._client: IMAPClient | None = None
+        self._client: GuardedIMAPClient | None = None
         self.capabilities: frozenset[bytes] = frozenset()
         self.qresync_enabled = False
         self._aborted: str | None = None
 
     @classmethod
     async def open(
-        cls, connection: Connection, password: str, timeout: float = 60, ssl_context: Any = None
+        cls,
+        connection: Connection,
+        password: str,
+        limits: SessionLimits,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> ImapSession:
-        session = cls(connection, timeout)
+        """Resolve and vet the host, connect to a vetted address, log in: one step, within
+        `limits.timeout` from the first byte sent to the capabilities after login."""
+        addresses = await resolve(
+            connection.host,
+            connection.port,
+            allow_private=limits.allow_private,
+            timeout=limits.timeout,
+        )
+        session = cls(connection, limits)
         try:
-            await session._call(session._login, password, ssl_context)
+            await session._call(
+                "connecting and logging in", session._login, password, addresses, ssl_context
+            )
         except BaseException:
             await session.close()
             raise
@@ -83,10 +109,10 @@ class ImapSession:
         if self._client is not None:
             client, self._client = self._client, None
             try:
-                await self._call(client.logout)
-            except (TransientError, ProtocolError, AuthError):
+                await self._call("logging out", client.logout)
+            except SyncError:
                 # The connection is broken or was never logged in: close the socket itself.
-                await self._call(_shutdown, client)
+                await self._call("closing", _shutdown, client)
         self._thread.shutdown(wait=False, cancel_futures=True)
 
     def abort(self, reason: str) -> None:
@@ -103,79 +129,89 @@ class ImapSession:
     def has(self, capability: str) -> bool:
         return capability.encode() in self.capabilities
 
+    @property
+    def max_message_bytes(self) -> int:
+        """Messages larger than this are refused whole: fetch only their header."""
+        return self.limits.max_literal
+
     async def folders(self) -> list[tuple[tuple[bytes, ...], str]]:
-        listed = await self._call(self.client.list_folders)
-        return [(tuple(flags), name) for flags, _, name in listed]
+        return await self._call("listing folders", self._folders)
 
     async def select(self, folder: str) -> FolderState:
-        state = await self._call(self.client.select_folder, folder, True)
-        modseq = state.get(b"HIGHESTMODSEQ")
-        return FolderState(
-            uidvalidity=int(state[b"UIDVALIDITY"]),
-            uidnext=int(state[b"UIDNEXT"]) if b"UIDNEXT" in state else None,
-            exists=int(state.get(b"EXISTS", 0)),
-            highestmodseq=int(modseq) if modseq is not None else None,
-        )
+        return await self._call(f"selecting {folder!r}", self._select, folder)
 
     async def uids(self, above: int = 0) -> list[int]:
         """UIDs in the selected folder greater than `above`, ascending."""
-        criteria = ["UID", f"{above + 1}:*"] if above else ["ALL"]
-        found = await self._call(self.client.search, criteria)
-        # "n:*" always matches the highest UID, even one below n.
-        return sorted(uid for uid in found if uid > above)
+        return await self._call("searching", self._uids, above)
 
-    async def fetch(self, uids: list[int]) -> list[Fetched]:
-        data = await self._call(self.client.fetch, uids, FETCH_ITEMS)
-        fetched = []
-        for uid, item in data.items():
-            raw = item.get(b"BODY[]")
-            if raw is not None:
-                fetched.append(Fetched(uid, bytes(raw), item.get(b"INTERNALDATE")))
-        return fetched
+    async def fetch(self, uids: list[int], *, headers_only: bool = False) -> list[Fetched]:
+        """The messages (or, with `headers_only`, their header blocks) still at the server."""
+        if headers_only:
+            step = f"fetching the header of {len(uids)} messages over the size limit"
+        else:
+            step = f"fetching {len(uids)} messages"
+        return await self._call(step, self._fetch, uids, headers_only)
 
     async def sizes(self, uids: list[int]) -> dict[int, int]:
         """RFC822.SIZE of each message, to cut batches by volume before fetching bodies."""
-        data = await self._call(self.client.fetch, uids, [b"RFC822.SIZE"])
-        return {uid: int(item.get(b"RFC822.SIZE", 0)) for uid, item in data.items()}
+        return await self._call("fetching message sizes", self._sizes, uids)
 
     async def enable_qresync(self) -> bool:
         """Turn QRESYNC on for this connection, where the server offers it (RFC 7162)."""
         if self.has("QRESYNC") and not self.qresync_enabled:
-            enabled = await self._call(self.client.enable, "QRESYNC")
+            enabled = await self._call("enabling QRESYNC", self.client.enable, "QRESYNC")
             self.qresync_enabled = b"QRESYNC" in [e.upper() for e in enabled]
         return self.qresync_enabled
 
-    async def vanished_since(self, modseq: int, up_to: int) -> set[int]:
-        """UIDs up to `up_to` expunged since `modseq` (QRESYNC's VANISHED (EARLIER))."""
-        return await self._call(self._vanished, modseq, up_to)
+    async def vanished_since(self, modseq: int, known: Sequence[int]) -> set[int]:
+        """Which of `known` (ascending UIDs, the lowest to the highest asked about) were
+        expunged since `modseq` (QRESYNC's VANISHED (EARLIER))."""
+        if not known:
+            return set()
+        return await self._call("asking for deletions", self._vanished, modseq, known)
 
     async def idle(self, seconds: float) -> bool:
         """Wait in IDLE for up to `seconds`; True if the server reported a change."""
-        return await self._call(self._idle, seconds)
+        return await self._call("idling", self._idle, seconds)
 
     @property
-    def client(self) -> IMAPClient:
+    def client(self) -> GuardedIMAPClient:
         if self._client is None:
             raise ProtocolError("the IMAP session is closed")
         return self._client
 
-    async def _call(self, function: Callable[..., T], *args: Any) -> T:
+    async def _call(self, step: str, function: Callable[..., T], *args: Any) -> T:
         if self._aborted is not None:
             raise TransientError(self._aborted)
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._thread, _translated, function, *args)
+            return await loop.run_in_executor(self._thread, self._step, step, function, *args)
         except (TransientError, ProtocolError) as error:
             if self._aborted is not None:
                 raise TransientError(self._aborted) from error
             raise
 
-    def _login(self, password: str, ssl_context: Any) -> None:
+    def _step(self, step: str, function: Callable[..., T], *args: Any) -> T:
+        """Run one step on the session's thread."""
+        self._meter.begin(step)
+        try:
+            return _translated(function, *args)
+        finally:
+            if self._client is not None:
+                # Each step takes what it asked for; anything else the server sent is of no
+                # use to the next, and kept, it would pile up over days of IDLE.
+                self._client.connection.untagged_responses.clear()
+
+    def _login(self, password: str, addresses: list[str], ssl_context: Any) -> None:
         c = self.connection
-        timeout = SocketTimeout(connect=min(self.timeout, 30), read=self.timeout)
         context = ssl_context or ssl.create_default_context()
-        client = IMAPClient(
-            c.host, port=c.port, ssl=c.security == "tls", ssl_context=context, timeout=timeout
+        client = GuardedIMAPClient(
+            c.host,
+            c.port,
+            addresses=addresses,
+            meter=self._meter,
+            tls=c.security == "tls",
+            ssl_context=context,
         )
         self._client = client
         if c.security == "starttls":
@@ -188,51 +224,94 @@ class ImapSession:
             ) from error
         self.capabilities = frozenset(cap.upper() for cap in client.capabilities())
 
-    def _vanished(self, modseq: int, up_to: int) -> set[int]:
+    def _folders(self) -> list[tuple[tuple[bytes, ...], str]]:
+        return [(tuple(flags), name) for flags, _, name in self.client.list_folders()]
+
+    def _select(self, folder: str) -> FolderState:
+        state = self.client.select_folder(folder, True)
+        modseq = state.get(b"HIGHESTMODSEQ")
+        return FolderState(
+            uidvalidity=_number(state.get(b"UIDVALIDITY"), "UIDVALIDITY"),
+            uidnext=_number(state[b"UIDNEXT"], "UIDNEXT") if b"UIDNEXT" in state else None,
+            exists=_number(state.get(b"EXISTS", 0), "EXISTS"),
+            highestmodseq=_number(modseq, "HIGHESTMODSEQ") if modseq is not None else None,
+        )
+
+    def _uids(self, above: int) -> list[int]:
+        criteria = ["UID", f"{above + 1}:*"] if above else ["ALL"]
+        # "n:*" always matches the highest UID, even one below n.
+        return sorted(uid for uid in self.client.search(criteria) if uid > above)
+
+    def _fetch(self, uids: list[int], headers_only: bool) -> list[Fetched]:
+        items, key = (HEADER_ITEMS, b"BODY[HEADER]") if headers_only else (FETCH_ITEMS, b"BODY[]")
+        fetched = []
+        for uid, item in self.client.fetch(uids, items).items():
+            raw, date, size = item.get(key), item.get(b"INTERNALDATE"), item.get(b"RFC822.SIZE")
+            if isinstance(raw, bytes):
+                fetched.append(
+                    Fetched(
+                        uid,
+                        raw,
+                        date if isinstance(date, datetime) else None,
+                        headers_only,
+                        _number(size, "RFC822.SIZE") if size is not None else None,
+                    )
+                )
+        return fetched
+
+    def _sizes(self, uids: list[int]) -> dict[int, int]:
+        data = self.client.fetch(uids, [b"RFC822.SIZE"])
+        return {
+            uid: _number(item.get(b"RFC822.SIZE", 0), "RFC822.SIZE") for uid, item in data.items()
+        }
+
+    def _vanished(self, modseq: int, known: Sequence[int]) -> set[int]:
         # imapclient has no VANISHED: the command goes through its imaplib connection, which
         # files untagged responses by name (imapclient reads QUOTA from there the same way).
-        imap = self.client._imap
+        imap = self.client.connection
         imap.untagged_responses.pop("VANISHED", None)
-        typ, data = imap.uid("FETCH", f"1:{up_to}", "(UID)", f"(CHANGEDSINCE {modseq} VANISHED)")
+        uid_set = f"{known[0]}:{known[-1]}"
+        typ, data = imap.uid("FETCH", uid_set, "(UID)", f"(CHANGEDSINCE {modseq} VANISHED)")
         if typ != "OK":
-            raise ProtocolError(f"UID FETCH (VANISHED) failed: {_text(data[0] or typ)}")
-        lines = imap.untagged_responses.pop("VANISHED", [])
-        return {uid for line in lines for uid in _uid_set(bytes(line))}
+            reason = data[0].decode(errors="replace") if isinstance(data[0], bytes) else typ
+            raise ProtocolError(f"UID FETCH (VANISHED) failed: {reason}")
+        return vanished_among(imap.untagged_responses.pop("VANISHED", []), known)
 
     def _idle(self, seconds: float) -> bool:
         client = self.client
         client.idle()
-        try:
-            responses = client.idle_check(timeout=seconds)
-        finally:
-            client.idle_done()
-        return any(
-            isinstance(r, tuple) and len(r) > 1 and r[1] in (b"EXISTS", b"EXPUNGE", b"FETCH")
-            for r in responses
-        )
+        client.connection.readable(seconds)
+        # Waiting for news is not the server being slow: ending IDLE is a step of its own.
+        self._meter.begin("ending IDLE")
+        _, responses = client.idle_done()
+        return any(_is_change(response) for response in responses)
 
 
-def _shutdown(client: IMAPClient) -> None:
+def _shutdown(client: GuardedIMAPClient) -> None:
     try:
         client.shutdown()
     except OSError:
         pass  # already closed
 
 
-def _uid_set(line: bytes) -> set[int]:
-    """UIDs of a VANISHED response's set, e.g. b"(EARLIER) 41,43:116"."""
-    found: set[int] = set()
-    for start, end in _UID_SET.findall(line.replace(b"(EARLIER)", b"")):
-        low, high = int(start), int(end or start)
-        found.update(range(min(low, high), max(low, high) + 1))
-    return found
+def _is_change(response: object) -> bool:
+    """`* 3 EXISTS`, `* 2 EXPUNGE`, `* 4 FETCH (...)`, or with QRESYNC `* VANISHED 7`."""
+    if not isinstance(response, tuple) or len(response) < 2:
+        return False
+    return response[0] == b"VANISHED" or response[1] in CHANGES
+
+
+def _number(value: object, name: str) -> int:
+    if not isinstance(value, int):
+        raise ProtocolError(f"the server sent {name} {value!r}, which is not a number")
+    return value
 
 
 def _translated(function: Callable[..., T], *args: Any) -> T:
     """Run an imapclient call and turn its failures into sync errors."""
     try:
         return function(*args)
-    except (AuthError, TransientError, ProtocolError):
+    except SyncError:
         raise
     except IMAPClientAbortError as error:
         raise TransientError(f"the connection was dropped: {_text(error)}") from error
@@ -247,6 +326,9 @@ def _translated(function: Callable[..., T], *args: Any) -> T:
         if "[UNAVAILABLE]" in message or "[LIMIT]" in message or "[INUSE]" in message:
             raise TransientError(f"the server is busy: {message}") from error
         raise ProtocolError(f"the server refused a command: {message}") from error
+    except (ValueError, LookupError) as error:
+        # imapclient's parsers, on an answer they cannot read.
+        raise ProtocolError(f"the server's answer could not be read: {_text(error)}") from error
 
 
 def _text(error: BaseException) -> str:

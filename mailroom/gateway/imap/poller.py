@@ -25,6 +25,7 @@ from mailroom.gateway.imap.accounts import connection_of, imap_password
 from mailroom.gateway.imap.client import ImapSession
 from mailroom.gateway.imap.errors import AuthError, SyncError, TransientError
 from mailroom.gateway.imap.folders import Folder, choose_folders
+from mailroom.gateway.imap.meter import SessionLimits
 from mailroom.gateway.imap.sync import FolderSync
 from mailroom.gateway.ingest import Ingestor
 from mailroom.gateway.intake import IngestReport
@@ -97,14 +98,20 @@ class MailboxSync:
 
     def _folder_sync(self, mailbox: Mailbox, session: ImapSession) -> FolderSync:
         return FolderSync(
-            mailbox, session, self.ingestor, self.batch_size, qresync=session.qresync_enabled
+            mailbox,
+            session,
+            self.ingestor,
+            self.batch_size,
+            qresync=session.qresync_enabled,
+            batch_bytes=self.settings.imap_batch_bytes,
         )
 
     async def _connect(self, mailbox: Mailbox) -> ImapSession:
+        # Resolved and vetted again on every connection: where the host points may change.
         return await ImapSession.open(
             connection_of(mailbox),
             imap_password(self.settings, mailbox),
-            timeout=self.settings.imap_timeout,
+            SessionLimits.of(self.settings),
         )
 
     async def _pass(self, mailbox: Mailbox, session: ImapSession) -> IngestReport:

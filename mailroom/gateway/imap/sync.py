@@ -3,10 +3,12 @@
 The first sync goes newest first, in batches, so that recent mail shows up first; later syncs
 fetch what is above the last UID stored. A cursor only moves once the messages it covers are
 durably stored, so an interruption anywhere repeats work (which ingest absorbs) and never skips
-any. Deletions at the server remove the mailbox's copy: QRESYNC's VANISHED tells them where the
-server offers it, a comparison of UIDs otherwise. A changed UIDVALIDITY means the old UIDs mean
-nothing: the folder is synced again from scratch, and what the new pass did not find again is
-then removed.
+any. A message over the size limit is not fetched whole (the session would refuse it): its
+header block is, and ingest reads it as a message without its body. Deletions at the server
+remove the mailbox's copy: QRESYNC's VANISHED tells them where the server offers it, a
+comparison of UIDs otherwise; either way only UIDs the mailbox holds are looked for. A changed
+UIDVALIDITY means the old UIDs mean nothing: the folder is synced again from scratch, and what
+the new pass did not find again is then removed.
 """
 
 from __future__ import annotations
@@ -27,7 +29,17 @@ from mailroom.gateway.removal import remove_items
 from mailroom.models import FolderCursor, Mailbox, ProviderItem
 
 log = logging.getLogger(__name__)
-BATCH_BYTES = 32 * 1024 * 1024
+# Stored UIDs asked about per VANISHED request: its answer also has a line for every message
+# changed since, which over a whole large folder could exceed what one answer may take.
+VANISHED_WINDOW = 10_000
+
+
+@dataclass(slots=True)
+class Batch:
+    """UIDs fetched together; `headers_only` for messages over the size limit."""
+
+    uids: list[int]
+    headers_only: bool = False
 
 
 @dataclass
@@ -37,6 +49,7 @@ class FolderSync:
     ingestor: Ingestor
     batch_size: int = 200
     qresync: bool = False
+    batch_bytes: int = 32 * 1024 * 1024
 
     async def run(self, folder: Folder) -> IngestReport:
         """Bring the folder up to date; returns what was stored."""
@@ -121,12 +134,12 @@ class FolderSync:
         processing: asyncio.Task[IngestReport] | None = None
         try:
             for index, batch in enumerate(batches):
-                fetched = await (fetching or self.session.fetch(batch))
+                fetched = await (fetching or self._fetch(batch))
                 fetching = None
                 if index + 1 < len(batches):
-                    fetching = asyncio.create_task(self.session.fetch(batches[index + 1]))
+                    fetching = asyncio.create_task(self._fetch(batches[index + 1]))
                 pending = await self._store_and_advance(
-                    folder, cursor, state, batch, fetched, upwards
+                    folder, cursor, state, batch.uids, fetched, upwards
                 )
                 if processing is not None:
                     report.merge(await processing)
@@ -141,24 +154,31 @@ class FolderSync:
                     await asyncio.gather(task, return_exceptions=True)
         return report
 
-    async def _batches(self, uids: list[int]) -> list[list[int]]:
-        """`uids` in batches of at most `batch_size` messages and BATCH_BYTES: a few huge
-        messages must not make one FETCH response (and its processing) hold gigabytes."""
-        batches: list[list[int]] = []
+    async def _fetch(self, batch: Batch) -> list[Fetched]:
+        return await self.session.fetch(batch.uids, headers_only=batch.headers_only)
+
+    async def _batches(self, uids: list[int]) -> list[Batch]:
+        """`uids` in batches of at most `batch_size` messages and `batch_bytes`, in their
+        order (the cursor moves past each batch): a few huge messages must not make one FETCH
+        response (and its processing) hold gigabytes. Messages over the size limit make
+        batches of their own, of headers only: asked for whole, they would be refused, and
+        the folder would never get past them."""
+        limit = self.session.max_message_bytes
+        batches: list[Batch] = []
         for start in range(0, len(uids), self.batch_size):
             chunk = uids[start : start + self.batch_size]
             sizes = await self.session.sizes(chunk)
-            batch: list[int] = []
+            batch: Batch | None = None
             volume = 0
             for uid in chunk:
                 size = sizes.get(uid, 0)
-                if batch and volume + size > BATCH_BYTES:
+                over = size > limit
+                full = not over and volume + size > self.batch_bytes
+                if batch is None or batch.headers_only != over or full:
+                    batch, volume = Batch([], over), 0
                     batches.append(batch)
-                    batch, volume = [], 0
-                batch.append(uid)
-                volume += size
-            if batch:
-                batches.append(batch)
+                batch.uids.append(uid)
+                volume += 0 if over else size
         return batches
 
     async def _store_and_advance(
@@ -186,6 +206,17 @@ class FolderSync:
     async def _store(
         self, folder: Folder, state: FolderState, fetched: list[Fetched]
     ) -> list[Pending]:
+        for f in fetched:
+            if f.headers_only:
+                log.warning(
+                    "%s %s: UID %d is %s bytes, over the %d-byte limit; only its header was "
+                    "fetched",
+                    self.mailbox.address,
+                    folder.name,
+                    f.uid,
+                    f.size,
+                    self.session.max_message_bytes,
+                )
         items = [
             Incoming(
                 f.raw,
@@ -215,7 +246,7 @@ class FolderSync:
         if self.qresync and cursor.highestmodseq is not None and state.highestmodseq is not None:
             if state.highestmodseq == cursor.highestmodseq:
                 return
-            gone = await self.session.vanished_since(cursor.highestmodseq, cursor.last_uid)
+            gone = await self._vanished(folder, state, cursor.highestmodseq)
         else:
             stored = await self._stored_uids(folder.name, state.uidvalidity)
             if len(stored) == state.exists:
@@ -231,6 +262,16 @@ class FolderSync:
                 len(gone),
                 removed,
             )
+
+    async def _vanished(self, folder: Folder, state: FolderState, modseq: int) -> set[int]:
+        """Stored UIDs expunged at the server since `modseq`, asked about VANISHED_WINDOW at
+        a time."""
+        known = sorted(await self._stored_uids(folder.name, state.uidvalidity))
+        gone: set[int] = set()
+        for start in range(0, len(known), VANISHED_WINDOW):
+            window = known[start : start + VANISHED_WINDOW]
+            gone |= await self.session.vanished_since(modseq, window)
+        return gone
 
     async def _stored_uids(self, folder: str, uidvalidity: int) -> set[int]:
         rows: list[Any] = await ProviderItem.filter(
