@@ -149,9 +149,12 @@ async def test_endless_untagged_responses_are_cut_off(
     assert "more than any answer may take" in await _last_error(mailbox)
 
 
-def _trickling(then: Callable[[Conversation, bytes, bytes], None]) -> Any:
+def _trickling(then: Callable[[Conversation, bytes, bytes], None], when: bytes) -> Any:
+    """An answer that trickles a line first, if `when` is in the command's arguments."""
+
     def answer(conversation: Conversation, tag: bytes, arguments: bytes) -> None:
-        conversation.trickle(TRICKLE, 0.05)
+        if when in arguments:
+            conversation.trickle(TRICKLE, 0.05)
         then(conversation, tag, arguments)
 
     return answer
@@ -170,20 +173,25 @@ async def test_a_trickled_greeting_fails_the_connection_in_time(
 
 
 @pytest.mark.parametrize(
-    ("command", "step"),
-    [("LOGIN", "connecting and logging in"), ("EXAMINE", "selecting 'INBOX'")],
+    ("command", "when", "step"),
+    [
+        ("LOGIN", b"", "connecting and logging in"),
+        ("EXAMINE", b"", "selecting 'INBOX'"),
+        ("UID FETCH", b"BODY.PEEK[]", "fetching 1 message"),  # given time per byte received
+    ],
 )
 async def test_a_trickled_answer_fails_the_sync_in_time(
     db: Settings,
     hostile_settings: Settings,
     hostile_server: NewServer,
     command: str,
+    when: bytes,
     step: str,
 ) -> None:
     server = hostile_server(_messages(1))
     mailbox = await _mailbox(hostile_settings, server.port)
-    honest = getattr(server, command.lower())
-    server.answers[command] = _trickling(honest)
+    honest = getattr(server, command.lower().replace(" ", "_"))
+    server.answers[command] = _trickling(honest, when)
     with pytest.raises(TransientError):
         await _sync(hostile_settings, mailbox)
     assert f"did not finish {step} within 1 s" in await _last_error(mailbox)

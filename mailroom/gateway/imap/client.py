@@ -12,6 +12,7 @@ errors whose handling is fixed (`errors`).
 from __future__ import annotations
 
 import asyncio
+import functools
 import imaplib
 import socket
 import ssl
@@ -146,11 +147,12 @@ class ImapSession:
 
     async def fetch(self, uids: list[int], *, headers_only: bool = False) -> list[Fetched]:
         """The messages (or, with `headers_only`, their header blocks) still at the server."""
+        count = f"{len(uids)} message{'s' if len(uids) != 1 else ''}"
         if headers_only:
-            step = f"fetching the header of {len(uids)} messages over the size limit"
+            step = f"fetching the header of {count} over the size limit"
         else:
-            step = f"fetching {len(uids)} messages"
-        return await self._call(step, self._fetch, uids, headers_only)
+            step = f"fetching {count}"
+        return await self._call(step, self._fetch, uids, headers_only, bulk=True)
 
     async def sizes(self, uids: list[int]) -> dict[int, int]:
         """RFC822.SIZE of each message, to cut batches by volume before fetching bodies."""
@@ -180,20 +182,23 @@ class ImapSession:
             raise ProtocolError("the IMAP session is closed")
         return self._client
 
-    async def _call(self, step: str, function: Callable[..., T], *args: Any) -> T:
+    async def _call(
+        self, step: str, function: Callable[..., T], *args: Any, bulk: bool = False
+    ) -> T:
+        """Run `function` as one step, on the session's thread; `bulk` for message data."""
         if self._aborted is not None:
             raise TransientError(self._aborted)
         loop = asyncio.get_running_loop()
+        run = functools.partial(self._step, step, bulk, function, *args)
         try:
-            return await loop.run_in_executor(self._thread, self._step, step, function, *args)
+            return await loop.run_in_executor(self._thread, run)
         except (TransientError, ProtocolError) as error:
             if self._aborted is not None:
                 raise TransientError(self._aborted) from error
             raise
 
-    def _step(self, step: str, function: Callable[..., T], *args: Any) -> T:
-        """Run one step on the session's thread."""
-        self._meter.begin(step)
+    def _step(self, step: str, bulk: bool, function: Callable[..., T], *args: Any) -> T:
+        self._meter.begin(step, bulk=bulk)
         try:
             return _translated(function, *args)
         finally:

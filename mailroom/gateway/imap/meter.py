@@ -6,12 +6,13 @@ IDLE. Each step has a wall-clock deadline and a budget of bytes. Socket timeouts
 nothing, since every byte that arrives starts them again: a server sending one byte a second
 would hold a step forever, and one sending endlessly would fill memory.
 
-The deadline is `timeout`, plus the time the bytes received so far would take at SLOWEST_RATE:
-a large FETCH on a slow link still ends, while a server that trickles earns nothing. The budget
-is the largest answer a sync asks for (a batch, or one message at the size limit, and the lines
-around them); each line is charged LINE_COST more, about what Python keeps per response, so that
-a flood of tiny responses is bounded in memory too. A literal larger than a message may be is
-refused before a byte of it is read.
+The deadline is `timeout`; a step that fetches messages (a bulk step) also gets the time the
+bytes received so far would take at SLOWEST_RATE, so that a large FETCH on a slow link still
+ends, while a server that trickles earns nothing; other steps have no reason to be long. The
+budget is the largest answer a sync asks for (a batch, or one message at the size limit, and
+the lines around them); each line is charged LINE_COST more, about what Python keeps per
+response, so that a flood of tiny responses is bounded in memory too. A literal larger than a
+message may be is refused before a byte of it is read.
 """
 
 from __future__ import annotations
@@ -56,13 +57,13 @@ class Meter:
     def __init__(self, host: str, limits: SessionLimits) -> None:
         self.host = host
         self.limits = limits
-        self.step = "connecting"
-        self._started = time.monotonic()
-        self._received = 0
+        self.begin("connecting")
 
-    def begin(self, step: str) -> None:
-        """Start a step (`step` names it in errors, e.g. "fetching 50 messages")."""
+    def begin(self, step: str, *, bulk: bool = False) -> None:
+        """Start a step (`step` names it in errors, e.g. "fetching 50 messages"); a `bulk`
+        one is given time for the bytes it receives."""
         self.step = step
+        self._bulk = bulk
         self._started = time.monotonic()
         self._received = 0
 
@@ -102,7 +103,8 @@ class Meter:
             )
 
     def _deadline(self) -> float:
-        return self._started + self.limits.timeout + self._received / SLOWEST_RATE
+        granted = self._received / SLOWEST_RATE if self._bulk else 0.0
+        return self._started + self.limits.timeout + granted
 
     def _late(self) -> TransientError:
         allowed = self._deadline() - self._started
