@@ -12,9 +12,11 @@ import html as entities
 
 from mailroom.gateway.htmltokens import RAW_TEXT_END, TOKEN, past_end_tag
 
-# Elements dropped with their content; the first three are raw text, the others are parsed.
+# Elements dropped with their content; the first are raw text, the others are parsed. A head
+# is not dropped: its end tag is often left out (the tree builder ends it at the first text),
+# and what it holds that is not text (title, style, script, meta) is dropped anyway.
 _DROPPED_RAW = frozenset({"script", "style", "title"})
-_DROPPED = frozenset({"template", "noscript", "head"})
+_DROPPED = frozenset({"template", "noscript"})
 _CELLS = frozenset({"td", "th"})
 
 

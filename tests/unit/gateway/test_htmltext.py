@@ -93,6 +93,8 @@ def test_a_body_read_tag_by_tag_keeps_its_blocks_cells_and_entities() -> None:
     assert [line for line in html_to_text(deep, defects).splitlines() if line] == lines
     assert [line for line in html_to_text(layout).splitlines() if line] == lines
     assert len(defects) == 1 and "read tag by tag" in defects[0]
+    # A head left open ends at the first text, as the tree builder ends it.
+    assert html_to_text("<div>" * 100_000 + "<head><title>T</title><body><p>kept") == "kept"
 
 
 def test_real_mail_is_laid_out_from_its_tree() -> None:
