@@ -75,14 +75,11 @@ class _Worker:
             self.start()
         if self.ready:
             return
-        try:
-            answer = await self.receive(_START_TIMEOUT)
-        except _Failed as failure:
+        answers, failure = await self.collect(1, _START_TIMEOUT)
+        if failure is not None or answers != [READY]:
             self.stop()
-            raise WorkerError(f"a normalize worker did not start: it {failure}") from None
-        if answer != READY:
-            self.stop()
-            raise WorkerError(f"a normalize worker started with {answer!r}")
+            problem = f"it {failure}" if failure is not None else f"it said {answers!r}"
+            raise WorkerError(f"a normalize worker did not start: {problem}")
         self.ready = True
 
     async def send(self, request: Request) -> None:
@@ -99,16 +96,26 @@ class _Worker:
                 if attempt == 2:
                     raise WorkerError(f"a normalize worker takes no requests: {error}") from None
 
-    async def receive(self, timeout: float) -> Any:
-        """The next answer; `_Failed` when none comes within `timeout` or the worker died."""
+    async def collect(self, count: int, timeout: float) -> tuple[list[Any], _Failed | None]:
+        """The next `count` answers, each within `timeout` of the one before; short, with why,
+        when one does not come. Waited for on the pipe thread, in one go: the event loop is
+        woken once per request, not once per message."""
         assert self.conn is not None
-        receiving = asyncio.get_running_loop().run_in_executor(self._io, self.conn.recv)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._io, self._collect, self.conn, count, timeout)
+
+    def _collect(
+        self, conn: Connection, count: int, timeout: float
+    ) -> tuple[list[Any], _Failed | None]:
+        answers: list[Any] = []
         try:
-            return await asyncio.wait_for(receiving, timeout)
-        except TimeoutError:
-            raise _Failed(f"took longer than {timeout:g} s") from None
+            while len(answers) < count:
+                if not conn.poll(timeout):
+                    return answers, _Failed(f"took longer than {timeout:g} s")
+                answers.append(conn.recv())
         except (EOFError, OSError):
-            raise _Failed(f"crashed its worker ({self._exit()})") from None
+            return answers, _Failed(f"crashed its worker ({self._exit()})")
+        return answers, None
 
     def _exit(self) -> str:
         process = self.process
@@ -183,10 +190,9 @@ class NormalizePool:
         while len(readings) < len(jobs):
             rest = jobs[len(readings) :]
             await worker.send(Request(rest, limits, header_block))
-            try:
-                while len(readings) < len(jobs):
-                    readings.append(await worker.receive(self.timeout))
-            except _Failed as failure:
+            answers, failure = await worker.collect(len(rest), self.timeout)
+            readings.extend(answers)
+            if failure is not None:
                 worker.stop()  # it may still be parsing the message
                 job = jobs[len(readings)]
                 readings.append(await self._fallback(worker, job, limits, header_block, failure))
