@@ -136,6 +136,18 @@ async def test_a_message_over_the_time_budget_is_kept_with_its_headers(
     assert await PendingIngest.all().count() == 0  # kept, never left to be retried
 
 
+async def test_a_header_folded_over_many_lines_is_answered_at_once(gateway: Services) -> None:
+    # The gateway reads a few headers on its event loop before it answers: every folded line
+    # copied the value so far (a Received folded over 750,000 lines: six seconds of silence).
+    folded = "Received: from relay" + "\r\n x" * 750_000 + "\r\n"
+    raw = f"{folded}{HEADERS}Subject: folded\r\nMessage-ID: <folded@acme.com>\r\n\r\nHi.\r\n"
+    start = time.monotonic()
+    await asyncio.to_thread(_send, gateway.smtp_port, raw.encode())
+    assert time.monotonic() - start < 3  # most of it is moving 3 MB through smtplib
+    await asyncio.wait_for(gateway.pipeline.drain(), 60)
+    assert await Message.filter(message_id="folded@acme.com").exists()
+
+
 async def test_poison_left_by_a_crash_does_not_hold_up_the_next_start(
     budget_settings: Settings,
 ) -> None:
