@@ -148,6 +148,32 @@ async def test_a_header_folded_over_many_lines_is_answered_at_once(gateway: Serv
     assert await Message.filter(message_id="folded@acme.com").exists()
 
 
+def _offer(port: int, raw: bytes) -> None:
+    """Send, taking a refusal as an answer too."""
+    with smtplib.SMTP("127.0.0.1", port, timeout=60) as client:
+        try:
+            client.sendmail("alice@acme.com", [WORKSPACE], raw)
+        except smtplib.SMTPResponseException:
+            pass
+
+
+async def test_a_huge_from_read_before_the_answer_leaves_the_gateway_answering(
+    gateway: Services,
+) -> None:
+    # Before it answers, the gateway reads the From as an address list on its event loop: 8 MB
+    # of one (an unclosed quote) took four seconds, in which no other client got a banner.
+    value = '"' + ("a " * 400 + "\r\n ") * 10_000
+    raw = f"From: {value}\r\nSubject: huge\r\nMessage-ID: <huge@acme.com>\r\n\r\nHi.\r\n"
+    stop = threading.Event()
+    probe = asyncio.create_task(asyncio.to_thread(_banner_waits, gateway.smtp_port, stop))
+    try:
+        await asyncio.to_thread(_offer, gateway.smtp_port, raw.encode())
+    finally:
+        stop.set()
+        waits = await probe
+    assert waits and max(waits) < 2, waits
+
+
 async def test_poison_left_by_a_crash_does_not_hold_up_the_next_start(
     budget_settings: Settings,
 ) -> None:
