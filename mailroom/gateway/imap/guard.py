@@ -105,7 +105,7 @@ class GuardedIMAP4(imaplib.IMAP4):
 
     def _create_socket(self, timeout: float | None) -> socket.socket:
         sock = self._connect_vetted()
-        return sock if self._tls is None else self.handshake(sock, self._tls)
+        return sock if self._tls is None else self._handshake(sock, self._tls)
 
     def _connect_vetted(self) -> socket.socket:
         """A TCP connection to the first vetted address that takes one."""
@@ -121,9 +121,11 @@ class GuardedIMAP4(imaplib.IMAP4):
             except OSError as error:
                 sock.close()
                 failure = error
+        if isinstance(failure, TimeoutError):
+            raise self.meter.timed_out() from failure
         raise failure
 
-    def handshake(self, sock: socket.socket, context: ssl.SSLContext) -> ssl.SSLSocket:
+    def _handshake(self, sock: socket.socket, context: ssl.SSLContext) -> ssl.SSLSocket:
         # The handshake's timeout is a deadline for the whole of it (CPython's ssl module).
         sock.settimeout(self.meter.wait())
         try:
@@ -141,7 +143,7 @@ class GuardedIMAP4(imaplib.IMAP4):
                 f"{self.meter.host} sent data before the TLS handshake of STARTTLS; "
                 "the connection was dropped"
             )
-        return self.handshake(sock, context)
+        return self._handshake(sock, context)
 
     def _receive(self) -> bool:
         """Add what the server sends next to the buffer; False at EOF."""
