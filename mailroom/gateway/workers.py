@@ -4,9 +4,9 @@ Parsing is pure CPU work and the largest part of ingest; handing batches to work
 lets an import parse the next batch while the current one is being stored. A worker can also
 be killed, which a thread cannot: a message whose reading takes longer than the budget, or
 crashes its worker, is read again from its header block alone in a fresh worker and kept with
-a defect saying why, while the other messages go on. So one message never holds up the others,
-nor the event loop that answers the API and SMTP. Workers are spawned, not forked: the parent
-holds database threads that a fork would copy half-alive.
+a defect saying why, while the other messages go on. So one message holds up the others for
+no longer than the budget, and never the event loop that answers the API and SMTP. Workers are
+spawned, not forked: the parent holds database threads that a fork would copy half-alive.
 """
 
 from __future__ import annotations
@@ -171,8 +171,9 @@ class NormalizePool:
         return [reading for part in parts for reading in part]
 
     async def _read_chunk(self, jobs: Sequence[Job], limits: Limits) -> list[Reading]:
-        assert self._idle is not None
-        worker = await self._idle.get()
+        idle = self._idle  # this one even if the pool is closed meanwhile
+        assert idle is not None
+        worker = await idle.get()
         try:
             return await self._read_on(worker, jobs, limits)
         except BaseException:
@@ -180,7 +181,7 @@ class NormalizePool:
             worker.stop()
             raise
         finally:
-            self._idle.put_nowait(worker)
+            idle.put_nowait(worker)
 
     async def _read_on(
         self, worker: _Worker, jobs: Sequence[Job], limits: Limits, header_block: str | None = None
