@@ -220,7 +220,9 @@ def ingest(
         for path, reason in found.skipped:
             err.print(f"[yellow]skipped[/yellow] {path}: {reason}", soft_wrap=True)
         total = sum(count(s) for s in found.sources)
-        pool = NormalizePool(settings.normalize_workers) if settings.normalize_workers else None
+        # Files the operator chose: with no workers asked for, they are read in this process.
+        workers = settings.normalize_workers
+        pool = NormalizePool(workers, settings.parse_timeout) if workers else None
         try:
             with _progress(total) as advance:
                 report = await import_sources(
@@ -417,13 +419,14 @@ def mailbox_sync(slug: str, address: str) -> None:
 
     async def work(settings: Settings) -> IngestReport:
         mailbox = await _mailbox(slug, address)
-        pool = NormalizePool(settings.normalize_workers) if settings.normalize_workers else None
+        # A server's mail is anyone's: read within the time budget, as `serve` reads it (at
+        # least one worker, whatever normalize_workers says).
+        pool = NormalizePool(settings.normalize_workers, settings.parse_timeout)
         try:
             sync = MailboxSync(mailbox.id, settings, Ingestor(settings.limits, pool))
             return await sync.once()
         finally:
-            if pool is not None:
-                pool.close()
+            pool.close()
 
     report = _run(work)
     out.print(_summary(report), soft_wrap=True)

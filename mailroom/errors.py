@@ -5,7 +5,11 @@ MailroomError
  ├── DatabaseError        the database cannot be reached or migrated
  ├── NotFoundError        a workspace, member, mailbox or record does not exist
  ├── ConflictError        the thing being created already exists
- └── InvalidInputError    an argument or input file cannot be used
+ ├── InvalidInputError    an argument or input file cannot be used
+ │    └── (imap) HostRefusedError   a mailbox's host is not a public address
+ └── (workers) WorkerError          no normalize worker could be started
+
+The IMAP sync's own errors (transient, auth, protocol) are drawn in `gateway/imap/errors.py`.
 """
 
 from __future__ import annotations

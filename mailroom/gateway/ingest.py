@@ -11,6 +11,7 @@ mailbox's owner what their own bytes hold, never another message that claims the
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from collections.abc import Sequence
@@ -180,9 +181,12 @@ class Ingestor:
             readings = await self.pool.read(jobs, self.limits)
         else:
             readings = read_many(jobs, self.limits)
+        envelopes = [
+            _truncated(r.envelope, p.facts) for p, r in zip(pending, readings, strict=True)
+        ]
         return [
-            Prepared(p, r.envelope, dedupe_key(r.envelope), forwarded=r.forwarded)
-            for p, r in zip(pending, readings, strict=True)
+            Prepared(p, e, dedupe_key(e), forwarded=r.forwarded)
+            for p, r, e in zip(pending, readings, envelopes, strict=True)
         ]
 
     async def commit(self, items: list[Prepared]) -> IngestReport:
@@ -357,6 +361,20 @@ async def _store_raw(raws: dict[tuple[UUID, str], bytes]) -> dict[tuple[UUID, st
             )
             ids.update(((workspace_id, d), i) for d, i in rows)
     return ids
+
+
+def _truncated(envelope: Envelope, facts: SourceFacts) -> Envelope:
+    """A message the source fetched only the header block of: its size is the whole's, and a
+    defect says that the rest was not fetched."""
+    if facts.truncated_from is None:
+        return envelope
+    defect = (
+        f"message of {facts.truncated_from} bytes, over the size limit: only its header "
+        "block was fetched"
+    )
+    return dataclasses.replace(
+        envelope, size=facts.truncated_from, defects=(*envelope.defects, defect)
+    )
 
 
 def dedupe_key(envelope: Envelope) -> str:

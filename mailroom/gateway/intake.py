@@ -28,6 +28,9 @@ class SourceFacts:
     item: str | None = None
     uidvalidity: int | None = None
     uid: int | None = None
+    # The source fetched only the header block of a message this large (bytes), over the
+    # message size limit: the message is kept, with a defect saying so.
+    truncated_from: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -40,6 +43,7 @@ class SourceFacts:
             "item": self.item,
             "uidvalidity": self.uidvalidity,
             "uid": self.uid,
+            "truncated_from": self.truncated_from,
         }
         if self.received_at is not None:
             data["received_at"] = self.received_at.isoformat()
@@ -59,6 +63,7 @@ class SourceFacts:
             item=data.get("item"),
             uidvalidity=data.get("uidvalidity"),
             uid=data.get("uid"),
+            truncated_from=data.get("truncated_from"),
         )
 
 

@@ -155,6 +155,9 @@ async def test_a_message_over_the_size_limit_is_stored_from_its_header(account: 
     stored = await Message.get(message_id="big@size.test").prefetch_related("raw_message")
     assert stored.subject == "The big one" and not stored.text
     assert stored.raw_message.size < 2048  # its header block, not the 240 kB
+    # Kept with a defect saying why, and the size the server gave for the whole.
+    assert stored.size == len(big.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+    assert any("over the size limit: only its header block" in d for d in stored.defects)
     assert await _message_ids(account.mailbox) == [
         "big@size.test",
         "size-0@corpus.test",

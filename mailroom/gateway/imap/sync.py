@@ -206,17 +206,6 @@ class FolderSync:
     async def _store(
         self, folder: Folder, state: FolderState, fetched: list[Fetched]
     ) -> list[Pending]:
-        for f in fetched:
-            if f.headers_only:
-                log.warning(
-                    "%s %s: UID %d is %s bytes, over the %d-byte limit; only its header was "
-                    "fetched",
-                    self.mailbox.address,
-                    folder.name,
-                    f.uid,
-                    f.size,
-                    self.session.max_message_bytes,
-                )
         items = [
             Incoming(
                 f.raw,
@@ -228,6 +217,7 @@ class FolderSync:
                     item=item_key(folder.name, state.uidvalidity, f.uid),
                     uidvalidity=state.uidvalidity,
                     uid=f.uid,
+                    truncated_from=(f.size or len(f.raw)) if f.headers_only else None,
                 ),
             )
             for f in fetched
