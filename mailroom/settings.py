@@ -78,9 +78,11 @@ class Settings(BaseSettings):
     imap_allow_private_hosts: bool = False
     imap_poll_interval: float = Field(default=60.0, gt=0)  # folders, and servers without IDLE
     imap_idle_renew: float = Field(default=25 * 60.0, gt=0, le=29 * 60.0)  # RFC 2177: < 29 min
-    imap_timeout: float = Field(default=60.0, gt=0)  # one network operation
+    # One step of a session (connecting and logging in is one; each command another), by the
+    # wall clock; a fetch earns a second more for every 64 KiB it receives.
+    imap_timeout: float = Field(default=60.0, gt=0)
     imap_stuck_after: float = Field(default=900.0, gt=0)  # one sync pass, before it restarts
-    imap_batch_size: int = Field(default=500, gt=0, le=2000)  # FETCHes also stop at 32 MB
+    imap_batch_size: int = Field(default=500, gt=0, le=2000)  # FETCHes also stop at batch bytes
     imap_max_backoff: float = Field(default=900.0, gt=0)
     # One FETCH's messages, at most (one message over it is fetched alone); with the message
     # size limit, it also sizes what one answer from a server may take.
