@@ -48,12 +48,12 @@ from bench.ingest import DATA, MEMBER, drop_postgres, postgres_database  # noqa:
 from bench.results import write_section  # noqa: E402
 from bench.smtp import free_port  # noqa: E402
 from mailroom.db import close_database, open_database  # noqa: E402
-from mailroom.gateway.files import Kind, Source  # noqa: E402
-from mailroom.gateway.importer import import_sources  # noqa: E402
-from mailroom.gateway.ingest import Ingestor  # noqa: E402
-from mailroom.gateway.workers import NormalizePool  # noqa: E402
+from mailroom.intake import Intake  # noqa: E402
+from mailroom.intake.workers import NormalizePool  # noqa: E402
 from mailroom.models import Plan, RecordCreationMode  # noqa: E402
 from mailroom.settings import Settings  # noqa: E402
+from mailroom.sources.files.formats import Kind, Source  # noqa: E402
+from mailroom.sources.files.importer import import_sources  # noqa: E402
 from mailroom.workspaces import (  # noqa: E402
     add_member,
     create_token,
@@ -155,7 +155,7 @@ async def build(database_url: str, path: Path, batch_size: int) -> None:
         pool = NormalizePool(settings.normalize_workers) if settings.normalize_workers else None
         try:
             await import_sources(
-                Ingestor(settings.limits, pool),
+                Intake(settings.limits, pool),
                 box,
                 [Source(Kind.MBOX, path)],
                 batch_size=batch_size,

@@ -26,14 +26,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.corpus import messages, write_mbox  # noqa: E402
 from bench.results import write_section  # noqa: E402
 from mailroom.db import close_database, open_database  # noqa: E402
-from mailroom.gateway.files import Kind, Source  # noqa: E402
-from mailroom.gateway.imap.accounts import add_imap_mailbox, connection_for  # noqa: E402
-from mailroom.gateway.imap.poller import MailboxSync  # noqa: E402
-from mailroom.gateway.importer import import_sources  # noqa: E402
-from mailroom.gateway.ingest import Ingestor  # noqa: E402
-from mailroom.gateway.workers import NormalizePool  # noqa: E402
+from mailroom.intake import Intake  # noqa: E402
+from mailroom.intake.workers import NormalizePool  # noqa: E402
 from mailroom.models import Mailbox, MailboxStatus, Message, Plan  # noqa: E402
 from mailroom.settings import Settings  # noqa: E402
+from mailroom.sources.files.formats import Kind, Source  # noqa: E402
+from mailroom.sources.files.importer import import_sources  # noqa: E402
+from mailroom.sources.imap.accounts import add_imap_mailbox, connection_for  # noqa: E402
+from mailroom.sources.imap.poller import MailboxSync  # noqa: E402
 from mailroom.vault import new_key  # noqa: E402
 from mailroom.workspaces import add_member, create_workspace, import_mailbox  # noqa: E402
 from tests.imap.mailboxes import append_messages  # noqa: E402
@@ -66,7 +66,7 @@ async def mailroom_sync(
     pool = NormalizePool(settings.normalize_workers) if settings.normalize_workers else None
     try:
         start = time.perf_counter()
-        report = await MailboxSync(mailbox.id, settings, Ingestor(settings.limits, pool)).once()
+        report = await MailboxSync(mailbox.id, settings, Intake(settings.limits, pool)).once()
         elapsed = time.perf_counter() - start
     finally:
         if pool is not None:
@@ -87,7 +87,7 @@ async def import_rate(count: int) -> float:
             box = await import_mailbox(member)
             start = time.perf_counter()
             report = await import_sources(
-                Ingestor(settings.limits, pool), box, [Source(Kind.MBOX, path)]
+                Intake(settings.limits, pool), box, [Source(Kind.MBOX, path)]
             )
             return report.new / (time.perf_counter() - start)
         finally:
@@ -100,9 +100,7 @@ async def idle_latency(
     settings: Settings, mailbox: Mailbox, port: int, user: str, password: str, samples: int
 ) -> list[float]:
     """Seconds from the end of an APPEND to the message being stored, while Mailroom idles."""
-    task = asyncio.create_task(
-        MailboxSync(mailbox.id, settings, Ingestor(settings.limits)).forever()
-    )
+    task = asyncio.create_task(MailboxSync(mailbox.id, settings, Intake(settings.limits)).forever())
     delays = []
     try:
         while (await Mailbox.get(id=mailbox.id)).status is not MailboxStatus.ACTIVE:

@@ -38,13 +38,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.corpus import MEMBERS, TEAM_DOMAIN, write_mbox  # noqa: E402
 from bench.results import write_section  # noqa: E402
 from mailroom.db import close_database, open_database  # noqa: E402
-from mailroom.gateway.files import Kind, Source  # noqa: E402
-from mailroom.gateway.importer import import_sources  # noqa: E402
-from mailroom.gateway.ingest import Ingestor, IngestReport  # noqa: E402
-from mailroom.gateway.normalize import normalize  # noqa: E402
-from mailroom.gateway.workers import NormalizePool  # noqa: E402
+from mailroom.intake import IngestReport, Intake  # noqa: E402
+from mailroom.intake.workers import NormalizePool  # noqa: E402
 from mailroom.models import Plan  # noqa: E402
+from mailroom.parsing.normalize import normalize  # noqa: E402
 from mailroom.settings import Settings  # noqa: E402
+from mailroom.sources.files.formats import Kind, Source  # noqa: E402
+from mailroom.sources.files.importer import import_sources  # noqa: E402
 from mailroom.workspaces import add_member, create_workspace, get_member, import_mailbox  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -99,7 +99,7 @@ async def ingest_rate(database_url: str, path: Path, batch_size: int) -> tuple[f
         start = time.perf_counter()
         try:
             report = await import_sources(
-                Ingestor(settings.limits, pool),
+                Intake(settings.limits, pool),
                 box,
                 [Source(Kind.MBOX, path)],
                 batch_size=batch_size,

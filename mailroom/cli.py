@@ -20,16 +20,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from tortoise.exceptions import BaseORMException
 
+from mailroom.bootstrap import intake_for
 from mailroom.db import database, refresh_statistics
 from mailroom.errors import InvalidInputError, MailroomError
-from mailroom.gateway.files import Source, count, discover, messages
-from mailroom.gateway.importer import import_sources
-from mailroom.gateway.ingest import Ingestor
-from mailroom.gateway.intake import IngestReport
-from mailroom.gateway.normalize import normalize
-from mailroom.gateway.workers import NormalizePool
+from mailroom.intake.port import IngestReport
 from mailroom.models import Mailbox, Plan, RecordCreationMode, SenderPolicy
+from mailroom.parsing.normalize import normalize
 from mailroom.settings import Settings, load_settings
+from mailroom.sources.files.formats import Source, count, discover, messages
+from mailroom.sources.files.importer import import_sources
 
 app = typer.Typer(
     name="mailroom",
@@ -220,21 +219,15 @@ def ingest(
         for path, reason in found.skipped:
             err.print(f"[yellow]skipped[/yellow] {path}: {reason}", soft_wrap=True)
         total = sum(count(s) for s in found.sources)
-        # Files the operator chose: with no workers asked for, they are read in this process.
-        workers = settings.normalize_workers
-        pool = NormalizePool(workers, settings.parse_timeout) if workers else None
-        try:
+        async with intake_for(settings, untrusted=False) as intake:
             with _progress(total) as advance:
                 report = await import_sources(
-                    Ingestor(settings.limits, pool),
+                    intake,
                     box,
                     found.sources,
                     batch_size=settings.ingest_batch_size,
                     progress=advance,
                 )
-        finally:
-            if pool is not None:
-                pool.close()
         await refresh_statistics()  # a large import changes what the planner should expect
         return report
 
@@ -368,7 +361,7 @@ def mailbox_add_imap(
     ] = None,
 ) -> None:
     """Connect a member's IMAP mailbox (the login is checked before it is saved)."""
-    from mailroom.gateway.imap.accounts import add_imap_mailbox, connection_for
+    from mailroom.sources.imap.accounts import add_imap_mailbox, connection_for
     from mailroom.workspaces import get_member, get_workspace
 
     password = _password(password_env, f"Password for {username}")
@@ -400,7 +393,7 @@ def mailbox_reconnect(
     ] = False,
 ) -> None:
     """Check a mailbox's login again (after NEEDS_REAUTH) and let it sync again."""
-    from mailroom.gateway.imap.accounts import reconnect_imap_mailbox
+    from mailroom.sources.imap.accounts import reconnect_imap_mailbox
 
     password = _password(password_env, "New password") if password_env or new_password else None
 
@@ -415,18 +408,12 @@ def mailbox_reconnect(
 @mailbox_app.command("sync")
 def mailbox_sync(slug: str, address: str) -> None:
     """Sync one mailbox to completion and exit (for cron, or to catch up by hand)."""
-    from mailroom.gateway.imap.poller import MailboxSync
+    from mailroom.sources.imap.poller import MailboxSync
 
     async def work(settings: Settings) -> IngestReport:
         mailbox = await _mailbox(slug, address)
-        # A server's mail is anyone's: read within the time budget, as `serve` reads it (at
-        # least one worker, whatever normalize_workers says).
-        pool = NormalizePool(settings.normalize_workers, settings.parse_timeout)
-        try:
-            sync = MailboxSync(mailbox.id, settings, Ingestor(settings.limits, pool))
-            return await sync.once()
-        finally:
-            pool.close()
+        async with intake_for(settings, untrusted=True) as intake:
+            return await MailboxSync(mailbox.id, settings, intake).once()
 
     report = _run(work)
     out.print(_summary(report), soft_wrap=True)

@@ -19,7 +19,7 @@ from pydantic_settings import (
 )
 
 from mailroom.errors import SettingsError
-from mailroom.gateway.normalize import Limits
+from mailroom.parsing.limits import Limits
 
 
 class Settings(BaseSettings):

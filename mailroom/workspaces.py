@@ -12,7 +12,6 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 
 from mailroom.errors import ConflictError, InvalidInputError, NotFoundError
-from mailroom.gateway.addresses import normalize_address
 from mailroom.models import (
     ApiToken,
     Mailbox,
@@ -26,6 +25,7 @@ from mailroom.models import (
     SenderPolicy,
     Workspace,
 )
+from mailroom.parsing.addresses.lists import normalize_address
 
 SYNCED_PROVIDERS = (Provider.IMAP, Provider.GMAIL, Provider.MICROSOFT)
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")

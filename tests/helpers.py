@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
 
-from mailroom.gateway.ingest import Ingestor
-from mailroom.gateway.intake import Incoming, IngestReport, SourceFacts
+from mailroom.intake import Intake
+from mailroom.intake.port import Incoming, IngestReport, SourceFacts
 from mailroom.models import Mailbox, Member, Plan, RecordCreationMode, Workspace
 from mailroom.workspaces import add_member, create_workspace, import_mailbox
 
@@ -75,4 +75,4 @@ async def team(mode: RecordCreationMode = RecordCreationMode.SELECTIVE, slug: st
 
 async def ingest(mailbox: Mailbox, *raws: bytes, facts: SourceFacts | None = None) -> IngestReport:
     items = [Incoming(raw, facts or SourceFacts()) for raw in raws]
-    return await Ingestor().ingest(mailbox, items)
+    return await Intake().ingest(mailbox, items)

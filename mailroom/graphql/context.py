@@ -10,10 +10,10 @@ from starlette.responses import Response
 from strawberry.types import Info as StrawberryInfo
 
 from mailroom.graphql.loaders import Loaders
-from mailroom.graphql.visibility import Viewer
 from mailroom.models import Member, MemberRole, Workspace
 from mailroom.resolver.rules import WorkspaceRules
 from mailroom.settings import Settings
+from mailroom.workspace.visibility import Viewer
 
 
 @dataclass

@@ -14,10 +14,10 @@ from starlette.types import Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.types import ExecutionResult
 
-from mailroom.gateway.smtp.ratelimit import SlidingWindow
 from mailroom.graphql.context import Context
 from mailroom.graphql.schema import build_schema
 from mailroom.models import ApiToken, Member, Workspace
+from mailroom.ratelimit import SlidingWindow
 from mailroom.settings import Settings
 from mailroom.workspaces import hash_token
 

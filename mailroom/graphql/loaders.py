@@ -14,8 +14,6 @@ from tortoise.queryset import QuerySet
 
 from mailroom.errors import InvalidInputError
 from mailroom.graphql.relay import MAX_PAGE
-from mailroom.graphql.threads import ThreadView, thread_views
-from mailroom.graphql.visibility import Access, Viewer, access
 from mailroom.models import (
     Attachment,
     BlocklistEntry,
@@ -29,6 +27,8 @@ from mailroom.models import (
     Thread,
 )
 from mailroom.models.bulk import chunked
+from mailroom.workspace.threads import ThreadView, thread_views
+from mailroom.workspace.visibility import Access, Viewer, access
 
 
 class Loaders:

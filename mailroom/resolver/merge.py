@@ -10,9 +10,9 @@ from __future__ import annotations
 from tortoise.transactions import in_transaction
 
 from mailroom.errors import ConflictError, InvalidInputError
-from mailroom.gateway.addresses import normalize_address
 from mailroom.models import Interaction, NameSource, Origin, Participant, Person, PersonEmail
-from mailroom.resolver.addresses import registrable_domain
+from mailroom.parsing.addresses.lists import normalize_address
+from mailroom.parsing.addresses.owners import registrable_domain
 from mailroom.resolver.interactions import link_history, refresh_figures
 
 _STRENGTH = {NameSource.DERIVED: 0, NameSource.DISPLAY: 1, NameSource.HAND: 2}

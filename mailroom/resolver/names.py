@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from mailroom.resolver.addresses import ROLE_LOCAL_PARTS
+from mailroom.parsing.addresses.owners import ROLE_LOCAL_PARTS
 
 _QUOTES = "\"'`\u201c\u201d\u2018\u2019 \t"
 _SPACES = re.compile(r"\s+")

@@ -25,7 +25,7 @@ from mailroom.models import (
     PersonEmail,
 )
 from mailroom.models.bulk import chunked
-from mailroom.resolver.addresses import company_name, registrable_domain
+from mailroom.parsing.addresses.owners import company_name, registrable_domain
 from mailroom.resolver.names import derived_name, real_name
 from mailroom.resolver.rules import Rule, WorkspaceRules
 

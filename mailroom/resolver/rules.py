@@ -8,7 +8,7 @@ from uuid import UUID
 
 from mailroom.envelope import Address, Envelope
 from mailroom.models import BlockKind, BlocklistEntry, Member, RecordCreationMode, Workspace
-from mailroom.resolver.addresses import is_free_mail, is_role, registrable_domain, within
+from mailroom.parsing.addresses.owners import is_free_mail, is_role, registrable_domain, within
 
 
 class Rule:

@@ -34,7 +34,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from mailroom.gateway.smtp.dns import Lookups, make_resolver
+from mailroom.sources.smtp.dns import Lookups, make_resolver
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 POSTFIX = Path("/usr/sbin/postfix")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from mailroom.app import Services, running
+from mailroom.bootstrap import Services, running
 from mailroom.models import Direction, Message, MessageCopy, SenderPolicy
 from mailroom.settings import Settings
 from mailroom.workspaces import add_member, create_workspace, get_workspace, update_workspace

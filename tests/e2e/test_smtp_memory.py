@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 import psutil
 import pytest
 
-from mailroom.app import Services, running
+from mailroom.bootstrap import Services, running
 from mailroom.errors import SettingsError
 from mailroom.models import SenderPolicy
 from mailroom.settings import Settings

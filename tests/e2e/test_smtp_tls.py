@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from mailroom.app import Services, running
+from mailroom.bootstrap import Services, running
 from mailroom.errors import SettingsError
 from mailroom.models import Message, SenderPolicy
 from mailroom.settings import Settings

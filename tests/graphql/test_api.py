@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from mailroom.gateway.ingest import Ingestor
-from mailroom.gateway.intake import Incoming
+from mailroom.intake import Intake
+from mailroom.intake.port import Incoming
 from mailroom.models import Mailbox, NameSource, Person, RecordCreationMode
 from mailroom.workspaces import add_member
 from tests.graphql.conftest import Api, Team
@@ -22,7 +22,7 @@ query($email: String, $domain: String) {
 
 
 async def _ingest(box: Mailbox, *raws: bytes) -> None:
-    await Ingestor().ingest(box, [Incoming(raw) for raw in raws])
+    await Intake().ingest(box, [Incoming(raw) for raw in raws])
 
 
 async def test_a_token_is_needed(api: Api, team: Team) -> None:

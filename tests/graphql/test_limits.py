@@ -16,11 +16,11 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from tortoise import connections
 
-from mailroom.gateway.ingest import Ingestor
-from mailroom.gateway.intake import Incoming
 from mailroom.graphql import loaders
 from mailroom.graphql.endpoint import GraphQLEndpoint
 from mailroom.graphql.schema import schema_sdl
+from mailroom.intake import Intake
+from mailroom.intake.port import Incoming
 from mailroom.settings import Settings
 from tests.graphql.conftest import Api, Team, api_settings
 from tests.helpers import BASE_DATE, message
@@ -104,7 +104,7 @@ async def test_introspection_and_graphiql_when_enabled(db: Settings, team: Team)
 async def test_unexpected_errors_are_masked(
     api: Api, team: Team, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await Ingestor().ingest(team.alice_box, [Incoming(message(sender="alice@acme.com"))])
+    await Intake().ingest(team.alice_box, [Incoming(message(sender="alice@acme.com"))])
 
     async def broken(self: object, ids: object) -> None:
         raise RuntimeError('relation "participant" does not exist: SELECT * FROM participant')
@@ -184,7 +184,7 @@ async def test_a_page_of_people_costs_the_same_queries_at_any_size(
         for n in range(50)
         for k in range(6)
     ]
-    await Ingestor().ingest(team.alice_box, [Incoming(raw) for raw in raws])
+    await Intake().ingest(team.alice_box, [Incoming(raw) for raw in raws])
 
     counts = {}
     for size in (10, 50):
@@ -202,7 +202,7 @@ async def test_every_list_is_paged_and_costed(api: Api, strict: Api, team: Team)
     """A thread's emails once had no page size, so the estimate never counted them: this ran
     for two minutes on a thread of 40 and answered 113 MB."""
     token = team.alice_token
-    await Ingestor().ingest(team.alice_box, [Incoming(message(sender="alice@acme.com"))])
+    await Intake().ingest(team.alice_box, [Incoming(message(sender="alice@acme.com"))])
     nested = "{ emails(first: 40) { nodes { thread { emails { nodes { thread { emails { nodes { thread { emails { nodes { id } } } } } } } } } } } }"
     assert "query too expensive" in _error(await api.query(token, nested))
     too_big = "{ emails { nodes { thread { emails(first: 101) { nodes { id } } } } } }"
@@ -259,7 +259,7 @@ async def test_request_bodies_are_bounded(db: Settings, team: Team) -> None:
 async def test_a_request_has_a_time_budget(
     db: Settings, team: Team, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await Ingestor().ingest(team.alice_box, [Incoming(message(sender="alice@acme.com"))])
+    await Intake().ingest(team.alice_box, [Incoming(message(sender="alice@acme.com"))])
 
     async def stuck(self: object, ids: object) -> None:
         await asyncio.sleep(3600)  # a database that does not answer
@@ -281,7 +281,7 @@ async def test_a_response_carries_a_bounded_amount_of_bodies(db: Settings, team:
                 date=BASE_DATE.replace(hour=n))
         for n in range(5)
     ]  # fmt: skip
-    await Ingestor().ingest(team.alice_box, [Incoming(raw) for raw in raws])
+    await Intake().ingest(team.alice_box, [Incoming(raw) for raw in raws])
     settings = api_settings(db, api_max_response_body_bytes=10_000)
     async with _api(settings) as client:
         api = Api(client, settings)
@@ -351,7 +351,7 @@ async def test_a_message_naming_thousands_of_addresses_shows_a_page_of_them(
     """Whoever writes a message chooses how many addresses it names (tens of thousands fit in
     its headers); an email shows at most a page of each role."""
     many = ", ".join(f"p{n}@globex{n % 7}.com" for n in range(3000))
-    await Ingestor().ingest(
+    await Intake().ingest(
         team.alice_box, [Incoming(message(sender="alice@acme.com", to=many, cc="kim@initech.com"))]
     )
     query = "query($n: Int) { emails { nodes { participants(first: $n) { role address } } } }"

@@ -21,10 +21,10 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from mailroom.app import running
-from mailroom.gateway.ingest import Ingestor
-from mailroom.gateway.intake import Incoming
+from mailroom.bootstrap import running
 from mailroom.graphql.endpoint import GraphQLEndpoint
+from mailroom.intake import Intake
+from mailroom.intake.port import Incoming
 from mailroom.models import Mailbox, Message, SenderPolicy
 from mailroom.settings import Settings
 from mailroom.workspaces import update_workspace
@@ -100,10 +100,10 @@ async def test_a_borrowed_message_id_shows_nothing_of_the_original(
 ) -> None:
     alice_mail = [Incoming(quarterly_numbers())]
     if order == "alice first":
-        await Ingestor().ingest(team.alice_box, alice_mail)
+        await Intake().ingest(team.alice_box, alice_mail)
     await bob_imports(api, tmp_path, forged())
     if order == "bob first":
-        await Ingestor().ingest(team.alice_box, alice_mail)
+        await Intake().ingest(team.alice_box, alice_mail)
 
     seen = await emails(api, team.bob_token)
     assert_nothing_of_alices(seen)
@@ -124,7 +124,7 @@ async def test_a_borrowed_message_id_with_the_same_visible_fields_but_no_attachm
     api: Api, team: Team, tmp_path: Path
 ) -> None:
     """Knowing the subject and text (say, from a quote) is not enough to see the attachment."""
-    await Ingestor().ingest(team.alice_box, [Incoming(quarterly_numbers())])
+    await Intake().ingest(team.alice_box, [Incoming(quarterly_numbers())])
     copy = forged(
         sender="Alice <alice@acme.com>",
         subject="Quarterly numbers",
@@ -155,8 +155,8 @@ async def test_one_message_however_many_relays_added_headers(api: Api, team: Tea
             message_id="<plan@acme.com>",
         )
     )
-    await Ingestor().ingest(team.alice_box, [Incoming(sent)])
-    await Ingestor().ingest(team.bob_box, [Incoming(received)])
+    await Intake().ingest(team.alice_box, [Incoming(sent)])
+    await Intake().ingest(team.bob_box, [Incoming(received)])
     assert await Message.filter(message_id="plan@acme.com").count() == 1
     for token in (team.alice_token, team.bob_token):
         [email] = await emails(api, token)
@@ -209,7 +209,7 @@ async def _thread_of(api: Api, token: str) -> str:
 async def test_sharing_a_thread_shares_only_the_sharers_own_mail(
     api: Api, team: Team, tmp_path: Path
 ) -> None:
-    await Ingestor().ingest(team.alice_box, [Incoming(quarterly_numbers())])
+    await Intake().ingest(team.alice_box, [Incoming(quarterly_numbers())])
     thread = await _thread_of(api, team.alice_token)
     # Bob joins Alice's thread by naming her message, then shares "the thread" at FULL.
     reply = forged(
@@ -244,7 +244,7 @@ async def test_sharing_a_thread_shares_only_the_sharers_own_mail(
 async def test_a_threads_subject_count_and_dates_follow_its_emails(
     api: Api, team: Team, tmp_path: Path
 ) -> None:
-    await Ingestor().ingest(team.alice_box, [Incoming(quarterly_numbers())])
+    await Intake().ingest(team.alice_box, [Incoming(quarterly_numbers())])
     thread = await _thread_of(api, team.alice_token)
 
     # Nobody but Alice may see a subject in it: the thread has none for them either.

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from mailroom.gateway.ingest import Ingestor
-from mailroom.gateway.intake import Incoming
+from mailroom.intake import Intake
+from mailroom.intake.port import Incoming
 from mailroom.models import Mailbox
 from mailroom.workspaces import import_mailbox
 from tests.graphql.conftest import Api, Team
@@ -93,7 +93,7 @@ class Scene:
 
 @pytest.fixture
 async def scene(api: Api, team: Team) -> Scene:
-    await Ingestor().ingest(team.alice_box, [Incoming(quarterly_numbers())])
+    await Intake().ingest(team.alice_box, [Incoming(quarterly_numbers())])
     data = await api.data(
         team.alice_token,
         EMAIL
@@ -203,7 +203,7 @@ async def test_visibility_matrix(scene: Scene, default: str, relation: Relation)
         await scene.mutate(alice, BLOCK, v="jane@globex.com")
     bobs = bobs_mail(relation)
     if bobs is not None:
-        await Ingestor().ingest(team.bob_box, [Incoming(bobs)])
+        await Intake().ingest(team.bob_box, [Incoming(bobs)])
         if relation.joined:
             await scene.mutate(
                 team.bob_token, SHARE, thread=scene.ids["thread"], level="FULL", members=None
@@ -227,7 +227,7 @@ async def test_visibility_matrix(scene: Scene, default: str, relation: Relation)
 async def test_the_most_permissive_copy_decides(scene: Scene) -> None:
     team = scene.team
     carol_box: Mailbox = await import_mailbox(team.carol)
-    await Ingestor().ingest(carol_box, [Incoming(quarterly_numbers())])
+    await Intake().ingest(carol_box, [Incoming(quarterly_numbers())])
     await scene.mutate(
         team.alice_token, SET_SHARING, mailbox=str(team.alice_box.id), level="METADATA"
     )

@@ -6,8 +6,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from mailroom.gateway.ingest import Ingestor
-from mailroom.gateway.intake import Incoming
+from mailroom.intake import Intake
+from mailroom.intake.port import Incoming
 from mailroom.models import BlocklistEntry, Mailbox, Person, Sharing
 from tests.graphql.conftest import Api, Team, make_team
 from tests.helpers import message
@@ -106,7 +106,7 @@ async def _populate(api: Api, team: Team, slug: str) -> dict[str, str]:
     raw = message(
         sender=f"alice@{slug}.com", to="Jane Doe <jane@globex.com>", message_id=f"<q@{slug}.com>"
     )
-    await Ingestor().ingest(team.alice_box, [Incoming(raw)])
+    await Intake().ingest(team.alice_box, [Incoming(raw)])
     block = 'mutation { addBlocklistEntry(value: "spam@hooli.com") { __typename } }'
     await api.data(team.alice_token, block)
     return await _ids(api, team)

@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
-from mailroom.gateway.imap.accounts import add_imap_mailbox, connection_for
-from mailroom.gateway.imap.errors import ProtocolError, SyncError, TransientError
-from mailroom.gateway.imap.poller import MailboxSync
-from mailroom.gateway.ingest import Ingestor
-from mailroom.gateway.intake import IngestReport
+from mailroom.intake import Intake
+from mailroom.intake.port import IngestReport
 from mailroom.models import Mailbox, Message, Plan, ProviderItem
 from mailroom.settings import Settings
+from mailroom.sources.imap.accounts import add_imap_mailbox, connection_for
+from mailroom.sources.imap.errors import ProtocolError, SyncError, TransientError
+from mailroom.sources.imap.poller import MailboxSync
 from mailroom.vault import new_key
 from mailroom.workspaces import add_member, create_workspace
 from tests.helpers import message
@@ -70,7 +70,7 @@ async def _mailbox(
 
 
 async def _sync(settings: Settings, mailbox: Mailbox) -> IngestReport:
-    sync = MailboxSync(mailbox.id, settings, Ingestor(settings.limits))
+    sync = MailboxSync(mailbox.id, settings, Intake(settings.limits))
     return await asyncio.wait_for(sync.once(), BOUND)
 
 

@@ -9,8 +9,8 @@ from ipaddress import ip_address
 import pytest
 
 from mailroom.errors import InvalidInputError
-from mailroom.gateway.imap.errors import HostRefusedError, SyncError
-from mailroom.gateway.imap.hosts import refusal, resolve
+from mailroom.sources.imap.errors import HostRefusedError, SyncError
+from mailroom.sources.imap.hosts import refusal, resolve
 
 REFUSED = [
     "127.0.0.1",

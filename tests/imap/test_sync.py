@@ -14,14 +14,7 @@ from itertools import cycle, islice
 import pytest
 
 from mailroom.errors import ConflictError, InvalidInputError, SettingsError
-from mailroom.gateway.imap.accounts import (
-    add_imap_mailbox,
-    connection_for,
-    reconnect_imap_mailbox,
-)
-from mailroom.gateway.imap.errors import AuthError, TransientError
-from mailroom.gateway.imap.poller import MailboxSync
-from mailroom.gateway.ingest import Ingestor
+from mailroom.intake import Intake
 from mailroom.models import (
     Direction,
     Mailbox,
@@ -34,6 +27,13 @@ from mailroom.models import (
     Workspace,
 )
 from mailroom.settings import Settings
+from mailroom.sources.imap.accounts import (
+    add_imap_mailbox,
+    connection_for,
+    reconnect_imap_mailbox,
+)
+from mailroom.sources.imap.errors import AuthError, TransientError
+from mailroom.sources.imap.poller import MailboxSync
 from mailroom.vault import new_key
 from mailroom.workspaces import add_member, create_workspace
 from tests.conftest import CORPORA
@@ -72,7 +72,7 @@ class Account:
     mailbox: Mailbox
 
     def sync(self) -> MailboxSync:
-        return MailboxSync(self.mailbox.id, self.settings, Ingestor(self.settings.limits))
+        return MailboxSync(self.mailbox.id, self.settings, Intake(self.settings.limits))
 
     def append(self, messages: list[bytes], folder: str = "INBOX") -> list[int]:
         return append_messages(self.user.port, self.user.name, self.user.password, folder, messages)
@@ -148,7 +148,7 @@ async def test_a_message_over_the_size_limit_is_stored_from_its_header(account: 
     small = corpus_messages(2, "size", max_bytes=limit // 2)
     await asyncio.to_thread(account.append, [small[0], big, small[1]])
     capped = account.settings.model_copy(update={"max_message_bytes": limit})
-    report = await MailboxSync(account.mailbox.id, capped, Ingestor(capped.limits)).once()
+    report = await MailboxSync(account.mailbox.id, capped, Intake(capped.limits)).once()
     assert report.new == 3
     await account.mailbox.refresh_from_db()
     assert account.mailbox.status is MailboxStatus.ACTIVE
@@ -373,7 +373,7 @@ async def test_deletions_found_by_uid_comparison_without_qresync(
     async def no_qresync(self: object) -> bool:
         return False
 
-    monkeypatch.setattr("mailroom.gateway.imap.client.ImapSession.enable_qresync", no_qresync)
+    monkeypatch.setattr("mailroom.sources.imap.client.ImapSession.enable_qresync", no_qresync)
     uids = await asyncio.to_thread(account.append, corpus_messages(4, "plain"))
     await account.sync().once()
     user = account.user
@@ -387,7 +387,7 @@ async def test_deletions_found_by_uid_comparison_without_qresync(
 async def test_a_pass_that_hangs_is_abandoned(account: Account) -> None:
     await asyncio.to_thread(account.append, corpus_messages(400, "slow"))
     hasty = account.settings.model_copy(update={"imap_stuck_after": 0.2})
-    sync = MailboxSync(account.mailbox.id, hasty, Ingestor(hasty.limits))
+    sync = MailboxSync(account.mailbox.id, hasty, Intake(hasty.limits))
     with pytest.raises(TransientError, match="took longer than"):
         await sync.once()
     await account.sync().once()  # and the next pass takes up where it stopped
@@ -395,7 +395,7 @@ async def test_a_pass_that_hangs_is_abandoned(account: Account) -> None:
 
 
 async def test_one_sync_per_mailbox_at_a_time(account: Account) -> None:
-    from mailroom.gateway.imap import poller
+    from mailroom.sources.imap import poller
 
     mailbox = account.mailbox
     assert await poller._lease(mailbox)

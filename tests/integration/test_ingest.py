@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mailroom.gateway import reader as reader_module
-from mailroom.gateway.files import discover
-from mailroom.gateway.importer import import_sources
-from mailroom.gateway.ingest import Ingestor
-from mailroom.gateway.intake import Incoming, Outcome, SourceFacts
+from mailroom.intake import Intake
+from mailroom.intake.port import Incoming, Outcome, SourceFacts
 from mailroom.models import (
     Attachment,
     Direction,
@@ -20,7 +17,10 @@ from mailroom.models import (
     RawMessage,
     Thread,
 )
+from mailroom.parsing import reader as reader_module
 from mailroom.settings import Settings
+from mailroom.sources.files.formats import discover
+from mailroom.sources.files.importer import import_sources
 from tests.conftest import CORPORA, TABLES
 from tests.helpers import ingest, message, team
 
@@ -65,9 +65,9 @@ async def test_message_fields_are_stored(db: Settings) -> None:
 async def test_reimport_changes_nothing(db: Settings) -> None:
     t = await team()
     found = discover([CORPORA])
-    first = await import_sources(Ingestor(), t.alice_box, found.sources)
+    first = await import_sources(Intake(), t.alice_box, found.sources)
     before = await _counts()
-    second = await import_sources(Ingestor(), t.alice_box, found.sources)
+    second = await import_sources(Intake(), t.alice_box, found.sources)
     assert first.new > 100
     assert second.new == 0 and second.duplicate == 0 and second.failed == 0
     assert second.unchanged == first.new + first.duplicate + first.unchanged
@@ -164,12 +164,12 @@ async def test_attachments_are_stored_as_metadata(db: Settings) -> None:
 
 async def test_bytes_are_durable_before_processing_and_replayed(db: Settings) -> None:
     t = await team()
-    ingestor = Ingestor()
-    await ingestor.store(t.alice_box, [Incoming(message())])
+    intake = Intake()
+    await intake.store(t.alice_box, [Incoming(message())])
     # As if the process died here: the bytes are stored and pending, no message yet.
     assert await RawMessage.all().count() == 1
     assert await Message.all().count() == 0
-    report = await Ingestor().replay()
+    report = await Intake().replay()
     assert report.new == 1
     assert await PendingIngest.all().count() == 0
     assert await Message.all().count() == 1
@@ -195,7 +195,7 @@ async def test_a_message_that_fails_is_kept_and_does_not_block_others(
     pending = await PendingIngest.get()
     assert pending.attempts == 1 and pending.last_error and "simulated bug" in pending.last_error
     monkeypatch.setattr(reader_module, "normalize", real_normalize)
-    assert (await Ingestor().replay()).new == 1
+    assert (await Intake().replay()).new == 1
     assert await Message.all().count() == 3
 
 

@@ -16,9 +16,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from mailroom.app import Services, running
-from mailroom.gateway.intake import Incoming, SourceFacts
-from mailroom.gateway.spool import Spool, SpoolRecord
+from mailroom.bootstrap import Services, running
+from mailroom.intake.port import Incoming, SourceFacts
+from mailroom.intake.spool import Spool, SpoolRecord
 from mailroom.models import Member, Message, PendingIngest, SenderPolicy, Workspace
 from mailroom.settings import Settings
 from mailroom.workspaces import add_member, create_workspace, forwarding_mailbox, update_workspace

@@ -19,10 +19,11 @@ from tortoise.migrations.api import migrate
 from tortoise.migrations.autodetector import MigrationAutodetector
 
 from mailroom.db import TORTOISE_ORM, database, tortoise_config
-from mailroom.gateway.ingest import Ingestor, dedupe_key
-from mailroom.gateway.intake import Incoming, Outcome
-from mailroom.gateway.normalize import normalize
+from mailroom.intake import Intake
+from mailroom.intake.port import Incoming, Outcome
+from mailroom.intake.process import dedupe_key
 from mailroom.models import Message
+from mailroom.parsing.normalize import normalize
 from mailroom.settings import Settings
 from tests.conftest import POSTGRES_URL, TABLES
 from tests.graphql.conftest import make_team
@@ -93,7 +94,7 @@ async def test_migration_0006_keys_stored_messages_as_ingest_does(unmigrated_url
     raws = [quarterly_numbers(), message(message_id=None, subject="No id")]
     async with database_at(config):
         team = await make_team()
-        report = await Ingestor().ingest(team.alice_box, [Incoming(raw) for raw in raws])
+        report = await Intake().ingest(team.alice_box, [Incoming(raw) for raw in raws])
         ids = [message_id for _, message_id in report.outcomes]
         # As 0005 keyed them: a digest of the Message-ID (or of what made the message).
         for message_id in ids:
@@ -106,7 +107,7 @@ async def test_migration_0006_keys_stored_messages_as_ingest_does(unmigrated_url
         for raw, message_id in zip(raws, ids, strict=True):
             row = await Message.get(id=message_id)
             assert row.dedupe_key == dedupe_key(normalize(raw)), row.message_id
-        again = await Ingestor().ingest(team.bob_box, [Incoming(raw) for raw in raws])
+        again = await Intake().ingest(team.bob_box, [Incoming(raw) for raw in raws])
         assert [outcome for outcome, _ in again.outcomes] == [Outcome.DUPLICATE] * 2
         assert await Message.all().count() == 2
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from mailroom.app import Services, running
-from mailroom.gateway.intake import Incoming, SourceFacts
-from mailroom.gateway.spool import Spool, SpoolRecord, read_segment
+from mailroom.bootstrap import Services, running
+from mailroom.intake.port import Incoming, SourceFacts
+from mailroom.intake.spool import Spool, SpoolRecord, read_segment
 from mailroom.models import (
     Direction,
     Mailbox,

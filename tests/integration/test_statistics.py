@@ -8,8 +8,8 @@ from pathlib import Path
 from tortoise import connections
 
 from mailroom.db import database, refresh_statistics
-from mailroom.gateway.ingest import Ingestor
-from mailroom.gateway.intake import Incoming
+from mailroom.intake import Intake
+from mailroom.intake.port import Incoming
 from mailroom.models import Plan
 from mailroom.settings import Settings
 from mailroom.workspaces import add_member, create_workspace, import_mailbox
@@ -31,7 +31,7 @@ async def test_lookups_by_id_use_the_primary_key(tmp_path: Path) -> None:
         workspace = await create_workspace("acme", plan=Plan.PRO)
         box = await import_mailbox(await add_member(workspace, "alice@acme.com"))
         raws = [message(message_id=f"<s{n}@globex.com>") for n in range(300)]
-        await Ingestor().ingest(box, [Incoming(raw) for raw in raws])
+        await Intake().ingest(box, [Incoming(raw) for raw in raws])
         before = await _plan()
         await refresh_statistics()
         after = await _plan()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mailroom.gateway.intake import SourceFacts
+from mailroom.intake.port import SourceFacts
 from mailroom.models import Message, Thread
 from mailroom.settings import Settings
 from tests.helpers import ingest, later, message, team

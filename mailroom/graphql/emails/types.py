@@ -20,9 +20,9 @@ from mailroom.graphql.relay import (
     page_size,
     paginate,
 )
-from mailroom.graphql.threads import ThreadView
-from mailroom.graphql.visibility import Access, Level
 from mailroom.models import Message, Thread
+from mailroom.workspace.threads import ThreadView
+from mailroom.workspace.visibility import Access, Level
 
 if TYPE_CHECKING:
     from mailroom.graphql.people.types import PersonType

@@ -7,18 +7,18 @@ from typing import Annotated
 import strawberry
 
 from mailroom.errors import ConflictError, InvalidInputError, NotFoundError, SettingsError
-from mailroom.gateway.imap.accounts import (
-    add_imap_mailbox,
-    connection_for,
-    reconnect_imap_mailbox,
-)
-from mailroom.gateway.imap.errors import AuthError, SyncError
-from mailroom.gateway.removal import remove_mailbox
 from mailroom.graphql.context import Info
 from mailroom.graphql.errors import Conflict, Forbidden, InvalidInput, LoginFailed, NotFound
 from mailroom.graphql.ids import parse_id
 from mailroom.graphql.workspace.types import MailboxType, SharingLevel
+from mailroom.intake.removal import remove_mailbox
 from mailroom.models import Mailbox, Provider, Sharing
+from mailroom.sources.imap.accounts import (
+    add_imap_mailbox,
+    connection_for,
+    reconnect_imap_mailbox,
+)
+from mailroom.sources.imap.errors import AuthError, SyncError
 
 MailboxResult = Annotated[MailboxType | NotFound | Forbidden, strawberry.union("MailboxResult")]
 ConnectResult = Annotated[

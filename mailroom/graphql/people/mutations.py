@@ -10,14 +10,14 @@ import strawberry
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from mailroom.gateway.addresses import normalize_address
 from mailroom.graphql.context import Info
 from mailroom.graphql.errors import Conflict, InvalidInput, NotFound
 from mailroom.graphql.ids import parse_id
 from mailroom.graphql.people.queries import companies_query, people_query
 from mailroom.graphql.people.types import CompanyType, PersonType
 from mailroom.models import Company, CompanyDomain, NameSource, Origin, Person
-from mailroom.resolver.addresses import registrable_domain
+from mailroom.parsing.addresses.lists import normalize_address
+from mailroom.parsing.addresses.owners import registrable_domain
 from mailroom.resolver.merge import add_email, merge_people
 
 PersonResult = Annotated[PersonType | NotFound | InvalidInput, strawberry.union("PersonResult")]

@@ -7,13 +7,13 @@ import strawberry
 from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
-from mailroom.gateway.addresses import normalize_address
 from mailroom.graphql.context import Info
 from mailroom.graphql.ids import parse_id
 from mailroom.graphql.people.types import CompanyType, PersonType
 from mailroom.graphql.relay import Connection, paginate
 from mailroom.models import Company, CompanyDomain, Person, PersonEmail
-from mailroom.resolver.addresses import registrable_domain
+from mailroom.parsing.addresses.lists import normalize_address
+from mailroom.parsing.addresses.owners import registrable_domain
 
 
 @strawberry.input

@@ -7,7 +7,6 @@ from typing import Annotated
 import strawberry
 from tortoise.exceptions import IntegrityError
 
-from mailroom.gateway.addresses import normalize_address
 from mailroom.graphql.context import Info
 from mailroom.graphql.errors import Conflict, Forbidden, InvalidInput, NotFound
 from mailroom.graphql.ids import parse_id
@@ -17,7 +16,8 @@ from mailroom.graphql.workspace.types import (
     WorkspaceType,
 )
 from mailroom.models import BlockKind, BlocklistEntry, RecordCreationMode
-from mailroom.resolver.addresses import registrable_domain
+from mailroom.parsing.addresses.lists import normalize_address
+from mailroom.parsing.addresses.owners import registrable_domain
 
 ADMINS_ONLY = "only an admin of the workspace may change this"
 

@@ -8,7 +8,7 @@ from tortoise.migrations import operations as ops
 from tortoise import fields
 from tortoise.indexes import Index
 
-from mailroom.resolver.addresses import registrable_domain
+from mailroom.parsing.addresses.owners import registrable_domain
 
 
 async def fill_domains(apps: Any, editor: Any) -> None:

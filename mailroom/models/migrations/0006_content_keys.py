@@ -14,7 +14,7 @@ BATCH = 500
 
 
 def content_digest(subject: Any, text: Any, html: Any, attachments: list[str]) -> str:
-    # A frozen copy of `mailroom.gateway.storage.content_digest` as of this migration: the
+    # A frozen copy of `mailroom.intake.rows.content_digest` as of this migration: the
     # keys written here must equal what ingest computes for the same stored values, and a
     # migration must not change when live code does (tests/integration/test_schema.py checks
     # both agree).

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mailroom.envelope import Address
-from mailroom.gateway.addresses import normalize_address, parse_address_list
+from mailroom.parsing.addresses.lists import normalize_address, parse_address_list
 
 
 def addresses(value: str) -> list[tuple[str, str | None]]:

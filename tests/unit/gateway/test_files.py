@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mailroom.errors import InvalidInputError
-from mailroom.gateway.files import Kind, count, discover, messages
+from mailroom.sources.files.formats import Kind, count, discover, messages
 from tests.helpers import message
 
 

@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from mailroom.gateway.normalize import normalize
-from mailroom.gateway.smtp import forward_blocks
-from mailroom.gateway.smtp.forwards import ForwardKind, unwrap_forward
+from mailroom.parsing.forwards import blocks as forward_blocks
+from mailroom.parsing.forwards.unwrap import ForwardKind, unwrap_forward
+from mailroom.parsing.normalize import normalize
 
 
 def test_a_long_boundary_does_not_cost_its_length_on_every_delimiter_line() -> None:

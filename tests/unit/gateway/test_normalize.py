@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from mailroom.envelope import Address, Attachment, DateSource, Envelope
-from mailroom.gateway.normalize import Limits, normalize
+from mailroom.parsing.normalize import Limits, normalize
 
 ARRIVAL = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -757,7 +757,7 @@ def test_an_unexpected_failure_still_gives_the_headers(monkeypatch: pytest.Monke
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("a bug in the MIME walk")
 
-    monkeypatch.setattr("mailroom.gateway.normalize.collect_bodies", broken)
+    monkeypatch.setattr("mailroom.parsing.normalize.collect_bodies", broken)
     envelope = parse(raw(*BASIC))
     assert envelope.headers_only
     assert envelope.subject == "Hello"
@@ -771,7 +771,7 @@ def test_a_failure_on_the_headers_too_gives_an_empty_envelope(
     def broken(*args: object, **kwargs: object) -> None:
         raise MemoryError
 
-    monkeypatch.setattr("mailroom.gateway.normalize.read_headers", broken)
+    monkeypatch.setattr("mailroom.parsing.normalize.read_headers", broken)
     data = raw(*BASIC)
     envelope = parse(data)
     assert envelope.headers_only

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from mailroom.envelope import DateSource, Envelope
-from mailroom.gateway.normalize import normalize
+from mailroom.parsing.normalize import normalize
 
 CORPORA = Path(
     os.environ.get("MAILROOM_CORPORA")

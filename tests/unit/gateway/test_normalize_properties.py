@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mailroom.envelope import Envelope
-from mailroom.gateway.addresses import parse_address_list
-from mailroom.gateway.normalize import Limits, normalize
+from mailroom.parsing.addresses.lists import parse_address_list
+from mailroom.parsing.normalize import Limits, normalize
 
 CORPORA = Path(
     os.environ.get("MAILROOM_CORPORA")

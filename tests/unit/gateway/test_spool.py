@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from mailroom.gateway.intake import Incoming, SourceFacts
-from mailroom.gateway.spool import Spool, SpoolRecord, read_segment
+from mailroom.intake.port import Incoming, SourceFacts
+from mailroom.intake.spool import Spool, SpoolRecord, read_segment
 
 
 def _record(n: int) -> SpoolRecord:

@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 import psutil
 import pytest
 
-from mailroom.gateway.normalize import Limits
-from mailroom.gateway.workers import Job, NormalizePool
+from mailroom.intake.workers import Job, NormalizePool
+from mailroom.parsing.normalize import Limits
 
 ARRIVAL = datetime(2030, 1, 1, tzinfo=UTC)
 LIMITS = Limits(max_depth=5000)

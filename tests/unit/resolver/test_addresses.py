@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mailroom.resolver.addresses import (
+from mailroom.parsing.addresses.owners import (
     company_name,
     is_free_mail,
     is_role,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from mailroom.gateway.smtp.data import Received, read_data
-from mailroom.gateway.smtp.inflight import InFlight
-from mailroom.gateway.smtp.replies import Reply
+from mailroom.sources.smtp.data import Received, read_data
+from mailroom.sources.smtp.inflight import InFlight
+from mailroom.sources.smtp.replies import Reply
 
 
 async def _read(wire: bytes, pool: InFlight, max_bytes: int = 10_000) -> tuple[Received, int]:

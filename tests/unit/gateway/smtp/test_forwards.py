@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mailroom.envelope import Address, DateSource, Envelope
-from mailroom.gateway.normalize import normalize
-from mailroom.gateway.smtp.forwards import ForwardKind, Unwrapped, unwrap_forward
+from mailroom.parsing.forwards.unwrap import ForwardKind, Unwrapped, unwrap_forward
+from mailroom.parsing.normalize import normalize
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "forwards"
 CET = timezone(timedelta(hours=1))

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from mailroom.gateway.smtp.connections import client_of
-from mailroom.gateway.smtp.ratelimit import SlidingWindow
+from mailroom.ratelimit import SlidingWindow
+from mailroom.sources.smtp.connections import client_of
 
 
 def test_limit_within_the_window_and_recovery_after_it() -> None:

@@ -1,0 +1,113 @@
+"""Composition: the one place that builds Mailroom's services from settings, for `serve`
+(`running`), `mailroom ingest` and `mailroom mailbox sync` (`intake_for`). Nothing is built at
+import time; everything built here is stopped here, in reverse order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+from mailroom.db import close_database, open_database, refresh_statistics
+from mailroom.intake import Intake
+from mailroom.intake.pipeline import Pipeline
+from mailroom.intake.spool import Spool
+from mailroom.intake.workers import NormalizePool
+from mailroom.models import Mailbox
+from mailroom.settings import Settings
+from mailroom.sources.imap.poller import ImapPoller
+from mailroom.sources.smtp.authenticity import Authenticator, TrustedRelays
+from mailroom.sources.smtp.dns import Lookups, make_resolver
+from mailroom.sources.smtp.handler import GatewayHandler
+from mailroom.sources.smtp.server import start_smtp_server
+from mailroom.vault import Vault
+from mailroom.workspaces import SYNCED_PROVIDERS
+
+log = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def intake_for(settings: Settings, *, untrusted: bool) -> AsyncIterator[Intake]:
+    """The intake port with its normalize pool. `untrusted` input (anything a server or a
+    sender wrote) is always read in worker processes, within the parse time budget and off the
+    event loop, even when `normalize_workers` is 0; the operator's own files are read in this
+    process when no workers are asked for."""
+    workers = settings.normalize_workers
+    pool = NormalizePool(workers, settings.parse_timeout) if untrusted or workers else None
+    if pool is not None:
+        pool.start()
+    try:
+        yield Intake(settings.limits, pool)
+    finally:
+        if pool is not None:
+            pool.close()
+
+
+def authenticator(settings: Settings) -> Authenticator:
+    lookups = Lookups(make_resolver(settings.dns_nameservers))
+    relays = TrustedRelays.parse(settings.trusted_relay_networks, settings.trusted_authserv_ids)
+    return Authenticator(lookups, relays)
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    pipeline: Pipeline
+    smtp: asyncio.Server | None
+
+    @property
+    def smtp_port(self) -> int:
+        assert self.smtp is not None, "the SMTP gateway is off"
+        return int(self.smtp.sockets[0].getsockname()[1])
+
+
+@asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[Services]:
+    """Everything but the web server: database, pipeline (after replaying what an earlier run
+    left pending) and SMTP gateway. Stops them in reverse order."""
+    async with AsyncExitStack() as stack:
+        await open_database(settings)
+        stack.push_async_callback(close_database)
+        intake = await stack.enter_async_context(intake_for(settings, untrusted=True))
+        spool = Spool(settings.data_dir / "spool") if settings.smtp_enabled else None
+        pipeline = Pipeline(intake, spool, batch_size=settings.ingest_batch_size)
+        recovered = await pipeline.start()
+        if recovered.outcomes:
+            log.info("took up %d messages left by an earlier run", len(recovered.outcomes))
+        stack.push_async_callback(pipeline.stop)
+        if settings.imap_enabled:
+            await _check_secret_key(settings)
+            poller = ImapPoller(settings, intake)
+            poller.start()
+            stack.push_async_callback(poller.stop)
+        server = None
+        if settings.smtp_enabled:
+            handler = GatewayHandler(settings, pipeline, authenticator(settings))
+            server = await start_smtp_server(settings, handler)
+            stack.push_async_callback(_close_server, server)
+        statistics = asyncio.create_task(_refresh_statistics_hourly())
+        stack.callback(statistics.cancel)
+        yield Services(pipeline, server)
+
+
+async def _refresh_statistics_hourly() -> None:
+    """Mail keeps arriving while serve runs: keep the planner's statistics current with it."""
+    while True:
+        await asyncio.sleep(3600)
+        try:
+            await refresh_statistics()
+        except Exception:  # a failed sample must not stop the server; the next hour retries
+            log.exception("could not refresh the database statistics")
+
+
+async def _check_secret_key(settings: Settings) -> None:
+    """Connected mailboxes need the key their credentials were sealed with: say so at start,
+    not at each mailbox's first sync."""
+    if await Mailbox.filter(provider__in=SYNCED_PROVIDERS).exists():
+        Vault(settings.secret_key)
+
+
+async def _close_server(server: asyncio.Server) -> None:
+    server.close()
+    await server.wait_closed()

@@ -1,0 +1,238 @@
+"""Keeping IMAP mailboxes in sync: one supervised task per mailbox.
+
+A mailbox moves through PENDING (never synced) -> SYNCING (first sync under way) -> ACTIVE
+(caught up). Each error class has one response: a transient failure retries with exponential
+backoff and jitter (FAILED after repeated failures, still retrying slowly); a refused login
+stops the mailbox in NEEDS_REAUTH until `mailroom mailbox reconnect` succeeds; a pass that
+takes longer than `imap_stuck_after` is abandoned and restarted. Once caught up, the mailbox
+waits in IDLE on the inbox (renewed before RFC 2177's 29 minutes) where the server offers it,
+so new mail is stored within seconds, and polls every folder on an interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from tortoise.expressions import Q
+
+from mailroom.intake import Intake
+from mailroom.intake.port import IngestReport
+from mailroom.models import FolderCursor, Mailbox, MailboxStatus, Provider
+from mailroom.models.bulk import uuids
+from mailroom.settings import Settings
+from mailroom.sources.imap.accounts import connection_of, imap_password
+from mailroom.sources.imap.client import ImapSession
+from mailroom.sources.imap.errors import AuthError, SyncError, TransientError
+from mailroom.sources.imap.folders import Folder, choose_folders
+from mailroom.sources.imap.meter import SessionLimits
+from mailroom.sources.imap.sync import FolderSync
+
+log = logging.getLogger(__name__)
+FAILED_AFTER = 8  # consecutive failures
+LEASE = timedelta(minutes=2)
+OWNER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+class MailboxSync:
+    """Syncs one mailbox: `once` for a single pass, `forever` for the supervised loop."""
+
+    def __init__(self, mailbox_id: UUID, settings: Settings, intake: Intake) -> None:
+        self.mailbox_id = mailbox_id
+        self.settings = settings
+        self.intake = intake
+        # Halved after each dropped connection, doubled back after each clean pass: a link that
+        # breaks in the middle of large FETCHes still gets whole (smaller) batches through.
+        self.batch_size = settings.imap_batch_size
+
+    async def once(self) -> IngestReport:
+        """Connect, sync every folder to completion, disconnect. Errors are recorded on the
+        mailbox and raised."""
+        mailbox = await Mailbox.get(id=self.mailbox_id)
+        try:
+            session = await self._connect(mailbox)
+            try:
+                return await self._pass(mailbox, session)
+            finally:
+                await session.close()
+        except SyncError as error:
+            await self._failed(mailbox, error)
+            raise
+
+    async def forever(self) -> None:
+        while True:
+            mailbox = await Mailbox.get_or_none(id=self.mailbox_id)
+            if mailbox is None or mailbox.status is MailboxStatus.NEEDS_REAUTH:
+                return
+            if not await _lease(mailbox):
+                await asyncio.sleep(LEASE.total_seconds() / 2)  # another process has it
+                continue
+            try:
+                await self._connected(mailbox)
+            except AuthError as error:
+                await self._failed(mailbox, error)
+                return
+            except SyncError as error:
+                if isinstance(error, TransientError):
+                    self.batch_size = max(1, self.batch_size // 2)
+                await self._failed(mailbox, error)
+                await asyncio.sleep(self._backoff(mailbox.failures))
+            except Exception as error:  # noqa: BLE001 - a bug or a database outage: retry
+                log.exception("%s: sync failed unexpectedly", mailbox.address)
+                await self._failed(mailbox, TransientError(f"{type(error).__name__}: {error}"))
+                await asyncio.sleep(self._backoff(mailbox.failures))
+
+    async def _connected(self, mailbox: Mailbox) -> None:
+        session = await self._connect(mailbox)
+        try:
+            while True:
+                await self._pass(mailbox, session)
+                await self._wait(mailbox, session)
+        finally:
+            await session.close()
+
+    def _folder_sync(self, mailbox: Mailbox, session: ImapSession) -> FolderSync:
+        return FolderSync(
+            mailbox,
+            session,
+            self.intake,
+            self.batch_size,
+            qresync=session.qresync_enabled,
+            batch_bytes=self.settings.imap_batch_bytes,
+        )
+
+    async def _connect(self, mailbox: Mailbox) -> ImapSession:
+        # Resolved and vetted again on every connection: where the host points may change.
+        return await ImapSession.open(
+            connection_of(mailbox),
+            imap_password(self.settings, mailbox),
+            SessionLimits.of(self.settings),
+        )
+
+    async def _pass(self, mailbox: Mailbox, session: ImapSession) -> IngestReport:
+        """Sync every chosen folder once. A pass that hangs past `imap_stuck_after` has its
+        connection broken by a watchdog, which fails the blocked call like any dropped
+        connection; cancelling the pass instead could cut a database transaction in half."""
+        limit = self.settings.imap_stuck_after
+        watchdog = asyncio.get_running_loop().call_later(
+            limit, session.abort, f"a sync pass took longer than {limit:g} s"
+        )
+        try:
+            return await self._sync_folders(mailbox, session)
+        finally:
+            watchdog.cancel()
+
+    async def _sync_folders(self, mailbox: Mailbox, session: ImapSession) -> IngestReport:
+        folders = choose_folders(await session.folders())
+        first = not await FolderCursor.filter(mailbox_id=mailbox.id, low_uid=1).exists()
+        if first and mailbox.status is not MailboxStatus.SYNCING:
+            await _set_status(mailbox, MailboxStatus.SYNCING)
+        if not session.qresync_enabled:
+            await session.enable_qresync()
+        sync = self._folder_sync(mailbox, session)
+        report = IngestReport()
+        for folder in folders:
+            report.merge(await sync.run(folder))
+            await _lease(mailbox)
+        self.batch_size = min(self.settings.imap_batch_size, self.batch_size * 2)
+        mailbox.status, mailbox.failures = MailboxStatus.ACTIVE, 0
+        mailbox.last_synced_at = datetime.now(UTC)
+        await mailbox.save(update_fields=["status", "failures", "last_synced_at"])
+        return report
+
+    async def _wait(self, mailbox: Mailbox, session: ImapSession) -> None:
+        """Until there may be new mail: IDLE on the inbox where offered, else the interval."""
+        interval = self.settings.imap_poll_interval
+        inbox = next(
+            (f for f in choose_folders(await session.folders()) if f.role == "inbox"), None
+        )
+        if not session.has("IDLE") or inbox is None:
+            await asyncio.sleep(interval)
+            return
+        await session.select(inbox.name)
+        deadline = asyncio.get_running_loop().time() + interval
+        while (left := deadline - asyncio.get_running_loop().time()) > 0:
+            if await session.idle(min(left, self.settings.imap_idle_renew)):
+                await self._folder_sync(mailbox, session).run(Folder(inbox.name, "inbox"))
+                await session.select(inbox.name)
+            await _lease(mailbox)
+
+    async def _failed(self, mailbox: Mailbox, error: SyncError) -> None:
+        mailbox.failures += 1
+        mailbox.last_error = str(error)[:2000]
+        mailbox.last_error_at = datetime.now(UTC)
+        if isinstance(error, AuthError):
+            mailbox.status = MailboxStatus.NEEDS_REAUTH
+        elif mailbox.failures >= FAILED_AFTER:
+            mailbox.status = MailboxStatus.FAILED
+        log.warning("%s: %s (%s)", mailbox.address, error, mailbox.status)
+        await mailbox.save(update_fields=["failures", "last_error", "last_error_at", "status"])
+
+    def _backoff(self, failures: int) -> float:
+        """Exponential, capped, with full jitter so that many mailboxes do not retry in step."""
+        ceiling = min(self.settings.imap_max_backoff, 2.0 ** min(failures, 20))
+        return random.uniform(ceiling / 2, ceiling)
+
+
+async def _set_status(mailbox: Mailbox, status: MailboxStatus) -> None:
+    mailbox.status = status
+    await mailbox.save(update_fields=["status"])
+
+
+async def _lease(mailbox: Mailbox) -> bool:
+    """Take or renew this process's lease on the mailbox; False if another process holds it."""
+    now = datetime.now(UTC)
+    taken = await Mailbox.filter(
+        Q(id=mailbox.id)
+        & (Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(lease_owner=OWNER))
+    ).update(lease_owner=OWNER, lease_until=now + LEASE)
+    return bool(taken)
+
+
+class ImapPoller:
+    """Every IMAP mailbox of the database, each synced by its own task; new and reconnected
+    mailboxes are picked up on the next look."""
+
+    def __init__(self, settings: Settings, intake: Intake, look_every: float = 15.0) -> None:
+        self.settings = settings
+        self.intake = intake
+        self.look_every = look_every
+        self._tasks: dict[UUID, asyncio.Task[None]] = {}
+        self._looking: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._looking = asyncio.create_task(self._look(), name="imap-poller")
+
+    async def stop(self) -> None:
+        tasks = [*self._tasks.values(), *([self._looking] if self._looking else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks.clear()
+
+    async def _look(self) -> None:
+        while True:
+            try:
+                await self._start_new()
+            except Exception:  # noqa: BLE001 - the next look tries again
+                log.exception("looking for IMAP mailboxes failed")
+            await asyncio.sleep(self.look_every)
+
+    async def _start_new(self) -> None:
+        ids = await uuids(
+            Mailbox.filter(provider=Provider.IMAP)
+            .exclude(status=MailboxStatus.NEEDS_REAUTH)
+            .values_list("id", flat=True)
+        )
+        for mailbox_id in ids:
+            task = self._tasks.get(mailbox_id)
+            if task is None or task.done():
+                sync = MailboxSync(mailbox_id, self.settings, self.intake)
+                self._tasks[mailbox_id] = asyncio.create_task(
+                    sync.forever(), name=f"imap-{mailbox_id}"
+                )

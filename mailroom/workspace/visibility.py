@@ -1,0 +1,152 @@
+"""Who sees how much of an email: the one policy every path to an email goes through.
+
+The owner of a mailbox that holds the message sees everything. Anyone else sees what the most
+permissive of its copies' mailboxes shares by default (METADATA: participants and times;
+SUBJECT: and the subject; FULL: and body, snippet and attachments), raised by a share of its
+thread with the workspace or with them, made by a member who holds the message: a share covers
+the sharer's own copies only, never the rest of a thread (which anyone can join by naming its
+Message-IDs). A blocklisted participant hides the email from everyone but its owners.
+
+Holding a copy is proof of having received the message's content, because ingest keys messages
+by their Message-ID *and* content: a copy of a borrowed Message-ID is a message of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+from uuid import UUID
+
+from tortoise.expressions import Q
+
+from mailroom.models import (
+    BlockKind,
+    BlocklistEntry,
+    Message,
+    MessageCopy,
+    Participant,
+    Sharing,
+    ThreadShare,
+)
+from mailroom.models.bulk import chunked
+from mailroom.parsing.addresses.owners import registrable_domain, within
+
+
+class Level(IntEnum):
+    NONE = 0
+    METADATA = 1
+    SUBJECT = 2
+    FULL = 3
+
+    @classmethod
+    def of(cls, sharing: Sharing) -> Level:
+        return cls[sharing.value]
+
+
+class Reason:
+    OWNER = "OWNER"  # the viewer owns a mailbox that holds it
+    SHARING = "SHARING"  # the mailbox's default sharing
+    THREAD_SHARED = "THREAD_SHARED"  # a share of its thread
+    BLOCKLISTED = "BLOCKLISTED"  # a participant is on the workspace's blocklist
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    level: Level
+    reason: str
+
+    def allows(self, level: Level) -> bool:
+        return self.level >= level
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    workspace_id: UUID
+    member_id: UUID
+
+
+async def access(viewer: Viewer, message_ids: Sequence[UUID]) -> dict[UUID, Access]:
+    """The viewer's access to each message (of the viewer's workspace; others get NONE)."""
+    ids = sorted(set(message_ids))
+    copies = await _copies(viewer.workspace_id, ids)
+    threads = await _threads(viewer.workspace_id, ids)
+    shares = await _shares(viewer, set(threads.values()))
+    blocked = await _blocked(viewer.workspace_id, ids)
+    result: dict[UUID, Access] = {}
+    for message_id in ids:
+        held = copies.get(message_id, [])
+        if any(owner == viewer.member_id for owner, _ in held):
+            result[message_id] = Access(Level.FULL, Reason.OWNER)
+        elif not held or message_id in blocked:
+            result[message_id] = Access(Level.NONE, Reason.BLOCKLISTED if held else Reason.SHARING)
+        else:
+            thread = threads.get(message_id)
+            result[message_id] = _best(held, shares.get(thread, {}) if thread else {})
+    return result
+
+
+def _best(held: list[tuple[UUID, Sharing]], shared: dict[UUID, Level]) -> Access:
+    """The most permissive default of the copies, or a share by one of their owners."""
+    by_default = max(Level.of(sharing) for _, sharing in held)
+    by_share = max((shared.get(owner, Level.NONE) for owner, _ in held), default=Level.NONE)
+    if by_share > by_default:
+        return Access(by_share, Reason.THREAD_SHARED)
+    return Access(by_default, Reason.SHARING)
+
+
+async def _copies(workspace_id: UUID, ids: list[UUID]) -> dict[UUID, list[tuple[UUID, Sharing]]]:
+    found: dict[UUID, list[tuple[UUID, Sharing]]] = {}
+    for chunk in chunked(ids):
+        rows = await MessageCopy.filter(
+            workspace_id=workspace_id, message_id__in=chunk
+        ).values_list("message_id", "mailbox__owner_id", "mailbox__default_sharing")
+        for message_id, owner, sharing in rows:
+            found.setdefault(message_id, []).append((owner, Sharing(sharing)))
+    return found
+
+
+async def _threads(workspace_id: UUID, ids: list[UUID]) -> dict[UUID, UUID]:
+    found: dict[UUID, UUID] = {}
+    for chunk in chunked(ids):
+        rows = await Message.filter(workspace_id=workspace_id, id__in=chunk).values_list(
+            "id", "thread_id"
+        )
+        found.update((m, t) for m, t in rows if t is not None)
+    return found
+
+
+async def _shares(viewer: Viewer, thread_ids: Iterable[UUID]) -> dict[UUID, dict[UUID, Level]]:
+    """Per thread, the level each sharer shares their copies at with the viewer."""
+    found: dict[UUID, dict[UUID, Level]] = {}
+    for chunk in chunked(sorted(thread_ids)):
+        rows = await ThreadShare.filter(
+            workspace_id=viewer.workspace_id, thread_id__in=chunk, shared_by_id__not_isnull=True
+        ).values_list("thread_id", "member_id", "shared_by_id", "level")
+        for thread_id, member_id, sharer, level in rows:
+            if member_id is None or member_id == viewer.member_id:
+                by_sharer = found.setdefault(thread_id, {})
+                by_sharer[sharer] = max(by_sharer.get(sharer, Level.NONE), Level.of(Sharing(level)))
+    return found
+
+
+async def _blocked(workspace_id: UUID, ids: list[UUID]) -> set[UUID]:
+    entries = await BlocklistEntry.filter(workspace_id=workspace_id).values_list("kind", "value")
+    if not entries:
+        return set()
+    addresses = {v for k, v in entries if k == BlockKind.ADDRESS}
+    domains = {v for k, v in entries if k == BlockKind.DOMAIN}
+    # Only the participants that may match, found by the indexed columns: a message may name
+    # fifty thousand addresses.
+    near = Q(address__in=sorted(addresses)) | Q(
+        domain__in=sorted({registrable_domain(d) or d for d in domains})
+    )
+    blocked: set[UUID] = set()
+    for chunk in chunked(ids):
+        rows = await Participant.filter(near, message_id__in=chunk).values_list(
+            "message_id", "address"
+        )
+        for message_id, address in rows:
+            if address in addresses or within(address.rpartition("@")[2], domains):
+                blocked.add(message_id)
+    return blocked
