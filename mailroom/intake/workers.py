@@ -22,7 +22,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from mailroom.errors import MailroomError
+from mailroom.errors import WorkerError
 from mailroom.intake.workerproc import READY, Job, Request, serve
 from mailroom.parsing.normalize import Limits, bare_envelope
 from mailroom.parsing.reader import Reading, read_message
@@ -33,10 +33,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 30.0  # seconds for one message
 _START_TIMEOUT = 60.0  # a worker's interpreter and imports, on a busy machine
-
-
-class WorkerError(MailroomError):
-    """A normalize worker could not be started: no message can be read until one can."""
 
 
 def read_many(jobs: Sequence[Job], limits: Limits) -> list[Reading]:
