@@ -12,6 +12,7 @@ from strawberry.dataloader import DataLoader
 from tortoise import connections
 from tortoise.queryset import QuerySet
 
+from mailroom.envelope import Role
 from mailroom.errors import InvalidInputError
 from mailroom.graphql.relay import MAX_PAGE
 from mailroom.models import (
@@ -21,7 +22,6 @@ from mailroom.models import (
     CompanyDomain,
     Message,
     Participant,
-    ParticipantRole,
     Person,
     PersonEmail,
     Thread,
@@ -76,7 +76,7 @@ class Loaders:
                 "message_id", "role", "position", "address", "domain", "name", "person_id"
             )
             for message_id, role, *values in found:
-                rows[_uuid(message_id)].append(ParticipantRow(ParticipantRole(role), *values))
+                rows[_uuid(message_id)].append(ParticipantRow(Role(role), *values))
         # In the order of the headers a mail client shows: From, Sender, Reply-To, To, Cc, Bcc.
         return [sorted(rows[i], key=_header_order) for i in ids]
 
@@ -121,7 +121,7 @@ class Loaders:
         return [latest[p][:n] for p, n in keys]
 
 
-_ROLES = list(ParticipantRole)
+_ROLES = list(Role)
 _TOO_MUCH_BODY = (
     "this response would carry more email bodies than one response may: ask for fewer emails "
     "per page, or for their snippets instead of text and html"
@@ -129,7 +129,7 @@ _TOO_MUCH_BODY = (
 
 
 class ParticipantRow(NamedTuple):
-    role: ParticipantRole
+    role: Role
     position: int
     address: str
     domain: str  # registrable

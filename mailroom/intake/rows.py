@@ -17,7 +17,6 @@ from uuid import UUID
 from uuid_utils.compat import uuid7
 
 from mailroom.envelope import Envelope
-from mailroom.models import ParticipantRole
 from mailroom.parsing.addresses.owners import registrable_domain
 
 # Bodies beyond this are cut in the message row (the raw bytes keep them whole): they would
@@ -120,7 +119,7 @@ def participant_rows(
                 id=uuid7(),
                 workspace_id=workspace_id,
                 message_id=message_id,
-                role=ParticipantRole(role.value),
+                role=role,
                 position=min(index, 32767),
                 address=clean(address.address, 320) or "",
                 domain=clean(registrable_domain(address.domain) or address.domain, 255) or "",

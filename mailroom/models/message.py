@@ -8,6 +8,7 @@ from uuid import UUID
 
 from tortoise import fields
 
+from mailroom.envelope import Role
 from mailroom.models.base import Entity
 from mailroom.models.mailbox import Mailbox, Sharing
 from mailroom.models.workspace import Workspace
@@ -18,13 +19,9 @@ class Direction(StrEnum):
     OUTBOUND = "OUTBOUND"
 
 
-class ParticipantRole(StrEnum):
-    FROM = "FROM"
-    SENDER = "SENDER"
-    REPLY_TO = "REPLY_TO"
-    TO = "TO"
-    CC = "CC"
-    BCC = "BCC"
+# A participant's role is the header its address was found in: the envelope's own enum, one
+# for both (the name is kept for the migrations that import it from here).
+ParticipantRole = Role
 
 
 class RawMessage(Entity):
@@ -174,7 +171,7 @@ class Participant(Entity):
         "models.Message", related_name="participants", db_index=True, on_delete=fields.CASCADE
     )
     message_id: UUID
-    role = fields.CharEnumField(ParticipantRole, max_length=16)
+    role = fields.CharEnumField(Role, max_length=16)
     position = fields.SmallIntField(default=0)
     address = fields.CharField(max_length=320)
     # The address's registrable domain: a company's mail is found by it, person or not.

@@ -14,15 +14,16 @@ from uuid import UUID
 from tortoise import connections
 from uuid_utils.compat import uuid7
 
-from mailroom.models import Interaction, InteractionKind, Participant, ParticipantRole
+from mailroom.envelope import Role
+from mailroom.models import Interaction, InteractionKind, Participant
 from mailroom.models.bulk import chunked, insert_rows
 
 # Roles that mean a person took part; Sender and Reply-To are how mail was sent, not to whom.
 INTERACTION_ROLES = (
-    ParticipantRole.FROM,
-    ParticipantRole.TO,
-    ParticipantRole.CC,
-    ParticipantRole.BCC,
+    Role.FROM,
+    Role.TO,
+    Role.CC,
+    Role.BCC,
 )
 
 

@@ -104,24 +104,42 @@ def _visible(statement: _Statement, viewer: Viewer, level: Level) -> str:
           AND (s.member_id IS NULL OR s.member_id = {me_again}) AND s.level IN ({levels}))))))"""
 
 
-async def _earliest_subjects(viewer: Viewer, thread_ids: list[UUID]) -> dict[UUID, str | None]:
-    found: dict[UUID, tuple[UUID, str | None]] = {}
+# The earliest message of each thread that the predicate lets through.
+_EARLIEST = (
+    "SELECT thread_id, id, subject FROM ("
+    " SELECT m.thread_id, m.id, m.subject, ROW_NUMBER() OVER ("
+    "  PARTITION BY m.thread_id ORDER BY m.sent_at, m.id) AS n"
+    " FROM message m WHERE {where}"
+    ") earliest WHERE n = 1"
+)
+# The count and dates of each thread's messages that the predicate lets through.
+_FIGURES = (
+    "SELECT m.thread_id, COUNT(*) AS n, MIN(m.sent_at) AS first, MAX(m.sent_at) AS last"
+    " FROM message m WHERE {where} GROUP BY m.thread_id"
+)
+
+
+async def _rows(
+    viewer: Viewer, thread_ids: list[UUID], level: Level, query: str
+) -> list[dict[str, Any]]:
+    """`query` over the messages of the threads that the viewer sees at `level` or more."""
+    rows: list[dict[str, Any]] = []
     for chunk in chunked(thread_ids):
         statement = _Statement()
         # Marks are made in the order they appear: SQLite's `?` are positional.
         workspace = statement.mark(viewer.workspace_id)
         threads = statement.marks(chunk)
-        visible = _visible(statement, viewer, Level.SUBJECT)
-        rows = await statement.rows(
-            "SELECT thread_id, id, subject FROM ("
-            " SELECT m.thread_id, m.id, m.subject, ROW_NUMBER() OVER ("
-            "  PARTITION BY m.thread_id ORDER BY m.sent_at, m.id) AS n"
-            f" FROM message m WHERE m.workspace_id = {workspace}"
-            f" AND m.thread_id IN ({threads}) AND {visible}"
-            ") earliest WHERE n = 1"
-        )
-        for row in rows:
-            found[_uuid(row["thread_id"])] = (_uuid(row["id"]), row["subject"])
+        visible = _visible(statement, viewer, level)
+        where = f"m.workspace_id = {workspace} AND m.thread_id IN ({threads}) AND {visible}"
+        rows += await statement.rows(query.format(where=where))
+    return rows
+
+
+async def _earliest_subjects(viewer: Viewer, thread_ids: list[UUID]) -> dict[UUID, str | None]:
+    found = {
+        _uuid(row["thread_id"]): (_uuid(row["id"]), row["subject"])
+        for row in await _rows(viewer, thread_ids, Level.SUBJECT, _EARLIEST)
+    }
     confirmed = await access(viewer, [message_id for message_id, _ in found.values()])
     return {
         thread_id: subject
@@ -133,25 +151,10 @@ async def _earliest_subjects(viewer: Viewer, thread_ids: list[UUID]) -> dict[UUI
 async def _figures(
     viewer: Viewer, thread_ids: list[UUID]
 ) -> dict[UUID, tuple[int, datetime | None, datetime | None]]:
-    found: dict[UUID, tuple[int, datetime | None, datetime | None]] = {}
-    for chunk in chunked(thread_ids):
-        statement = _Statement()
-        workspace = statement.mark(viewer.workspace_id)
-        threads = statement.marks(chunk)
-        visible = _visible(statement, viewer, Level.METADATA)
-        rows = await statement.rows(
-            "SELECT m.thread_id, COUNT(*) AS n, MIN(m.sent_at) AS first, MAX(m.sent_at) AS last"
-            f" FROM message m WHERE m.workspace_id = {workspace}"
-            f" AND m.thread_id IN ({threads}) AND {visible}"
-            " GROUP BY m.thread_id"
-        )
-        for row in rows:
-            found[_uuid(row["thread_id"])] = (
-                int(row["n"]),
-                _datetime(row["first"]),
-                _datetime(row["last"]),
-            )
-    return found
+    return {
+        _uuid(row["thread_id"]): (int(row["n"]), _datetime(row["first"]), _datetime(row["last"]))
+        for row in await _rows(viewer, thread_ids, Level.METADATA, _FIGURES)
+    }
 
 
 def _uuid(value: Any) -> UUID:

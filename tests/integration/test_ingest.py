@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from mailroom.envelope import Role
 from mailroom.intake import Intake
 from mailroom.intake.port import Incoming, Outcome, SourceFacts
 from mailroom.models import (
@@ -12,7 +13,6 @@ from mailroom.models import (
     Message,
     MessageCopy,
     Participant,
-    ParticipantRole,
     PendingIngest,
     RawMessage,
     Thread,
@@ -51,10 +51,10 @@ async def test_message_fields_are_stored(db: Settings) -> None:
     )
     assert sorted(roles) == sorted(
         [
-            (ParticipantRole.FROM, "jane@globex.com", "Jane Doe"),
-            (ParticipantRole.TO, "alice@acme.com", "Alice"),
-            (ParticipantRole.CC, "carol@initech.co.uk", "Carol"),
-            (ParticipantRole.CC, "bob@acme.com", None),
+            (Role.FROM, "jane@globex.com", "Jane Doe"),
+            (Role.TO, "alice@acme.com", "Alice"),
+            (Role.CC, "carol@initech.co.uk", "Carol"),
+            (Role.CC, "bob@acme.com", None),
         ]
     )
     raw_row = await RawMessage.get(id=stored.raw_message_id)
