@@ -1,0 +1,1 @@
+"""The API's emails: types, queries and mutations."""

@@ -1,0 +1,1 @@
+"""The API's mailboxes: types, queries and mutations."""

@@ -1,0 +1,1 @@
+"""The API's people: types, queries and mutations."""

@@ -1,0 +1,1 @@
+"""The API's workspace: types, queries and mutations."""
