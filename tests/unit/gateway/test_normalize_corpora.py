@@ -1,14 +1,12 @@
 """normalize on other parsers' test messages: none may raise, and a sample is checked in detail.
 
-The corpora live next to the repository in `../shared/corpora` (MAILROOM_CORPORA overrides);
-CPython's own email test messages come from the standard library's test package.
+The corpora, CPython's own email test messages among them, are in tests/corpora (its README
+names each source and its licence; MAILROOM_CORPORA overrides).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import sysconfig
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,12 +15,9 @@ import pytest
 
 from mailroom.envelope import DateSource, Envelope
 from mailroom.parsing.normalize import normalize
+from tests.conftest import CORPORA
 
-CORPORA = Path(
-    os.environ.get("MAILROOM_CORPORA")
-    or Path(__file__).resolve().parents[3] / ".." / "shared" / "corpora"
-).resolve()
-CPYTHON_DATA = Path(sysconfig.get_paths()["stdlib"]) / "test" / "test_email" / "data"
+CPYTHON_DATA = CORPORA / "cpython"
 ARRIVAL = datetime(2030, 1, 1, tzinfo=UTC)
 
 
@@ -50,9 +45,9 @@ def read(name: str) -> Envelope:
 
 
 def test_the_corpora_are_there() -> None:
-    """The shared corpora are part of the test input: their absence is a failure, not a skip."""
+    """The corpora are part of the test input: their absence is a failure, not a skip."""
     assert len(corpus_messages()) > 100, f"no corpora at {CORPORA} (set MAILROOM_CORPORA)"
-    assert len(cpython_messages()) > 30, f"no CPython email test data at {CPYTHON_DATA}"
+    assert len(cpython_messages()) > 30, f"no CPython email test messages at {CPYTHON_DATA}"
 
 
 def check_invariants(envelope: Envelope, size: int) -> None:
@@ -384,7 +379,7 @@ def test_sample_covers_all_three_corpora() -> None:
 
 def cpython(name: str) -> Envelope:
     path = CPYTHON_DATA / name
-    assert path.is_file(), f"this Python ships no {path}"
+    assert path.is_file(), f"CPython test message {path} is missing"
     return normalize(path.read_bytes(), arrival=ARRIVAL)
 
 

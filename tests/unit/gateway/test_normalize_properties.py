@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
-from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -13,11 +11,8 @@ from hypothesis import strategies as st
 from mailroom.envelope import Envelope
 from mailroom.parsing.addresses.lists import parse_address_list
 from mailroom.parsing.normalize import Limits, normalize
+from tests.conftest import CORPORA
 
-CORPORA = Path(
-    os.environ.get("MAILROOM_CORPORA")
-    or Path(__file__).resolve().parents[3] / ".." / "shared" / "corpora"
-).resolve()
 ARRIVAL = datetime(2030, 1, 1, tzinfo=UTC)
 # Small limits make the bounded paths (headers only, cut headers, stopped walks) reachable too.
 LIMITS = (Limits(), Limits(max_bytes=4000, max_headers=20, max_header_length=300, max_parts=5))
