@@ -17,9 +17,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 from tortoise import Tortoise
+from tortoise.context import TortoiseContext
 from tortoise.migrations.api import migrate
 
-from mailroom.db import close_database, open_database, tortoise_config
+from mailroom.db import TORTOISE_ORM, close_database, open_database, tortoise_config
 from mailroom.settings import Settings
 
 POSTGRES_URL = os.environ.get(
@@ -27,31 +28,6 @@ POSTGRES_URL = os.environ.get(
 )
 # Other parsers' test messages, kept in the repository (tests/corpora/README.md says whose).
 CORPORA = Path(os.environ.get("MAILROOM_CORPORA") or Path(__file__).parent / "corpora").resolve()
-
-# Every table, children first, for emptying the PostgreSQL database between tests.
-TABLES = [
-    "interaction",
-    "thread_share",
-    "provider_item",
-    "folder_cursor",
-    "pending_ingest",
-    "attachment",
-    "participant",
-    "message_copy",
-    "thread_key",
-    "message",
-    "thread",
-    "raw_message",
-    "person_email",
-    "person",
-    "company_domain",
-    "company",
-    "mailbox",
-    "blocklist_entry",
-    "api_token",
-    "member",
-    "workspace",
-]
 
 
 def _postgres_server_url(database: str) -> str:
@@ -84,6 +60,19 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def model_tables() -> list[str]:
+    """The table of every model the app registers: what emptying PostgreSQL truncates."""
+
+    async def read() -> list[str]:
+        async with TortoiseContext() as context:
+            await context.init(config=TORTOISE_ORM)
+            assert context.apps is not None
+            return sorted(model._meta.db_table for model in context.apps.get_models_iterable())
+
+    return asyncio.run(read())
+
+
+@pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite file that each test copies, rather than migrating each time."""
     path = tmp_path_factory.mktemp("template") / "mailroom.sqlite3"
@@ -105,14 +94,16 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
         url = f"sqlite://{path}"
     else:
         url = request.getfixturevalue("postgres_url")
-        asyncio.run(_empty_postgres(url))
+        asyncio.run(empty_postgres(url, request.getfixturevalue("model_tables")))
     return Settings(data_dir=tmp_path / "data", database_url=url)
 
 
-async def _empty_postgres(url: str) -> None:
+async def empty_postgres(url: str, tables: list[str]) -> None:
+    """Delete every row of `tables`, in one statement so that their order does not matter."""
     connection = await asyncpg.connect(url.replace("postgres://", "postgresql://"))
     try:
-        await connection.execute(f"TRUNCATE {', '.join(TABLES)} CASCADE")
+        quoted = ", ".join(f'"{table}"' for table in tables)
+        await connection.execute(f"TRUNCATE {quoted} CASCADE")
     finally:
         await connection.close()
 

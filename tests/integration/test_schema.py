@@ -1,4 +1,4 @@
-"""The migrations describe the models, and the test suite knows every table."""
+"""The migrations describe the models, and the test suite empties every table they make."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from mailroom.intake.process import dedupe_key
 from mailroom.models import Message
 from mailroom.parsing.normalize import normalize
 from mailroom.settings import Settings
-from tests.conftest import POSTGRES_URL, TABLES
+from tests.conftest import POSTGRES_URL, empty_postgres
 from tests.graphql.conftest import make_team
 from tests.graphql.test_visibility import quarterly_numbers
 from tests.helpers import message
@@ -52,13 +52,30 @@ async def test_migrations_match_models() -> None:
     assert changed == [], "models changed without a migration: run `make migrations`"
 
 
-async def test_cleanup_list_names_every_table() -> None:
-    await Tortoise.init(config=TORTOISE_ORM)
+async def test_emptying_postgres_leaves_no_row_in_any_table(
+    postgres_url: str, model_tables: list[str], tmp_path: Path
+) -> None:
+    """Each PostgreSQL test gets the session's database emptied of the models' tables: they
+    must be every table the migrations made, and none may keep a row of the test before."""
+    await empty_postgres(postgres_url, model_tables)  # whatever the test before left
+    async with database(Settings(database_url=postgres_url, data_dir=tmp_path)):
+        team = await make_team()
+        await Intake().ingest(team.alice_box, [Incoming(quarterly_numbers())])
+    connection = await asyncpg.connect(postgres_url.replace("postgres://", "postgresql://"))
     try:
-        tables = {model._meta.db_table for model in Tortoise.apps["models"].values()}
+        rows = await connection.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        tables = {row["tablename"] for row in rows} - {"tortoise_migrations"}
+        assert tables == set(model_tables)
+
+        async def filled() -> set[str]:
+            counts = {t: await connection.fetchval(f'SELECT count(*) FROM "{t}"') for t in tables}
+            return {table for table, count in counts.items() if count}
+
+        assert {"workspace", "member", "mailbox", "message", "participant"} <= await filled()
+        await empty_postgres(postgres_url, model_tables)
+        assert await filled() == set()
     finally:
-        await Tortoise.close_connections()
-    assert tables == set(TABLES)
+        await connection.close()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
