@@ -24,6 +24,7 @@ from imapclient import IMAPClient
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.corpus import messages, write_mbox  # noqa: E402
+from bench.dovecot import Dovecot  # noqa: E402
 from bench.results import write_section  # noqa: E402
 from mailroom.db import close_database, open_database  # noqa: E402
 from mailroom.intake import Intake  # noqa: E402
@@ -36,8 +37,6 @@ from mailroom.sources.imap.accounts import add_imap_mailbox, connection_for  # n
 from mailroom.sources.imap.poller import MailboxSync  # noqa: E402
 from mailroom.vault import new_key  # noqa: E402
 from mailroom.workspaces import add_member, create_workspace, import_mailbox  # noqa: E402
-from tests.imap.mailboxes import append_messages  # noqa: E402
-from tests.imap.services import DovecotServer  # noqa: E402
 
 BATCH = 500
 TARGET_RATIO, TARGET_IDLE = 0.5, 2.0
@@ -97,7 +96,7 @@ async def import_rate(count: int) -> float:
 
 
 async def idle_latency(
-    settings: Settings, mailbox: Mailbox, port: int, user: str, password: str, samples: int
+    settings: Settings, mailbox: Mailbox, server: Dovecot, samples: int
 ) -> list[float]:
     """Seconds from the end of an APPEND to the message being stored, while Mailroom idles."""
     task = asyncio.create_task(MailboxSync(mailbox.id, settings, Intake(settings.limits)).forever())
@@ -111,7 +110,7 @@ async def idle_latency(
                 b"Message-ID: <idle-%d@bench>\r\nFrom: j@globex.com\r\nSubject: ping\r\n\r\nhi\r\n"
                 % n
             )
-            await asyncio.to_thread(append_messages, port, user, password, "INBOX", [raw])
+            await asyncio.to_thread(server.append, [raw])
             appended = time.perf_counter()
             while not await Message.filter(message_id=f"idle-{n}@bench").exists():
                 await asyncio.sleep(0.01)
@@ -122,9 +121,7 @@ async def idle_latency(
     return delays
 
 
-async def run(
-    args: argparse.Namespace, server: DovecotServer, password: str
-) -> tuple[float, int, list[float]]:
+async def run(args: argparse.Namespace, server: Dovecot) -> tuple[float, int, list[float]]:
     with tempfile.TemporaryDirectory() as folder:
         settings = Settings(
             database_url=f"sqlite://{folder}/bench.sqlite3",
@@ -134,10 +131,10 @@ async def run(
         )
         await open_database(settings)
         try:
-            rate, stored, mailbox = await mailroom_sync(settings, server.port, "bench", password)
-            delays = await idle_latency(
-                settings, mailbox, server.port, "bench", password, args.idle_samples
+            rate, stored, mailbox = await mailroom_sync(
+                settings, server.port, server.user, server.password
             )
+            delays = await idle_latency(settings, mailbox, server, args.idle_samples)
         finally:
             await close_database()
     return rate, stored, delays
@@ -148,22 +145,16 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--idle-samples", type=int, default=20)
     args = parser.parse_args()
-    server = DovecotServer()
-    server.start()
-    try:
-        password = "bench-password"
-        server.add_user("bench", password)
+    with Dovecot("bench", "bench-password") as server:
         start = time.perf_counter()
-        append_messages(server.port, "bench", password, "INBOX", messages(args.messages))
+        server.append(messages(args.messages))
         print(
             f"appended {args.messages:,} messages in {time.perf_counter() - start:.0f} s",
             flush=True,
         )
-        rate_a = bare_fetch(server.port, "bench", password)
+        rate_a = bare_fetch(server.port, server.user, server.password)
         print(f"(a) bare imapclient fetch: {rate_a:,.0f} msg/s", flush=True)
-        rate_b, stored, delays = asyncio.run(run(args, server, password))
-    finally:
-        server.close()
+        rate_b, stored, delays = asyncio.run(run(args, server))
     ratio, idle = rate_b / rate_a, statistics.median(delays)
     print(f"(b) Mailroom first sync: {rate_b:,.0f} msg/s ({stored:,}); IDLE median {idle:.2f} s")
     rate_c = asyncio.run(import_rate(args.messages))
