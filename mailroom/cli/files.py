@@ -1,15 +1,20 @@
-"""`mailroom ingest` and `mailroom parse`: mail from files, into a mailbox or onto the screen."""
+"""`mailroom ingest` and `mailroom parse`: mail from files, into a mailbox or onto the screen.
+
+Both treat a bad input alike, whether named or found in a folder: one line on stderr saying
+which and why, then on with the rest, and a non-zero exit once all is done.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.text import Text
 
 from mailroom.bootstrap import intake_for
 from mailroom.cli.common import err, out, run
@@ -17,7 +22,7 @@ from mailroom.db import refresh_statistics
 from mailroom.intake.port import IngestReport
 from mailroom.parsing.normalize import normalize
 from mailroom.settings import Settings
-from mailroom.sources.files.formats import Source, count, discover, messages
+from mailroom.sources.files.formats import Unreadable, count, discover, messages
 from mailroom.sources.files.importer import import_sources
 
 
@@ -29,12 +34,14 @@ def ingest(
     """Import messages from files into a member's import mailbox."""
     from mailroom.workspaces import get_member, get_workspace, import_mailbox
 
+    skipped = _Skipped()
+
     async def work(settings: Settings) -> IngestReport:
         space = await get_workspace(workspace)
         box = await import_mailbox(await get_member(space, mailbox))
         found = discover(paths)
-        for path, reason in found.skipped:
-            err.print(f"[yellow]skipped[/yellow] {path}: {reason}", soft_wrap=True)
+        for bad in found.unreadable:
+            skipped(bad)
         total = sum(count(s) for s in found.sources)
         async with intake_for(settings, untrusted=False) as intake:
             with _progress(total) as advance:
@@ -44,13 +51,14 @@ def ingest(
                     found.sources,
                     batch_size=settings.ingest_batch_size,
                     progress=advance,
+                    unreadable=skipped,
                 )
         await refresh_statistics()  # a large import changes what the planner should expect
         return report
 
     report = run(work)
     out.print(summary(report), soft_wrap=True)
-    if report.failed:
+    if report.failed or skipped.count:
         raise typer.Exit(1)
 
 
@@ -63,6 +71,17 @@ def summary(report: IngestReport) -> str:
         f"{seen} messages: {', '.join(parts)}; {report.defective} with defects; "
         f"{report.people_created} people and {report.companies_created} companies created"
     )
+
+
+class _Skipped:
+    """Reports each input that gave no mail on its own line of stderr, and counts them."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, bad: Unreadable) -> None:
+        self.count += 1
+        err.print(Text.assemble(("skipped", "yellow"), f" {bad}"), soft_wrap=True)
 
 
 class _progress:
@@ -92,42 +111,47 @@ def parse(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """Parse messages and print what Mailroom reads from them."""
+    skipped = _Skipped()
 
     async def work(settings: Settings) -> None:
         found = discover(files)
-        for path, reason in found.skipped:
-            err.print(f"[yellow]skipped[/yellow] {path}: {reason}", soft_wrap=True)
-        for label, raw in _parse_inputs(found.sources):
-            envelope = normalize(raw, limits=settings.limits)
-            if as_json:
-                sys.stdout.write(json.dumps({"file": label, **envelope.to_json()}) + "\n")
-            else:
-                _show(label, envelope.to_json())
+        for bad in found.unreadable:
+            skipped(bad)
+        for source in found.sources:
+            for item in messages(source):
+                if isinstance(item, Unreadable):
+                    skipped(item)
+                    continue
+                # An mbox or Maildir's messages are labelled with its own path.
+                envelope = normalize(item.raw, limits=settings.limits)
+                if as_json:
+                    data = {"file": str(source.path), **envelope.to_json()}
+                    sys.stdout.write(json.dumps(data) + "\n")
+                else:
+                    _show(str(source.path), envelope.to_json())
 
     run(work, with_database=False)
-
-
-def _parse_inputs(sources: list[Source]) -> Iterator[tuple[str, bytes]]:
-    """Each message with the file it came from (an mbox or Maildir's own path for theirs)."""
-    for source in sources:
-        for found in messages(source):
-            yield str(source.path), found.raw
+    if skipped.count:
+        raise typer.Exit(1)
 
 
 def _show(label: str, data: dict[str, Any]) -> None:
+    """What a message says, as it says it: printed as `Text`, so that brackets and colons in a
+    subject or file name are not taken for console markup or emoji codes."""
+
     def people(key: str) -> str:
         return ", ".join(
             f"{p['name']} <{p['address']}>" if p["name"] else p["address"] for p in data[key]
         )
 
-    out.print(f"[bold]{label}[/bold]")
-    out.print(f"  subject  {data['subject']}")
-    out.print(f"  date     {data['date']}")
+    out.print(Text(label, style="bold"))
+    out.print(Text(f"  subject  {data['subject']}"))
+    out.print(Text(f"  date     {data['date']}"))
     for key in ("from", "to", "cc"):
         if data[key]:
-            out.print(f"  {key:<8} {people(key)}")
-    out.print(f"  snippet  {data['snippet']}")
+            out.print(Text(f"  {key:<8} {people(key)}"))
+    out.print(Text(f"  snippet  {data['snippet']}"))
     for attachment in data["attachments"]:
-        out.print(f"  attached {attachment['filename']} ({attachment['content_type']})")
+        out.print(Text(f"  attached {attachment['filename']} ({attachment['content_type']})"))
     for defect in data["defects"]:
-        out.print(f"  [yellow]defect[/yellow]   {defect}")
+        out.print(Text.assemble("  ", ("defect", "yellow"), f"   {defect}"))

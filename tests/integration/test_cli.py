@@ -102,8 +102,10 @@ def test_ingest_reports_new_then_nothing_new(workspace: Settings, tmp_path: Path
         message(sender="alice@acme.com", to=f"p{i}@globex.com", message_id=f"<m{i}@x>")
         for i in range(5)
     ]
-    box = _mbox(tmp_path / "sent.mbox", raws)
-    eml = tmp_path / "one.eml"
+    export = tmp_path / "export"  # beside the database: a folder holds mail only
+    export.mkdir()
+    box = _mbox(export / "sent.mbox", raws)
+    eml = export / "one.eml"
     eml.write_bytes(message(message_id="<single@x>"))
     first = mailroom(
         workspace,
@@ -118,7 +120,7 @@ def test_ingest_reports_new_then_nothing_new(workspace: Settings, tmp_path: Path
     summary = first.stdout.strip().splitlines()[-1]
     assert "6 new" in summary and "5 people and 1 companies created" in summary
     second = mailroom(
-        workspace, "ingest", "--workspace", "acme", "--mailbox", "alice@acme.com", str(tmp_path)
+        workspace, "ingest", "--workspace", "acme", "--mailbox", "alice@acme.com", str(export)
     )
     assert "0 new" in second.stdout and "6 unchanged" in second.stdout
 
@@ -272,3 +274,97 @@ def test_the_data_is_readable_by_its_owner_only(tmp_path: Path) -> None:
     assert files, list(data.iterdir())
     for path in files:
         assert path.stat().st_mode & 0o777 == 0o600, path
+
+
+# --- a batch with bad inputs: each reported on its own line, the rest read, a non-zero exit ---
+
+
+def test_parse_reports_each_bad_input_and_reads_the_rest(
+    settings: Settings, tmp_path: Path
+) -> None:
+    first = tmp_path / "first.eml"
+    first.write_bytes(message(message_id="<first@x>"))
+    notes = tmp_path / "notes.txt"
+    notes.write_text("shopping list\n")
+    missing = tmp_path / "missing.eml"
+    nothing = tmp_path / "nothing"
+    nothing.mkdir()
+    obsolete = CORPORA / "mime4j" / "obsolete.msg"  # `Subject :`, as real mail writes it
+    last = _mbox(tmp_path / "last.mbox", [message(message_id="<last@x>")])
+    paths = [first, notes, missing, nothing, obsolete, last]
+    result = mailroom(settings, "parse", "--json", *map(str, paths), check=False)
+    assert result.returncode == 1
+    read = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [obj["file"] for obj in read] == [str(first), str(obsolete), str(last)]
+    assert read[1]["subject"].startswith("The obsolete syntax allow spaces before the colon")
+    problems = result.stderr.strip().splitlines()
+    assert len(problems) == 3 and "Traceback" not in result.stderr, result.stderr
+    for path, reason in (
+        (notes, "not an email message"),
+        (missing, "no such file"),
+        (nothing, "no mail"),
+    ):
+        assert any(str(path) in line and reason in line for line in problems), problems
+
+
+def test_ingest_reports_each_bad_input_and_imports_the_rest(
+    workspace: Settings, tmp_path: Path
+) -> None:
+    folder = tmp_path / "export"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "one.eml").write_bytes(message(message_id="<one@x>"))
+    (folder / "notes.txt").write_text("shopping list\n")
+    (folder / "sub" / "spaced.eml").write_bytes(
+        b"From : Pat <pat@initech.com>\r\nTo: alice@acme.com\r\nSubject : Spaced\r\n"
+        b"Message-ID\t: <spaced@x>\r\n\r\nHi.\r\n"
+    )
+    maildir = mailbox.Maildir(str(folder / "Mail"))
+    maildir.add(message(message_id="<kept@x>"))
+    # A message the mail client removed while the import ran.
+    (folder / "Mail" / "cur" / "0000.gone:2,S").symlink_to(tmp_path / "nowhere")
+    named = tmp_path / "two.eml"
+    named.write_bytes(message(message_id="<two@x>"))
+    missing = tmp_path / "missing.mbox"
+    result = mailroom(
+        workspace,
+        "ingest",
+        "--workspace",
+        "acme",
+        "--mailbox",
+        "alice@acme.com",
+        str(missing),
+        str(folder),
+        str(named),
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "4 new" in result.stdout.strip().splitlines()[-1], result.stdout
+    problems = result.stderr.strip().splitlines()
+    assert len(problems) == 3 and "Traceback" not in result.stderr, result.stderr
+    for path, reason in (
+        (missing, "no such file"),
+        (folder / "notes.txt", "not an email message"),
+        (folder / "Mail", "0000.gone"),
+    ):
+        assert any(str(path) in line and reason in line for line in problems), problems
+
+    async def spaced_was_read() -> bool:
+        from mailroom.db import database
+        from mailroom.models import Message
+
+        async with database(workspace):
+            return await Message.filter(subject="Spaced").exists()
+
+    import asyncio
+
+    assert asyncio.run(spaced_was_read())
+
+
+def test_parse_prints_what_a_message_says_as_it_says_it(settings: Settings, tmp_path: Path) -> None:
+    """Subjects and file names are data: brackets and colons in them are not console markup."""
+    eml = tmp_path / "[draft].eml"
+    eml.write_bytes(message(subject="Re: [/b] [bold]budget[/bold] :warning:"))
+    result = mailroom(settings, "parse", str(eml), check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == str(eml)
+    assert "subject  Re: [/b] [bold]budget[/bold] :warning:" in result.stdout

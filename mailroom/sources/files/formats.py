@@ -5,6 +5,10 @@ Maildir is read with the standard library's `mailbox`. An mbox is streamed here 
 library first indexes the whole file with a `tell()` per line, which took longer than parsing
 the messages of a large mbox (bench/ingest.py), and this reads each message once, in order, with
 only that message in memory. Messages are split exactly as the library splits them.
+
+Nothing here raises for a bad input: a path that holds no mail, a file that cannot be read, a
+Maildir message that vanished are each an `Unreadable`, found beside the mail, so that a batch
+reports them and goes on with the rest.
 """
 
 from __future__ import annotations
@@ -17,10 +21,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from mailroom.errors import InvalidInputError
-
-# A first line that starts a header field ("Received: ...", "From: ...").
-_HEADER_LINE = re.compile(rb"^[\x21-\x39\x3b-\x7e]+:")
+# A first line that starts a header field ("Received: ...", "From: ..."), blanks before the
+# colon allowed ("Subject : ...", RFC 5322's obsolete syntax, which real mail has).
+_HEADER_LINE = re.compile(rb"^[\x21-\x39\x3b-\x7e]+[ \t]*:")
 _OLE_MAGIC = bytes.fromhex("d0cf11e0a1b11ae1")
 
 
@@ -43,33 +46,56 @@ class FoundMessage:
     folder: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """An input, or a message in one, that gave no mail, and why."""
+
+    path: Path
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
 @dataclass(slots=True)
 class Discovery:
     sources: list[Source]
-    skipped: list[tuple[Path, str]]  # files that are not mail, with the reason
+    unreadable: list[Unreadable]  # paths given or found that are not mail
 
 
 def discover(paths: Iterable[Path]) -> Discovery:
-    """Find the mail in `paths`. A path that does not exist is an error; files beneath a folder
-    that are not mail are skipped and reported."""
+    """Find the mail in `paths` and everything beneath them; what is not mail is reported in
+    `unreadable`, including a folder given that holds none."""
     found = Discovery([], [])
     for path in paths:
-        if not path.exists():
-            raise InvalidInputError(f"{path}: no such file or folder")
         if path.is_dir():
+            before = len(found.sources), len(found.unreadable)
             _walk(path, found)
+            if (len(found.sources), len(found.unreadable)) == before:
+                found.unreadable.append(Unreadable(path, "no mail in this folder"))
+        elif not path.exists():
+            found.unreadable.append(Unreadable(path, "no such file or folder"))
         else:
-            kind, reason = _sniff(path)
-            if kind is None:
-                raise InvalidInputError(f"{path}: {reason}")
-            found.sources.append(Source(kind, path))
+            _add_file(path, found)
     return found
+
+
+def _add_file(path: Path, found: Discovery) -> None:
+    kind, reason = _sniff(path)
+    if kind is None:
+        found.unreadable.append(Unreadable(path, reason))
+    else:
+        found.sources.append(Source(kind, path))
 
 
 def _walk(folder: Path, found: Discovery) -> None:
     if _is_maildir(folder):
         found.sources.append(Source(Kind.MAILDIR, folder))
-    for root, dirs, files in os.walk(folder):
+
+    def unlisted(error: OSError) -> None:
+        found.unreadable.append(Unreadable(Path(error.filename), _cannot("list", error)))
+
+    for root, dirs, files in os.walk(folder, onerror=unlisted):
         here = Path(root)
         dirs.sort()
         # A Maildir's own cur/new/tmp are read through the Maildir; its subfolders (Maildir++
@@ -83,13 +109,8 @@ def _walk(folder: Path, found: Discovery) -> None:
             dirs[:] = [d for d in dirs if d not in ("cur", "new", "tmp")]
             continue
         for name in sorted(files):
-            if name.startswith("."):
-                continue
-            kind, reason = _sniff(here / name)
-            if kind is None:
-                found.skipped.append((here / name, reason))
-            else:
-                found.sources.append(Source(kind, here / name))
+            if not name.startswith("."):
+                _add_file(here / name, found)
 
 
 def _is_maildir(path: Path) -> bool:
@@ -97,11 +118,14 @@ def _is_maildir(path: Path) -> bool:
 
 
 def _sniff(path: Path) -> tuple[Kind | None, str]:
+    # Opening a FIFO waits for a writer, and a device may never end.
+    if not path.is_file():
+        return None, "not a regular file"
     try:
         with path.open("rb") as file:
             head = file.read(1024)
     except OSError as error:
-        raise InvalidInputError(f"{path}: cannot read: {error.strerror}") from error
+        return None, _cannot("read", error)
     if head.startswith(b"From "):
         return Kind.MBOX, ""
     if head.startswith(_OLE_MAGIC):
@@ -114,40 +138,57 @@ def _sniff(path: Path) -> tuple[Kind | None, str]:
 
 
 def count(source: Source) -> int:
-    """How many messages a source holds (for an mbox, one quick pass over the file)."""
+    """How many messages a source holds (for an mbox, one quick pass over the file); what
+    cannot be read is not counted, and is reported when the messages are read."""
     if source.kind is Kind.MESSAGE:
         return 1
     if source.kind is Kind.MBOX:
         return _count_mbox(source.path)
-    return len(_maildir(source.path))
+    try:
+        return len(_maildir(source.path))
+    except (OSError, mailbox.Error):
+        return 0
 
 
-def messages(source: Source) -> Iterator[FoundMessage]:
-    """The messages of a source, in file order."""
+def messages(source: Source) -> Iterator[FoundMessage | Unreadable]:
+    """The messages of a source, in file order, and what of it could not be read."""
     if source.kind is Kind.MESSAGE:
-        yield FoundMessage(_read(source.path), source.path.name, None)
+        yield _single(source.path)
     elif source.kind is Kind.MBOX:
-        for index, raw in enumerate(_mbox_messages(source.path)):
-            yield FoundMessage(raw, f"{source.path.name}:{index}", None)
+        yield from _mbox(source.path)
     else:
         yield from _maildir_messages(source.path)
+
+
+def _single(path: Path) -> FoundMessage | Unreadable:
+    try:
+        return FoundMessage(path.read_bytes(), path.name, None)
+    except OSError as error:
+        return Unreadable(path, _cannot("read", error))
+
+
+def _mbox(path: Path) -> Iterator[FoundMessage | Unreadable]:
+    done = 0
+    try:
+        for raw in _mbox_messages(path):
+            yield FoundMessage(raw, f"{path.name}:{done}", None)
+            done += 1
+    except OSError as error:
+        yield Unreadable(path, f"{_cannot('read', error)} (after {done} messages)")
 
 
 def _mbox_messages(path: Path) -> Iterator[bytes]:
     """Each message of an mbox: the lines after a `From ` line up to the next one, less the
     blank line that separates them (as `mailbox.mbox` reads them)."""
     lines: list[bytes] | None = None
-    try:
-        with path.open("rb") as file:
-            for line in file:
-                if line.startswith(b"From "):
-                    if lines is not None:
-                        yield _message_bytes(lines)
-                    lines = []
-                elif lines is not None:
-                    lines.append(line)
-    except OSError as error:
-        raise InvalidInputError(f"{path}: cannot read: {error.strerror}") from error
+    with path.open("rb") as file:
+        for line in file:
+            if line.startswith(b"From "):
+                if lines is not None:
+                    yield _message_bytes(lines)
+                lines = []
+            elif lines is not None:
+                lines.append(line)
     if lines is not None:
         yield _message_bytes(lines)
 
@@ -165,30 +206,31 @@ def _count_mbox(path: Path) -> int:
             while chunk := file.read(1 << 20):
                 found += (tail + chunk).count(b"\nFrom ")
                 tail = chunk[-5:]
-    except OSError as error:
-        raise InvalidInputError(f"{path}: cannot read: {error.strerror}") from error
+    except OSError:
+        pass  # reported when the messages are read
     return found
 
 
 def _maildir(path: Path) -> mailbox.Maildir:
+    return mailbox.Maildir(str(path), factory=None, create=False)
+
+
+def _maildir_messages(path: Path) -> Iterator[FoundMessage | Unreadable]:
     try:
-        return mailbox.Maildir(str(path), factory=None, create=False)
+        box = _maildir(path)
+        keys = sorted(box.iterkeys())
     except (OSError, mailbox.Error) as error:
-        raise InvalidInputError(f"{path}: cannot open: {error}") from error
-
-
-def _maildir_messages(path: Path) -> Iterator[FoundMessage]:
-    box = _maildir(path)
-    for key in sorted(box.iterkeys()):
+        yield Unreadable(path, _cannot("open", error))
+        return
+    for key in keys:
         try:
             raw = box.get_bytes(key)
-        except (OSError, KeyError) as error:
-            raise InvalidInputError(f"{path}: cannot read message {key}: {error}") from error
+        except (OSError, KeyError) as error:  # KeyError: removed since it was listed
+            yield Unreadable(path, _cannot(f"read message {key}", error))
+            continue
         yield FoundMessage(raw, f"{path.name}/{key}", path.name)
 
 
-def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as error:
-        raise InvalidInputError(f"{path}: cannot read: {error.strerror}") from error
+def _cannot(doing: str, error: Exception) -> str:
+    detail = error.strerror if isinstance(error, OSError) and error.strerror else error
+    return f"cannot {doing}: {detail}"

@@ -1,5 +1,6 @@
 """Importing files into a mailbox: the sources found by `formats`, in batches, through the
-intake port. Each batch is stored, then parsed while the one before it is committed."""
+intake port. Each batch is stored, then parsed while the one before it is committed. What cannot
+be read is handed to `unreadable` as it is met, and the import goes on."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from mailroom.intake import Batches, Incoming, IngestReport, Intake, SourceFacts
 from mailroom.models import Mailbox
-from mailroom.sources.files.formats import Source, messages
+from mailroom.sources.files.formats import Source, Unreadable, messages
 
 
 async def import_sources(
@@ -17,11 +18,13 @@ async def import_sources(
     *,
     batch_size: int = 500,
     progress: Callable[[int], None] | None = None,
+    unreadable: Callable[[Unreadable], None] | None = None,
 ) -> IngestReport:
-    """Ingest every message of the sources; `progress` is told how many were just done."""
+    """Ingest every message of the sources; `progress` is told how many were just done and
+    `unreadable` (if given) of each message or file that could not be read."""
     # An import of millions keeps counts, not one outcome per message.
     async with Batches(intake, keep_outcomes=False) as batches:
-        for batch in _batches(_incoming(sources), batch_size):
+        for batch in _batches(_incoming(sources, unreadable), batch_size):
             done = await batches.add(await intake.store(mailbox, batch))
             if progress is not None and done:
                 progress(done)
@@ -31,9 +34,15 @@ async def import_sources(
     return batches.report
 
 
-def _incoming(sources: Iterable[Source]) -> Iterator[Incoming]:
+def _incoming(
+    sources: Iterable[Source], unreadable: Callable[[Unreadable], None] | None
+) -> Iterator[Incoming]:
     for source in sources:
         for found in messages(source):
+            if isinstance(found, Unreadable):
+                if unreadable is not None:
+                    unreadable(found)
+                continue
             facts = SourceFacts(provider_id=found.provider_id, folder=found.folder)
             yield Incoming(found.raw, facts)
 

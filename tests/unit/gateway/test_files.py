@@ -4,12 +4,19 @@
 from __future__ import annotations
 
 import mailbox
+import os
+import threading
 from pathlib import Path
 
-import pytest
-
-from mailroom.errors import InvalidInputError
-from mailroom.sources.files.formats import Kind, count, discover, messages
+from mailroom.sources.files.formats import (
+    Discovery,
+    FoundMessage,
+    Kind,
+    Unreadable,
+    count,
+    discover,
+    messages,
+)
 from tests.helpers import message
 
 
@@ -33,10 +40,11 @@ def test_mbox_is_split_exactly_as_the_standard_library_splits_it(tmp_path: Path)
         file.write(b"From someone Mon Jan  1 00:00:00 2024\nSubject: last\n\nbody\n")
     source = discover([path]).sources[0]
     assert source.kind is Kind.MBOX
-    ours = [found.raw for found in messages(source)]
+    ours = [_found(found).raw for found in messages(source)]
     assert ours == _stdlib_split(path)
     assert count(source) == len(ours) == 4
-    assert [f.provider_id for f in messages(source)] == [f"tricky.mbox:{i}" for i in range(4)]
+    ids = [_found(f).provider_id for f in messages(source)]
+    assert ids == [f"tricky.mbox:{i}" for i in range(4)]
 
 
 def test_maildir_and_maildir_plus_plus_subfolders(tmp_path: Path) -> None:
@@ -48,8 +56,8 @@ def test_maildir_and_maildir_plus_plus_subfolders(tmp_path: Path) -> None:
     found = discover([tmp_path])
     kinds = sorted((s.kind, s.path.name) for s in found.sources)
     assert kinds == [(Kind.MAILDIR, ".Sent"), (Kind.MAILDIR, "Mail")]
-    assert found.skipped == []
-    by_folder = {s.path.name: [f.folder for f in messages(s)] for s in found.sources}
+    assert found.unreadable == []
+    by_folder = {s.path.name: [_found(f).folder for f in messages(s)] for s in found.sources}
     assert by_folder == {"Mail": ["Mail"], ".Sent": [".Sent"]}
 
 
@@ -62,16 +70,85 @@ def test_folders_are_searched_and_non_mail_is_reported(tmp_path: Path) -> None:
     (tmp_path / ".hidden").write_bytes(message())
     found = discover([tmp_path])
     assert [(s.kind, s.path.name) for s in found.sources] == [(Kind.MESSAGE, "one.eml")]
-    reasons = {path.name: reason for path, reason in found.skipped}
+    reasons = {bad.path.name: bad.reason for bad in found.unreadable}
     assert reasons["notes.txt"] == "not an email message, mbox or Maildir"
     assert reasons["empty.eml"] == "empty file"
     assert "Outlook" in reasons["outlook.msg"]
 
 
-def test_a_named_file_that_is_not_mail_is_an_error(tmp_path: Path) -> None:
+def test_named_paths_without_mail_are_reported_beside_the_mail(tmp_path: Path) -> None:
+    """A batch is never stopped by one of its inputs: each bad one is reported, with why."""
+    first, last = tmp_path / "first.eml", tmp_path / "last.eml"
+    first.write_bytes(message(message_id="<first@x>"))
+    last.write_bytes(message(message_id="<last@x>"))
     notes = tmp_path / "notes.txt"
     notes.write_text("shopping list\n")
-    with pytest.raises(InvalidInputError, match="not an email message"):
-        discover([notes])
-    with pytest.raises(InvalidInputError, match="no such file"):
-        discover([tmp_path / "missing.mbox"])
+    (tmp_path / "nothing").mkdir()
+    (tmp_path / "dangling.eml").symlink_to(tmp_path / "gone.eml")
+    names = ["first.eml", "notes.txt", "missing.mbox", "nothing", "dangling.eml", "last.eml"]
+    found = discover([tmp_path / name for name in names])
+    assert [s.path.name for s in found.sources] == ["first.eml", "last.eml"]
+    assert [(bad.path.name, bad.reason) for bad in found.unreadable] == [
+        ("notes.txt", "not an email message, mbox or Maildir"),
+        ("missing.mbox", "no such file or folder"),
+        ("nothing", "no mail in this folder"),
+        ("dangling.eml", "no such file or folder"),
+    ]
+
+
+def test_a_first_header_with_blanks_before_its_colon_is_a_message(tmp_path: Path) -> None:
+    """`Subject : x` is RFC 5322's obsolete syntax, which real mail uses: still a message."""
+    (tmp_path / "spaced.eml").write_bytes(b"Subject : Hello\r\nFrom : a@x.org\r\n\r\nHi.\r\n")
+    (tmp_path / "tabbed.eml").write_bytes(b"From\t:a@x.org\nSubject: Hello\n\nHi.\n")
+    named = discover([tmp_path / "spaced.eml", tmp_path / "tabbed.eml"])
+    walked = discover([tmp_path])
+    for found in (named, walked):
+        assert found.unreadable == []
+        assert sorted((s.kind, s.path.name) for s in found.sources) == [
+            (Kind.MESSAGE, "spaced.eml"),
+            (Kind.MESSAGE, "tabbed.eml"),
+        ]
+
+
+def test_a_maildir_message_that_cannot_be_read_is_reported_and_the_rest_read(
+    tmp_path: Path,
+) -> None:
+    box = mailbox.Maildir(str(tmp_path / "Mail"))
+    box.add(message(message_id="<1@x>"))
+    box.add(message(message_id="<2@x>"))
+    # A message the mail client removed between the listing and the reading.
+    (tmp_path / "Mail" / "cur" / "0000.gone:2,S").symlink_to(tmp_path / "nowhere")
+    (source,) = discover([tmp_path / "Mail"]).sources
+    read = list(messages(source))
+    assert [type(item) for item in read] == [Unreadable, FoundMessage, FoundMessage]
+    bad = read[0]
+    assert isinstance(bad, Unreadable)
+    assert bad.path == tmp_path / "Mail" and "0000.gone" in bad.reason
+    assert count(source) == 3
+
+
+def test_a_fifo_among_the_files_is_reported_not_waited_on(tmp_path: Path) -> None:
+    """Opening a FIFO waits for a writer: a folder holding one must not hang the batch."""
+    (tmp_path / "one.eml").write_bytes(message())
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    result: list[object] = []
+    reader = threading.Thread(target=lambda: result.append(discover([tmp_path])), daemon=True)
+    reader.start()
+    reader.join(10)
+    if reader.is_alive():  # let the reader go before failing
+        with fifo.open("wb"):
+            pass
+        reader.join(10)
+    assert not reader.is_alive() and len(result) == 1, "discover waited on the FIFO"
+    found = result[0]
+    assert isinstance(found, Discovery)
+    assert [s.path.name for s in found.sources] == ["one.eml"]
+    assert [(bad.path.name, bad.reason) for bad in found.unreadable] == [
+        ("pipe", "not a regular file")
+    ]
+
+
+def _found(item: FoundMessage | Unreadable) -> FoundMessage:
+    assert isinstance(item, FoundMessage), item
+    return item
