@@ -27,15 +27,16 @@ from mailroom.models import (
     Workspace,
 )
 from mailroom.settings import Settings
-from mailroom.sources.imap.accounts import (
-    add_imap_mailbox,
-    connection_for,
-    reconnect_imap_mailbox,
-)
+from mailroom.sources.imap.accounts import connection_for
 from mailroom.sources.imap.errors import AuthError, TransientError
 from mailroom.sources.imap.poller import MailboxSync
 from mailroom.vault import new_key
-from mailroom.workspaces import add_member, create_workspace
+from mailroom.workspace import (
+    add_imap_mailbox,
+    add_member,
+    create_workspace,
+    reconnect_imap_mailbox,
+)
 from tests.conftest import CORPORA
 from tests.helpers import message
 from tests.imap.mailboxes import (
@@ -50,7 +51,7 @@ _MESSAGE_ID = re.compile(rb"^Message-ID:.*\r?\n(?:[ \t].*\r?\n)*", re.I | re.M)
 
 
 def corpus_messages(count: int, tag: str, max_bytes: int | None = None) -> list[bytes]:
-    """`count` real messages from the shared corpora, each given a Message-ID of its own."""
+    """`count` real messages from the corpora, each given a Message-ID of its own."""
     files = sorted(p for p in (CORPORA / "spamscope").iterdir() if p.is_file())
     files += sorted((CORPORA / "flanker").glob("*.eml"))
     if max_bytes is not None:
