@@ -25,7 +25,7 @@ _LINE_START = rb"(?:\A|(?<=\n)|(?<=\r)(?!\n))"
 _STRUCTURE = re.compile(
     _LINE_START + rb"(?:(?P<blank>\r\n|\r|\n)"
     rb"|--(?P<delimiter>[^\r\n]*)(?:\r\n|\r|\n)?"
-    rb"|(?P<content_type>content-type:))",
+    rb"|(?P<content_type>content-type[ \t]*:))",  # blanks before the colon: `parsing.obsolete`
     re.IGNORECASE,
 )
 _FOLDED_VALUE = re.compile(rb"[^\r\n]*(?:(?:\r\n|\r|\n)[ \t][^\r\n]*)*")

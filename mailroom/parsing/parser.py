@@ -17,11 +17,15 @@ from typing import Any
 from mailroom.parsing.headertext import unfold
 from mailroom.parsing.limits import Limits
 from mailroom.parsing.nesting import nesting_cut
+from mailroom.parsing.obsolete import close_gaps, reread_parts
 from mailroom.parsing.params import parse_params
 
 # The first empty line, with lines ending at CRLF, LF or a lone CR as the feedparser splits them.
 _HEADER_END = re.compile(rb"(?:\r\n|\r(?!\n)|\n)(?:\r\n|\r(?!\n)|\n)")
-_OBSOLETE_NAME = re.compile(rb"^([\x21-\x39\x3b-\x7e]+)[ \t]+:", re.MULTILINE)
+# Parts with `Subject :` in their headers are read again within this many bytes plus twice the
+# message's size: a few levels of embedded messages, each hiding the next, but never once per
+# level of a chain made to be read again and again.
+REREAD_BYTES = 1024 * 1024
 
 
 # RFC 2046 allows 70 characters. The stdlib compiles a multipart's boundary into a regular
@@ -73,10 +77,14 @@ def parse_message(raw: bytes, limits: Limits) -> Parsed:
         defects.append(f"MIME nesting deeper than {limits.max_depth}: message cut at byte {cut}")
         raw = raw[:cut]
     try:
-        return Parsed(_parse(raw, False), False, defects)
+        message = _parse(raw, False)
     except RecursionError:
         defects.append("MIME structure too deep for the parser: only headers were read")
-    return Parsed(parse_header_block(raw), True, defects)
+        return Parsed(parse_header_block(raw), True, defects)
+    if b" :" in raw or b"\t:" in raw:  # else no header the parser met can have a gap
+        budget = REREAD_BYTES + 2 * len(raw)
+        defects.extend(reread_parts(message, _reread, budget, limits.max_parts))
+    return Parsed(message, False, defects)
 
 
 def parse_header_block(raw: bytes) -> Message:
@@ -91,14 +99,14 @@ def _parse(data: bytes, headers_only: bool) -> Message:
     return parser.parsebytes(data, headersonly=headers_only)
 
 
-def _repair_names(raw: bytes) -> bytes:
-    """Close the gap in `Subject :` (obsolete syntax, RFC 5322 4.5.2) in the top header block.
+def _reread(data: bytes) -> Message:
+    return _parse(_repair_names(data), False)
 
-    The stdlib takes such a line for the start of the body, losing every header after it.
-    """
+
+def _repair_names(raw: bytes) -> bytes:
+    """Close the gaps in `Subject :` (`parsing.obsolete`) in the top header block."""
     match = _HEADER_END.search(raw)
     end = match.start() if match else len(raw)
     block = raw[:end]
-    if b" :" not in block and b"\t:" not in block:
-        return raw
-    return _OBSOLETE_NAME.sub(rb"\1:", block) + raw[end:]
+    repaired = close_gaps(block)
+    return raw if repaired is block else repaired + raw[end:]

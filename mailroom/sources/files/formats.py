@@ -126,12 +126,13 @@ def _sniff(path: Path) -> tuple[Kind | None, str]:
             head = file.read(1024)
     except OSError as error:
         return None, _cannot("read", error)
+    # First: `From :a@x.org` is a header, where an mbox's `From ` line has no colon after it.
+    if _HEADER_LINE.match(head.lstrip(b"\r\n")):
+        return Kind.MESSAGE, ""
     if head.startswith(b"From "):
         return Kind.MBOX, ""
     if head.startswith(_OLE_MAGIC):
         return None, "an Outlook .msg file (export it as .eml or mbox)"
-    if _HEADER_LINE.match(head.lstrip(b"\r\n")):
-        return Kind.MESSAGE, ""
     if not head:
         return None, "empty file"
     return None, "not an email message, mbox or Maildir"

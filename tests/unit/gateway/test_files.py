@@ -100,14 +100,18 @@ def test_a_first_header_with_blanks_before_its_colon_is_a_message(tmp_path: Path
     """`Subject : x` is RFC 5322's obsolete syntax, which real mail uses: still a message."""
     (tmp_path / "spaced.eml").write_bytes(b"Subject : Hello\r\nFrom : a@x.org\r\n\r\nHi.\r\n")
     (tmp_path / "tabbed.eml").write_bytes(b"From\t:a@x.org\nSubject: Hello\n\nHi.\n")
-    named = discover([tmp_path / "spaced.eml", tmp_path / "tabbed.eml"])
+    # `From :` is a header, not the `From ` line that starts each message of an mbox.
+    (tmp_path / "from.eml").write_bytes(b"From :a@x.org\r\nSubject: Hello\r\n\r\nHi.\r\n")
+    names = ["from.eml", "spaced.eml", "tabbed.eml"]
+    named = discover([tmp_path / name for name in names])
     walked = discover([tmp_path])
     for found in (named, walked):
         assert found.unreadable == []
         assert sorted((s.kind, s.path.name) for s in found.sources) == [
-            (Kind.MESSAGE, "spaced.eml"),
-            (Kind.MESSAGE, "tabbed.eml"),
+            (Kind.MESSAGE, name) for name in names
         ]
+        read = {s.path.name: _found(next(messages(s))).raw for s in found.sources}
+        assert read == {name: (tmp_path / name).read_bytes() for name in names}
 
 
 def test_a_maildir_message_that_cannot_be_read_is_reported_and_the_rest_read(

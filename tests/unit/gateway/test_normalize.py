@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import time
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -152,6 +153,76 @@ def test_missing_subject_is_none() -> None:
     envelope = parse(raw("From: a@x.org"))
     assert envelope.subject is None
     assert envelope.normalized_subject == ""
+
+
+# `Subject : x`, `From\t:a@x.org`: RFC 5322's obsolete syntax (4.5) allows blanks before the
+# colon, and real mail has them. The stdlib takes such a line for the first line of a body.
+
+
+def test_blanks_before_the_colon_with_lone_cr_line_ends() -> None:
+    data = b"Subject : Hello\rFrom\t:a@x.org\rDate : Tue, 02 Jan 2024 10:00:00 +0100\r\rHi.\r"
+    envelope = parse(data)
+    assert envelope.subject == "Hello"
+    assert envelope.from_ == (Address("a@x.org"),)
+    assert envelope.date_source is DateSource.HEADER
+
+
+def test_blanks_before_the_colon_in_the_headers_of_parts() -> None:
+    text = (
+        "Content-Type : text/plain; charset=utf-8\r\n"
+        "Content-Transfer-Encoding\t: quoted-printable\r\n"
+        "\r\nTotal : 5 pommes, caf=C3=A9\r\n"
+    )
+    pdf = (
+        "Content-Type: application/pdf\r\n"
+        'Content-Disposition : attachment; filename="a.pdf"\r\n\r\nJVBERi0=\r\n'
+    )
+    envelope = parse(message(multipart("mixed", "m", text, pdf)))
+    assert envelope.text == "Total : 5 pommes, café\n"
+    assert [(a.filename, a.content_type) for a in envelope.attachments] == [
+        ("a.pdf", "application/pdf")
+    ]
+    assert "MissingHeaderBodySeparatorDefect" not in envelope.defects
+
+
+def test_blanks_before_the_colon_in_an_embedded_message() -> None:
+    inner = (
+        "Content-Type: message/rfc822\r\n\r\n"
+        "Subject : Q3 plans\r\nFrom : x@y.org\r\n\r\nTotal : 5\r\n"
+    )
+    envelope = parse(message(multipart("mixed", "m", PLAIN, inner)))
+    assert [a.filename for a in envelope.attachments] == ["Q3 plans.eml"]
+    assert envelope.text == "Plain body\n"
+
+
+def test_blanks_before_the_colon_after_a_multipart_content_type() -> None:
+    """The stdlib keeps the lines after such a header as the multipart's preamble."""
+    inner = "Content-Type: message/rfc822\r\n\r\n" + multipart(
+        "alternative", "alt", PLAIN, HTML
+    ).replace("\r\n\r\n", "\r\nSubject : Q4\r\n\r\n", 1)
+    envelope = parse(message(multipart("mixed", "m", PLAIN, inner)))
+    assert [a.filename for a in envelope.attachments] == ["Q4.eml"]
+
+
+def test_nesting_written_with_blanks_before_the_colon() -> None:
+    within = nested_multiparts(10).replace(b"Content-Type:", b"Content-Type :")
+    assert parse(within).text == "deep"
+    beyond = parse(nested_multiparts(40).replace(b"Content-Type:", b"Content-Type :"))
+    assert "deep" not in (beyond.text or "")
+    assert any(defect.startswith("MIME nesting deeper than 32") for defect in beyond.defects)
+
+
+def test_rereading_parts_with_blanks_before_the_colon_is_bounded() -> None:
+    """Each embedded message shows its own headers only once the one around it is read again:
+    a long chain of them is read again only within a budget, not once per level."""
+    level = "Content-Type : message/rfc822\r\n\r\nX-Level : {i}\r\n"
+    chain = "".join(level.format(i=i) for i in range(3000)) + "\r\n" + "body\r\n" * 100_000
+    data = ("From: a@x.org\r\nSubject: outer\r\n" + chain).encode()
+    started = time.perf_counter()
+    envelope = parse(data)
+    assert time.perf_counter() - started < 10
+    assert envelope.subject == "outer"
+    assert any("read again" in defect for defect in envelope.defects)
 
 
 @pytest.mark.parametrize(
