@@ -93,7 +93,8 @@ def _walk(folder: Path, found: Discovery) -> None:
         found.sources.append(Source(Kind.MAILDIR, folder))
 
     def unlisted(error: OSError) -> None:
-        found.unreadable.append(Unreadable(Path(error.filename), _cannot("list", error)))
+        where = Path(error.filename) if error.filename else folder
+        found.unreadable.append(Unreadable(where, _cannot("list", error)))
 
     for root, dirs, files in os.walk(folder, onerror=unlisted):
         here = Path(root)
