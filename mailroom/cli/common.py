@@ -11,6 +11,7 @@ from typing import TypeVar
 import typer
 import uvloop
 from rich.console import Console
+from rich.text import Text
 from tortoise.exceptions import BaseORMException
 
 from mailroom.db import database
@@ -43,10 +44,10 @@ def run(
             return uvloop.run(main())
         return asyncio.run(main())
     except MailroomError as error:
-        err.print(f"[red]error:[/red] {error}", soft_wrap=True)
+        failed("error", str(error))
         raise typer.Exit(1) from None
     except BaseORMException as error:
-        err.print(f"[red]database error:[/red] {error}", soft_wrap=True)
+        failed("database error", str(error))
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/yellow]")
@@ -54,9 +55,14 @@ def run(
     except Exception as error:
         if settings is not None and settings.debug:
             raise
-        err.print(
-            f"[red]internal error:[/red] {type(error).__name__}: {error} "
-            "(set MAILROOM_DEBUG=true for the traceback)",
-            soft_wrap=True,
+        failed(
+            "internal error",
+            f"{type(error).__name__}: {error} (set MAILROOM_DEBUG=true for the traceback)",
         )
         raise typer.Exit(2) from None
+
+
+def failed(label: str, message: str) -> None:
+    """One line on stderr. The message is printed as written, never read as markup: it can
+    hold a path, an address or a server's words, any of which may contain `[/x]`."""
+    err.print(Text.assemble((f"{label}:", "red"), " ", message), soft_wrap=True)
