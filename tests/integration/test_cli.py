@@ -368,3 +368,12 @@ def test_parse_prints_what_a_message_says_as_it_says_it(settings: Settings, tmp_
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0] == str(eml)
     assert "subject  Re: [/b] [bold]budget[/bold] :warning:" in result.stdout
+
+
+def test_an_error_is_printed_as_written(settings: Settings) -> None:
+    """What an error names (a slug, a path, a server's words) may look like markup."""
+    result = mailroom(
+        settings, "ingest", "--workspace", "no[/b]pe", "--mailbox", "a@b.com", ".", check=False
+    )
+    assert result.returncode == 1
+    assert "no workspace 'no[/b]pe'" in result.stderr and "Traceback" not in result.stderr
