@@ -54,7 +54,7 @@ from mailroom.models import Plan, RecordCreationMode  # noqa: E402
 from mailroom.settings import Settings  # noqa: E402
 from mailroom.sources.files.formats import Kind, Source  # noqa: E402
 from mailroom.sources.files.importer import import_sources  # noqa: E402
-from mailroom.workspaces import (  # noqa: E402
+from mailroom.workspace import (  # noqa: E402
     add_member,
     create_token,
     create_workspace,

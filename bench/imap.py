@@ -33,10 +33,10 @@ from mailroom.models import Mailbox, MailboxStatus, Message, Plan  # noqa: E402
 from mailroom.settings import Settings  # noqa: E402
 from mailroom.sources.files.formats import Kind, Source  # noqa: E402
 from mailroom.sources.files.importer import import_sources  # noqa: E402
-from mailroom.sources.imap.accounts import add_imap_mailbox, connection_for  # noqa: E402
+from mailroom.sources.imap.accounts import connection_for  # noqa: E402
 from mailroom.sources.imap.poller import MailboxSync  # noqa: E402
 from mailroom.vault import new_key  # noqa: E402
-from mailroom.workspaces import add_member, create_workspace, import_mailbox  # noqa: E402
+from mailroom.workspace import add_imap_mailbox, add_member, create_workspace, import_mailbox  # noqa: E402
 
 BATCH = 500
 TARGET_RATIO, TARGET_IDLE = 0.5, 2.0

@@ -45,7 +45,7 @@ from mailroom.parsing.normalize import normalize  # noqa: E402
 from mailroom.settings import Settings  # noqa: E402
 from mailroom.sources.files.formats import Kind, Source  # noqa: E402
 from mailroom.sources.files.importer import import_sources  # noqa: E402
-from mailroom.workspaces import add_member, create_workspace, get_member, import_mailbox  # noqa: E402
+from mailroom.workspace import add_member, create_workspace, get_member, import_mailbox  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
 POSTGRES_URL = os.environ.get(

@@ -23,7 +23,7 @@ from mailroom.sources.smtp.dns import Lookups, make_resolver
 from mailroom.sources.smtp.handler import GatewayHandler
 from mailroom.sources.smtp.server import start_smtp_server
 from mailroom.vault import Vault
-from mailroom.workspaces import SYNCED_PROVIDERS
+from mailroom.workspace.mailboxes import SYNCED_PROVIDERS
 
 log = logging.getLogger(__name__)
 

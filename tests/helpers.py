@@ -10,7 +10,7 @@ from email.utils import format_datetime
 from mailroom.intake import Intake
 from mailroom.intake.port import Incoming, IngestReport, SourceFacts
 from mailroom.models import Mailbox, Member, Plan, RecordCreationMode, Workspace
-from mailroom.workspaces import add_member, create_workspace, import_mailbox
+from mailroom.workspace import add_member, create_workspace, import_mailbox
 
 BASE_DATE = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 

@@ -32,7 +32,7 @@ def ingest(
     mailbox: Annotated[str, typer.Option("--mailbox", help="The member address it belongs to.")],
 ) -> None:
     """Import messages from files into a member's import mailbox."""
-    from mailroom.workspaces import get_member, get_workspace, import_mailbox
+    from mailroom.workspace import get_member, get_workspace, import_mailbox
 
     skipped = _Skipped()
 

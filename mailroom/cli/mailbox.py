@@ -15,6 +15,16 @@ from mailroom.errors import InvalidInputError
 from mailroom.intake.port import IngestReport
 from mailroom.models import Mailbox
 from mailroom.settings import Settings
+from mailroom.sources.imap.accounts import connection_for
+from mailroom.sources.imap.poller import MailboxSync
+from mailroom.workspace import (
+    add_imap_mailbox,
+    find_mailbox,
+    get_member,
+    get_workspace,
+    mailbox_statuses,
+    reconnect_imap_mailbox,
+)
 
 app = typer.Typer(help="Connect mailboxes and watch their sync.", no_args_is_help=True)
 
@@ -55,9 +65,6 @@ def mailbox_add_imap(
     ] = None,
 ) -> None:
     """Connect a member's IMAP mailbox (the login is checked before it is saved)."""
-    from mailroom.sources.imap.accounts import add_imap_mailbox, connection_for
-    from mailroom.workspaces import get_member, get_workspace
-
     password = _password(password_env, f"Password for {username}")
 
     async def work(settings: Settings) -> None:
@@ -87,8 +94,6 @@ def mailbox_reconnect(
     ] = False,
 ) -> None:
     """Check a mailbox's login again (after NEEDS_REAUTH) and let it sync again."""
-    from mailroom.sources.imap.accounts import reconnect_imap_mailbox
-
     password = _password(password_env, "New password") if password_env or new_password else None
 
     async def work(settings: Settings) -> None:
@@ -102,8 +107,6 @@ def mailbox_reconnect(
 @app.command("sync")
 def mailbox_sync(slug: str, address: str) -> None:
     """Sync one mailbox to completion and exit (for cron, or to catch up by hand)."""
-    from mailroom.sources.imap.poller import MailboxSync
-
     async def work(settings: Settings) -> IngestReport:
         mailbox = await _mailbox(slug, address)
         async with intake_for(settings, untrusted=True) as intake:
@@ -119,8 +122,6 @@ def mailbox_status(
     as_json: Annotated[bool, typer.Option("--json", help="A JSON list.")] = False,
 ) -> None:
     """Every mailbox of a workspace: status, messages stored, progress, last error."""
-    from mailroom.workspaces import get_workspace, mailbox_statuses
-
     async def work(_: Settings) -> list[dict[str, Any]]:
         return await mailbox_statuses(await get_workspace(slug))
 
@@ -139,6 +140,4 @@ def mailbox_status(
 
 
 async def _mailbox(slug: str, address: str) -> Mailbox:
-    from mailroom.workspaces import find_mailbox, get_workspace
-
     return await find_mailbox(await get_workspace(slug), address)

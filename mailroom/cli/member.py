@@ -8,6 +8,13 @@ import typer
 
 from mailroom.cli.common import err, out, run
 from mailroom.settings import Settings
+from mailroom.workspace import (
+    add_member,
+    forwarding_address,
+    get_member,
+    get_workspace,
+    workspace_address,
+)
 
 app = typer.Typer(help="Add members to a workspace.", no_args_is_help=True)
 
@@ -22,8 +29,6 @@ def member_add(
     ] = None,
 ) -> None:
     """Add a member to a workspace."""
-    from mailroom.workspaces import add_member, get_workspace
-
     async def work(_: Settings) -> None:
         workspace = await get_workspace(slug)
         member = await add_member(workspace, email, admin=admin, aliases=alias or [])
@@ -42,13 +47,12 @@ def member_forwarding_address(
     ] = False,
 ) -> None:
     """Print a member's personal forwarding address (and the workspace's) on the last line."""
-    from mailroom.workspaces import forwarding_address, get_member, get_workspace
-
     async def work(settings: Settings) -> None:
         workspace = await get_workspace(slug)
         member = await get_member(workspace, email)
         address = await forwarding_address(member, settings.mail_domain, rotate=rotate)
-        err.print(f"Workspace address: {workspace.slug}@{settings.mail_domain}", soft_wrap=True)
+        own = workspace_address(workspace, settings.mail_domain)
+        err.print(f"Workspace address: {own}", soft_wrap=True)
         err.print(f"Personal forwarding address of {member.email}:", soft_wrap=True)
         print(address)
 

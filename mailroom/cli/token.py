@@ -6,6 +6,7 @@ import typer
 
 from mailroom.cli.common import err, run
 from mailroom.settings import Settings
+from mailroom.workspace import create_token, get_member, get_workspace
 
 app = typer.Typer(help="Create API tokens.", no_args_is_help=True)
 
@@ -13,8 +14,6 @@ app = typer.Typer(help="Create API tokens.", no_args_is_help=True)
 @app.command("create")
 def token_create(slug: str, email: str) -> None:
     """Create an API token for a member. The token is printed once, on the last line."""
-    from mailroom.workspaces import create_token, get_member, get_workspace
-
     async def work(_: Settings) -> None:
         workspace = await get_workspace(slug)
         token = await create_token(await get_member(workspace, email))

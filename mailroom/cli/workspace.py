@@ -9,6 +9,7 @@ import typer
 from mailroom.cli.common import out, run
 from mailroom.models import Plan, RecordCreationMode, SenderPolicy
 from mailroom.settings import Settings
+from mailroom.workspace import create_workspace, get_workspace, update_workspace
 
 app = typer.Typer(help="Create and change workspaces.", no_args_is_help=True)
 
@@ -20,8 +21,6 @@ def workspace_create(
     plan: Annotated[Plan, typer.Option(case_sensitive=False)] = Plan.FREE,
 ) -> None:
     """Create a workspace."""
-    from mailroom.workspaces import create_workspace
-
     async def work(_: Settings) -> None:
         workspace = await create_workspace(slug, name, plan)
         out.print(f"Created workspace [bold]{workspace.slug}[/bold] (plan {workspace.plan})")
@@ -48,8 +47,6 @@ def workspace_set(
     ] = None,
 ) -> None:
     """Change a workspace's settings."""
-    from mailroom.workspaces import get_workspace, update_workspace
-
     async def work(_: Settings) -> None:
         workspace = await update_workspace(
             await get_workspace(slug),

@@ -1,5 +1,6 @@
-"""What every resolver knows about the request: who asks (member, workspace, viewer for the
-visibility policy), the settings, and the request's DataLoaders."""
+"""What every resolver knows about the request: who asks (member and workspace; as the actor of
+the service layer's rules, and as the viewer of the visibility policy), the settings, and the
+request's DataLoaders."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from starlette.responses import Response
 from strawberry.types import Info as StrawberryInfo
 
 from mailroom.graphql.loaders import Loaders
-from mailroom.models import Member, MemberRole, Workspace
+from mailroom.models import Member, Workspace
 from mailroom.resolver.rules import WorkspaceRules
 from mailroom.settings import Settings
-from mailroom.workspace.visibility import Viewer
+from mailroom.workspace import Actor, Viewer
 
 
 @dataclass
@@ -40,8 +41,9 @@ class Context:
         return Viewer(self.workspace.id, self.member.id)
 
     @property
-    def is_admin(self) -> bool:
-        return self.member.role is MemberRole.ADMIN
+    def actor(self) -> Actor:
+        """Who asks, for the service layer's rules of who may."""
+        return Actor(self.member)
 
 
 Info = StrawberryInfo[Context, None]

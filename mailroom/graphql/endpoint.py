@@ -16,10 +16,9 @@ from strawberry.types import ExecutionResult
 
 from mailroom.graphql.context import Context
 from mailroom.graphql.schema import build_schema
-from mailroom.models import ApiToken, Member, Workspace
 from mailroom.ratelimit import SlidingWindow
 from mailroom.settings import Settings
-from mailroom.workspaces import hash_token
+from mailroom.workspace import hash_token, token_holder
 
 
 class _GraphQL(GraphQL[Context, None]):
@@ -63,7 +62,7 @@ class GraphQLEndpoint:
             await page(scope, receive, send)
             return
         token = _bearer(request)
-        found = await _authenticate(token) if token else None
+        found = await token_holder(token) if token else None
         if found is None:
             await _error(401, "a valid API token is needed: Authorization: Bearer <token>")(
                 scope, receive, send
@@ -117,21 +116,6 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 def _bearer(request: Request) -> str | None:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
-
-
-async def _authenticate(token: str) -> tuple[Member, Workspace] | None:
-    """The token's member and workspace, read afresh on every request (one query), so that a
-    revoked token or a changed role counts at once."""
-    row = (
-        await ApiToken.filter(token_hash=hash_token(token), revoked_at=None)
-        .select_related("member__workspace")
-        .first()
-    )
-    if row is None:
-        return None
-    member: Member = row.member
-    workspace: Workspace = member.workspace
-    return member, workspace
 
 
 def _error(status: int, message: str) -> Response:

@@ -1,0 +1,140 @@
+"""The workspace's rules, one place for each, used alike by the command line and the API: both
+call these and neither decides anything of its own. Expected refusals are the errors of
+`mailroom.errors` (NotFoundError, ForbiddenError, InvalidInputError, ConflictError); Tortoise's
+are translated here, once (`conflicts`).
+
+Module      What it holds                                        Public names
+----------  ---------------------------------------------------  ----------------------------------
+actors      who asks: a member, or the operator at the command   Actor, OPERATOR
+            line; admins change settings, a mailbox's owner
+            and admins manage it
+workspaces  creating one; its name, plan, record creation mode   create_workspace, get_workspace,
+            and sender policy                                    update_workspace,
+                                                                 set_record_creation_mode,
+                                                                 workspace_address
+members     members (no two share an address); their personal   add_member, get_member, members_of,
+            forwarding addresses                                 member_by_id, forwarding_address
+tokens      API tokens, kept as their hash                       create_token, hash_token,
+                                                                 token_holder
+blocklist   addresses and domains that make no records           add_blocklist_entry, blocklist_of,
+                                                                 remove_blocklist_entry
+plans       connected mailboxes per member, by plan              MAILBOXES_PER_MEMBER,
+                                                                 check_room_for_mailbox
+mailboxes   import and forwarding mailboxes; finding one by      SYNCED_PROVIDERS, import_mailbox,
+            address or id; what `mailbox status` shows           forwarding_mailbox, find_mailbox,
+                                                                 mailbox_by_id, mailboxes_of,
+                                                                 stored_messages, mailbox_statuses
+connecting  connecting and reconnecting an IMAP mailbox: plan,   add_imap_mailbox,
+            connection and login checks                          reconnect_imap_mailbox
+sharing     a mailbox's default sharing; sharing a thread        set_mailbox_sharing, share_thread,
+                                                                 unshare_thread
+removal     removing a mailbox (its owner or an admin)           remove_mailbox
+contacts    the records that are contacts: all but the team's    contact_people, contact_companies,
+            own                                                  is_team_address
+records     people and companies made and changed by hand        PersonChange, create_person,
+                                                                 update_person, merge_people,
+                                                                 create_company, update_company
+visibility  who sees how much of an email: the one policy        Viewer, Access, Level, access
+threads     a thread as a viewer may see it                      ThreadView, thread_views
+
+`lookups` (rows by id, scoped to the workspace) and `conflicts` are the modules' own helpers.
+Imports go one way: the command line and the API import this package; it imports `intake`,
+`resolver`, `parsing`, `models` and, to check an IMAP login, `sources.imap`; never upward.
+"""
+
+from __future__ import annotations
+
+from mailroom.workspace.actors import OPERATOR, Actor
+from mailroom.workspace.blocklist import add_blocklist_entry, blocklist_of, remove_blocklist_entry
+from mailroom.workspace.connecting import add_imap_mailbox, reconnect_imap_mailbox
+from mailroom.workspace.contacts import contact_companies, contact_people, is_team_address
+from mailroom.workspace.mailboxes import (
+    SYNCED_PROVIDERS,
+    find_mailbox,
+    forwarding_mailbox,
+    import_mailbox,
+    mailbox_by_id,
+    mailbox_statuses,
+    mailboxes_of,
+    stored_messages,
+)
+from mailroom.workspace.members import (
+    add_member,
+    forwarding_address,
+    get_member,
+    member_by_id,
+    members_of,
+)
+from mailroom.workspace.plans import MAILBOXES_PER_MEMBER, check_room_for_mailbox
+from mailroom.workspace.records import (
+    PersonChange,
+    create_company,
+    create_person,
+    merge_people,
+    update_company,
+    update_person,
+)
+from mailroom.workspace.removal import remove_mailbox
+from mailroom.workspace.sharing import set_mailbox_sharing, share_thread, unshare_thread
+from mailroom.workspace.threads import ThreadView, thread_views
+from mailroom.workspace.tokens import create_token, hash_token, token_holder
+from mailroom.workspace.visibility import Access, Level, Viewer, access
+from mailroom.workspace.workspaces import (
+    create_workspace,
+    get_workspace,
+    set_record_creation_mode,
+    update_workspace,
+    workspace_address,
+)
+
+__all__ = [
+    "MAILBOXES_PER_MEMBER",
+    "OPERATOR",
+    "SYNCED_PROVIDERS",
+    "Access",
+    "Actor",
+    "Level",
+    "PersonChange",
+    "ThreadView",
+    "Viewer",
+    "access",
+    "add_blocklist_entry",
+    "add_imap_mailbox",
+    "add_member",
+    "blocklist_of",
+    "check_room_for_mailbox",
+    "contact_companies",
+    "contact_people",
+    "create_company",
+    "create_person",
+    "create_token",
+    "create_workspace",
+    "find_mailbox",
+    "forwarding_address",
+    "forwarding_mailbox",
+    "get_member",
+    "get_workspace",
+    "hash_token",
+    "import_mailbox",
+    "is_team_address",
+    "mailbox_by_id",
+    "mailbox_statuses",
+    "mailboxes_of",
+    "member_by_id",
+    "members_of",
+    "merge_people",
+    "reconnect_imap_mailbox",
+    "remove_blocklist_entry",
+    "remove_mailbox",
+    "set_mailbox_sharing",
+    "set_record_creation_mode",
+    "share_thread",
+    "stored_messages",
+    "thread_views",
+    "token_holder",
+    "unshare_thread",
+    "update_company",
+    "update_person",
+    "update_workspace",
+    "workspace_address",
+]

@@ -15,7 +15,7 @@ import pytest
 from mailroom.bootstrap import Services, running
 from mailroom.models import Direction, Message, MessageCopy, SenderPolicy
 from mailroom.settings import Settings
-from mailroom.workspaces import add_member, create_workspace, get_workspace, update_workspace
+from mailroom.workspace import add_member, create_workspace, get_workspace, update_workspace
 from tests.e2e.services import DnsServer, PostfixInstance, dkim_keypair, dkim_sign
 from tests.helpers import message
 

@@ -22,7 +22,7 @@ from mailroom.bootstrap import Services, running
 from mailroom.errors import SettingsError
 from mailroom.models import Message, SenderPolicy
 from mailroom.settings import Settings
-from mailroom.workspaces import add_member, create_workspace, update_workspace
+from mailroom.workspace import add_member, create_workspace, update_workspace
 from tests.e2e.smtp_client import RawSession
 from tests.helpers import message
 

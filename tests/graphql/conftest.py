@@ -14,7 +14,7 @@ from starlette.routing import Route
 from mailroom.graphql.endpoint import GraphQLEndpoint
 from mailroom.models import Mailbox, Member, Plan, Workspace
 from mailroom.settings import Settings
-from mailroom.workspaces import add_member, create_token, create_workspace, import_mailbox
+from mailroom.workspace import add_member, create_token, create_workspace, import_mailbox
 
 
 @dataclass

@@ -7,7 +7,7 @@ from datetime import timedelta
 from mailroom.intake import Intake
 from mailroom.intake.port import Incoming
 from mailroom.models import Mailbox, NameSource, Person, RecordCreationMode
-from mailroom.workspaces import add_member
+from mailroom.workspace import add_member
 from tests.graphql.conftest import Api, Team
 from tests.helpers import BASE_DATE, message
 

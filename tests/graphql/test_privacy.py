@@ -27,7 +27,7 @@ from mailroom.intake import Intake
 from mailroom.intake.port import Incoming
 from mailroom.models import Mailbox, Message, SenderPolicy
 from mailroom.settings import Settings
-from mailroom.workspaces import update_workspace
+from mailroom.workspace import update_workspace
 from tests.graphql.conftest import Api, Team, make_team
 from tests.graphql.test_visibility import quarterly_numbers
 from tests.helpers import later, message

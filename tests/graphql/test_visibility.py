@@ -13,7 +13,7 @@ import pytest
 from mailroom.intake import Intake
 from mailroom.intake.port import Incoming
 from mailroom.models import Mailbox
-from mailroom.workspaces import import_mailbox
+from mailroom.workspace import import_mailbox
 from tests.graphql.conftest import Api, Team
 from tests.helpers import BASE_DATE, later, message
 

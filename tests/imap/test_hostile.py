@@ -18,11 +18,11 @@ from mailroom.intake import Intake
 from mailroom.intake.port import IngestReport
 from mailroom.models import Mailbox, Message, Plan, ProviderItem
 from mailroom.settings import Settings
-from mailroom.sources.imap.accounts import add_imap_mailbox, connection_for
+from mailroom.sources.imap.accounts import connection_for
 from mailroom.sources.imap.errors import ProtocolError, SyncError, TransientError
 from mailroom.sources.imap.poller import MailboxSync
 from mailroom.vault import new_key
-from mailroom.workspaces import add_member, create_workspace
+from mailroom.workspace import add_imap_mailbox, add_member, create_workspace
 from tests.helpers import message
 from tests.imap.hostile import Conversation, HostileServer
 

@@ -27,15 +27,16 @@ from mailroom.models import (
     Workspace,
 )
 from mailroom.settings import Settings
-from mailroom.sources.imap.accounts import (
-    add_imap_mailbox,
-    connection_for,
-    reconnect_imap_mailbox,
-)
+from mailroom.sources.imap.accounts import connection_for
 from mailroom.sources.imap.errors import AuthError, TransientError
 from mailroom.sources.imap.poller import MailboxSync
 from mailroom.vault import new_key
-from mailroom.workspaces import add_member, create_workspace
+from mailroom.workspace import (
+    add_imap_mailbox,
+    add_member,
+    create_workspace,
+    reconnect_imap_mailbox,
+)
 from tests.conftest import CORPORA
 from tests.helpers import message
 from tests.imap.mailboxes import (

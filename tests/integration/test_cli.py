@@ -16,7 +16,7 @@ import pytest
 
 from mailroom.models import ApiToken
 from mailroom.settings import Settings
-from mailroom.workspaces import hash_token
+from mailroom.workspace import hash_token
 from tests.conftest import CORPORA
 from tests.helpers import message
 

@@ -31,7 +31,7 @@ from mailroom.models import (
     SenderPolicy,
 )
 from mailroom.settings import Settings
-from mailroom.workspaces import (
+from mailroom.workspace import (
     add_member,
     create_workspace,
     forwarding_address,
@@ -207,7 +207,7 @@ async def test_auto_forwarded_mail_is_the_members_inbound_copy(gateway: Gateway)
 
 
 async def _workspace() -> object:
-    from mailroom.workspaces import get_workspace
+    from mailroom.workspace import get_workspace
 
     return await get_workspace("acme")
 

@@ -12,7 +12,7 @@ from mailroom.intake import Intake
 from mailroom.intake.port import Incoming
 from mailroom.models import Plan
 from mailroom.settings import Settings
-from mailroom.workspaces import add_member, create_workspace, import_mailbox
+from mailroom.workspace import add_member, create_workspace, import_mailbox
 from tests.helpers import message
 
 LOOKUP = "SELECT id FROM message WHERE workspace_id = ? AND id IN (?, ?, ?)"

@@ -1,31 +1,13 @@
-"""Emails as the API shows them: every field beyond the id and dates goes through the viewer's
-access, and what it hides comes back null with `hiddenReason` saying why."""
+"""What the API says about an email besides the email itself: how much of it the viewer may see,
+its attachments, and the filter a client narrows the list with. The email and thread types are
+in `graphql.nodes`, with the people and companies they refer to."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
-from uuid import UUID
 
 import strawberry
-
-from mailroom.graphql.context import Info
-from mailroom.graphql.loaders import MESSAGE_FIELDS
-from mailroom.graphql.relay import (
-    DEFAULT_PAGE,
-    Connection,
-    connection_of,
-    page_size,
-    paginate,
-)
-from mailroom.models import Message, Thread
-from mailroom.workspace.threads import ThreadView
-from mailroom.workspace.visibility import Access, Level
-
-if TYPE_CHECKING:
-    from mailroom.graphql.people.types import PersonType
 
 
 @strawberry.enum(name="EmailAccess")
@@ -36,176 +18,12 @@ class EmailAccess(Enum):
     FULL = "FULL"
 
 
-@strawberry.type(name="Participant")
-class ParticipantType:
-    role: str
-    address: str
-    name: str | None
-    person: Annotated[PersonType, strawberry.lazy("mailroom.graphql.people.types")] | None
-
-
-async def _participants(info: Info, message_id: UUID) -> list[ParticipantType]:
-    """An email's participants with their people, found for the whole page at once (batched by
-    the loaders) rather than one awaited lookup per participant."""
-    from mailroom.graphql.people.types import PersonType
-
-    rows = await info.context.loaders.participants.load(message_id)
-    team = await info.context.team()
-    # The team's own records are not contacts.
-    shown = [
-        r.person_id
-        if r.person_id and not team.is_member(r.address) and r.domain not in team.member_domains
-        else None
-        for r in rows
-    ]
-    found = await info.context.loaders.person.load_many([p for p in shown if p is not None])
-    people = iter(found)
-    result = []
-    for row, person_id in zip(rows, shown, strict=True):
-        person = next(people) if person_id is not None else None
-        view = PersonType.of(person) if person is not None else None
-        result.append(
-            ParticipantType(role=row.role.value, address=row.address, name=row.name, person=view)
-        )
-    return result
-
-
 @strawberry.type(name="Attachment")
 class AttachmentType:
     filename: str | None
     content_type: str
     size: int
     inline: bool
-
-
-@strawberry.type(name="Thread")
-class ThreadType:
-    """A thread as the viewer sees it: its subject, count and dates come from the emails the
-    viewer may see (`threads`), never from the others."""
-
-    id: strawberry.ID
-    row: strawberry.Private[Thread]
-
-    @strawberry.field(description="The subject of the earliest email whose subject you may see.")  # type: ignore[untyped-decorator]
-    async def subject(self, info: Info) -> str | None:
-        return (await self._view(info)).subject
-
-    @strawberry.field(description="How many of its emails you may see.")  # type: ignore[untyped-decorator]
-    async def message_count(self, info: Info) -> int:
-        return (await self._view(info)).message_count
-
-    @strawberry.field
-    async def first_message_at(self, info: Info) -> datetime | None:
-        return (await self._view(info)).first_message_at
-
-    @strawberry.field
-    async def last_message_at(self, info: Info) -> datetime | None:
-        return (await self._view(info)).last_message_at
-
-    @strawberry.field
-    async def emails(
-        self, info: Info, first: int | None = 20, after: str | None = None
-    ) -> Connection[EmailType]:
-        """Oldest first."""
-        page = await paginate(
-            Message.filter(workspace_id=self.row.workspace_id, thread_id=self.row.id).only(
-                *MESSAGE_FIELDS
-            ),
-            first=first,
-            after=after,
-            key="sent_at",
-            descending=False,
-            convert=lambda m: m,
-        )
-        nodes = await seen(info, page.nodes)
-        return connection_of(nodes, page.page_info.has_next_page, [e.cursor for e in page.edges])
-
-    async def _view(self, info: Info) -> ThreadView:
-        view: ThreadView = await info.context.loaders.thread_view.load(self.row)
-        return view
-
-    @classmethod
-    def of(cls, row: Thread) -> ThreadType:
-        return cls(id=strawberry.ID(str(row.id)), row=row)
-
-
-@strawberry.type(name="Email")
-class EmailType:
-    id: strawberry.ID
-    sent_at: datetime
-    row: strawberry.Private[Message]
-    # The viewer's access, looked up for a whole page at once (`seen`) before any field of it
-    # resolves: the fields it gates are then plain reads.
-    access: strawberry.Private[Access]
-
-    @strawberry.field(description="What the viewer may see of this email.")  # type: ignore[untyped-decorator]
-    def visibility(self) -> EmailAccess:
-        return EmailAccess[self.access.level.name]
-
-    @strawberry.field(description="Why fields are hidden (null when nothing is).")  # type: ignore[untyped-decorator]
-    def hidden_reason(self) -> str | None:
-        return None if self.access.level is Level.FULL else self.access.reason
-
-    @strawberry.field
-    def subject(self) -> str | None:
-        return self.row.subject if self.access.allows(Level.SUBJECT) else None
-
-    @strawberry.field
-    def snippet(self) -> str | None:
-        return self.row.snippet if self.access.allows(Level.FULL) else None
-
-    @strawberry.field
-    async def text(self, info: Info) -> str | None:
-        if not self.access.allows(Level.FULL):
-            return None
-        text, _ = await info.context.loaders.bodies.load(self.row.id)
-        return text
-
-    @strawberry.field
-    async def html(self, info: Info) -> str | None:
-        if not self.access.allows(Level.FULL):
-            return None
-        _, html = await info.context.loaders.bodies.load(self.row.id)
-        return html
-
-    @strawberry.field
-    async def attachments(self, info: Info) -> list[AttachmentType] | None:
-        if not self.access.allows(Level.FULL):
-            return None
-        rows = await info.context.loaders.attachments.load(self.row.id)
-        return [
-            AttachmentType(
-                filename=a.filename, content_type=a.content_type, size=a.size, inline=a.inline
-            )
-            for a in rows
-        ]
-
-    @strawberry.field(
-        description="In header order: From, Sender, Reply-To, To, Cc, Bcc; the first `first` "
-        "(at most 100) of them."
-    )  # type: ignore[untyped-decorator]
-    async def participants(
-        self, info: Info, first: int | None = DEFAULT_PAGE
-    ) -> list[ParticipantType] | None:
-        if not self.access.allows(Level.METADATA):
-            return None
-        return (await _participants(info, self.row.id))[: page_size(first)]
-
-    @strawberry.field
-    async def thread(self, info: Info) -> ThreadType | None:
-        if self.row.thread_id is None:
-            return None
-        thread = await info.context.loaders.thread.load(self.row.thread_id)
-        return ThreadType.of(thread) if thread is not None else None
-
-
-async def seen(info: Info, rows: Sequence[Message]) -> list[EmailType]:
-    """The emails of `rows` as the viewer sees them: every path to an email comes through here."""
-    found: list[Access] = await info.context.loaders.access.load_many([m.id for m in rows])
-    return [
-        EmailType(id=strawberry.ID(str(m.id)), sent_at=m.sent_at, row=m, access=a)
-        for m, a in zip(rows, found, strict=True)
-    ]
 
 
 @strawberry.input

@@ -1,19 +1,20 @@
 """Finding people and companies. Records of the team itself (a member's address or domain)
-are never shown as contacts."""
+are never shown as contacts (`workspace.contacts`)."""
 
 from __future__ import annotations
 
 import strawberry
-from tortoise.expressions import Q, Subquery
+from tortoise.expressions import Subquery
 from tortoise.queryset import QuerySet
 
 from mailroom.graphql.context import Info
 from mailroom.graphql.ids import parse_id
-from mailroom.graphql.people.types import CompanyType, PersonType
+from mailroom.graphql.nodes import CompanyType, PersonType
 from mailroom.graphql.relay import Connection, paginate
-from mailroom.models import Company, CompanyDomain, Person, PersonEmail
+from mailroom.models import CompanyDomain, Person, PersonEmail
 from mailroom.parsing.addresses.lists import normalize_address
 from mailroom.parsing.addresses.owners import registrable_domain
+from mailroom.workspace import contact_companies, contact_people
 
 
 @strawberry.input
@@ -28,26 +29,6 @@ class PersonFilter:
 class CompanyFilter:
     domain: str | None = None
     name: str | None = None
-
-
-async def people_query(info: Info) -> QuerySet[Person]:
-    workspace_id = info.context.workspace.id
-    team = await info.context.team()
-    hidden = PersonEmail.filter(workspace_id=workspace_id).filter(
-        Q(address__in=sorted(team.members)) | Q(domain__in=sorted(team.member_domains))
-    )
-    return Person.filter(workspace_id=workspace_id).exclude(
-        id__in=Subquery(hidden.values("person_id"))
-    )
-
-
-async def companies_query(info: Info) -> QuerySet[Company]:
-    workspace_id = info.context.workspace.id
-    team = await info.context.team()
-    hidden = CompanyDomain.filter(workspace_id=workspace_id, domain__in=sorted(team.member_domains))
-    return Company.filter(workspace_id=workspace_id).exclude(
-        id__in=Subquery(hidden.values("company_id"))
-    )
 
 
 def _filter_people(
@@ -92,7 +73,7 @@ class PeopleQueries:
         filter: PersonFilter | None = None,  # noqa: A002 - the API's name
     ) -> Connection[PersonType]:
         """In the order they were made."""
-        query = await people_query(info)
+        query = contact_people(await info.context.team())
         if filter is not None:
             query = _filter_people(query, filter, info.context.workspace.id)
         return await paginate(
@@ -106,7 +87,7 @@ class PeopleQueries:
 
     @strawberry.field
     async def person(self, info: Info, id: strawberry.ID) -> PersonType | None:  # noqa: A002
-        person = await (await people_query(info)).get_or_none(id=parse_id(id))
+        person = await contact_people(await info.context.team()).get_or_none(id=parse_id(id))
         return PersonType.of(person) if person is not None else None
 
     @strawberry.field
@@ -117,7 +98,7 @@ class PeopleQueries:
         after: str | None = None,
         filter: CompanyFilter | None = None,  # noqa: A002 - the API's name
     ) -> Connection[CompanyType]:
-        query = await companies_query(info)
+        query = contact_companies(await info.context.team())
         if filter is not None and filter.domain is not None:
             query = query.filter(
                 id__in=Subquery(
@@ -139,5 +120,5 @@ class PeopleQueries:
 
     @strawberry.field
     async def company(self, info: Info, id: strawberry.ID) -> CompanyType | None:  # noqa: A002
-        company = await (await companies_query(info)).get_or_none(id=parse_id(id))
+        company = await contact_companies(await info.context.team()).get_or_none(id=parse_id(id))
         return CompanyType.of(company) if company is not None else None

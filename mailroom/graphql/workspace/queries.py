@@ -6,7 +6,7 @@ import strawberry
 
 from mailroom.graphql.context import Info
 from mailroom.graphql.workspace.types import MailboxType, MemberType, WorkspaceType
-from mailroom.models import Mailbox
+from mailroom.workspace import mailboxes_of
 
 
 @strawberry.type
@@ -21,5 +21,4 @@ class WorkspaceQueries:
 
     @strawberry.field
     async def mailboxes(self, info: Info) -> list[MailboxType]:
-        rows = await Mailbox.filter(workspace_id=info.context.workspace.id).order_by("created_at")
-        return [MailboxType.of(m) for m in rows]
+        return [MailboxType.of(m) for m in await mailboxes_of(info.context.workspace.id)]

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from uuid import UUID
 
 import strawberry
 from strawberry.permission import PermissionExtension
 
 from mailroom.graphql.context import Info
 from mailroom.graphql.permissions import IsAdmin, IsAdminOrMailboxOwner
-from mailroom.models import BlocklistEntry, Mailbox, Member, MessageCopy, Workspace
+from mailroom.models import BlocklistEntry, Mailbox, Member, Workspace
+from mailroom.workspace import blocklist_of, member_by_id, members_of, stored_messages
 
 
 @strawberry.enum(name="RecordCreationMode")
@@ -61,7 +63,8 @@ class MailboxType:
     default_sharing: SharingLevel
     last_synced_at: datetime | None
     progress: ProgressType
-    owner_id: strawberry.Private[object]
+    owner_id: strawberry.Private[UUID]
+    row_id: strawberry.Private[UUID]
     error: strawberry.Private[tuple[str | None, datetime | None]]
 
     @strawberry.field(
@@ -80,12 +83,12 @@ class MailboxType:
 
     @strawberry.field
     async def owner(self, info: Info) -> MemberType | None:
-        member = await Member.get_or_none(workspace_id=info.context.workspace.id, id=self.owner_id)
+        member = await member_by_id(info.context.workspace.id, self.owner_id)
         return MemberType.of(member) if member is not None else None
 
     @strawberry.field
     async def messages(self) -> int:
-        return await MessageCopy.filter(mailbox_id=self.id).count()
+        return await stored_messages(self.row_id)
 
     @classmethod
     def of(cls, row: Mailbox) -> MailboxType:
@@ -99,6 +102,7 @@ class MailboxType:
             last_synced_at=row.last_synced_at,
             progress=ProgressType(done=row.progress_done, total=row.progress_total),
             owner_id=row.owner_id,
+            row_id=row.id,
         )
 
 
@@ -124,15 +128,11 @@ class WorkspaceType:
 
     @strawberry.field
     async def members(self, info: Info) -> list[MemberType]:
-        rows = await Member.filter(workspace_id=info.context.workspace.id).order_by("created_at")
-        return [MemberType.of(m) for m in rows]
+        return [MemberType.of(m) for m in await members_of(info.context.workspace.id)]
 
     @strawberry.field(permission_classes=[IsAdmin], description="For admins only.")  # type: ignore[untyped-decorator]
     async def blocklist(self, info: Info) -> list[BlocklistEntryType] | None:
-        rows = await BlocklistEntry.filter(workspace_id=info.context.workspace.id).order_by(
-            "created_at"
-        )
-        return [BlocklistEntryType.of(b) for b in rows]
+        return [BlocklistEntryType.of(b) for b in await blocklist_of(info.context.workspace.id)]
 
     @classmethod
     def of(cls, row: Workspace) -> WorkspaceType:

@@ -9,5 +9,5 @@ hosts      which hosts a workspace may connect to: every address vetted, every t
 folders    which folders are synced, in which role
 sync       one folder from its cursor: first sync, increments, deletions, UIDVALIDITY
 poller     one supervised task per mailbox: states, backoff, IDLE, leases
-accounts   connecting and reconnecting a mailbox
+accounts   a mailbox's connection settings, its sealed password, a login check
 """

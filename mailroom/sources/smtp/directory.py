@@ -15,7 +15,7 @@ from uuid import UUID
 
 from mailroom.models import Mailbox, Member
 from mailroom.sources.smtp.recipients import Recipient, find_recipient
-from mailroom.workspaces import forwarding_mailbox
+from mailroom.workspace.mailboxes import forwarding_mailbox
 
 K = TypeVar("K")
 V = TypeVar("V")

@@ -1,0 +1,39 @@
+"""Which people and companies are the workspace's contacts: all of its records except the
+team's own. A member's address, or an address at a member's domain, is never a contact: the API
+does not show such records, nor lets a member make one."""
+
+from __future__ import annotations
+
+from tortoise.expressions import Q, Subquery
+from tortoise.queryset import QuerySet
+
+from mailroom.models import Company, CompanyDomain, Person, PersonEmail
+from mailroom.parsing.addresses.owners import registrable_domain
+from mailroom.resolver.rules import WorkspaceRules
+
+
+def is_team_address(team: WorkspaceRules, address: str, domain: str | None = None) -> bool:
+    """`domain`: the address's registrable domain, when the caller has it already."""
+    if domain is None:
+        domain = registrable_domain(address.rpartition("@")[2])
+    return team.is_member(address) or domain in team.member_domains
+
+
+def contact_people(team: WorkspaceRules) -> QuerySet[Person]:
+    """The workspace's people, less those with an address of the team."""
+    hidden = PersonEmail.filter(workspace_id=team.workspace_id).filter(
+        Q(address__in=sorted(team.members)) | Q(domain__in=sorted(team.member_domains))
+    )
+    return Person.filter(workspace_id=team.workspace_id).exclude(
+        id__in=Subquery(hidden.values("person_id"))
+    )
+
+
+def contact_companies(team: WorkspaceRules) -> QuerySet[Company]:
+    """The workspace's companies, less those at a domain of the team."""
+    hidden = CompanyDomain.filter(
+        workspace_id=team.workspace_id, domain__in=sorted(team.member_domains)
+    )
+    return Company.filter(workspace_id=team.workspace_id).exclude(
+        id__in=Subquery(hidden.values("company_id"))
+    )

@@ -1,0 +1,92 @@
+"""A workspace's mailboxes: each member's import and forwarding mailboxes (made on first use),
+finding a connected mailbox by address or any mailbox by id, and what `mailbox status` shows.
+Connecting one is `connecting`'s, changing its sharing `sharing`'s, removing it `removal`'s."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from mailroom.errors import NotFoundError
+from mailroom.models import Mailbox, MailboxStatus, Member, MessageCopy, Provider, Workspace
+from mailroom.parsing.addresses.lists import normalize_address
+from mailroom.workspace.lookups import in_workspace
+
+# Mailboxes that Mailroom syncs from a provider (as opposed to forwarding and file imports).
+SYNCED_PROVIDERS = (Provider.IMAP, Provider.GMAIL, Provider.MICROSOFT)
+
+
+async def import_mailbox(member: Member) -> Mailbox:
+    """The member's mailbox for file imports, created on first use."""
+    return await _own_mailbox(member, Provider.IMPORT)
+
+
+async def forwarding_mailbox(member: Member) -> Mailbox:
+    """The mailbox that holds what the member forwards or BCCs, created on first use."""
+    return await _own_mailbox(member, Provider.FORWARDING)
+
+
+async def _own_mailbox(member: Member, provider: Provider) -> Mailbox:
+    mailbox, _ = await Mailbox.get_or_create(
+        workspace_id=member.workspace_id,
+        provider=provider,
+        address=member.email,
+        defaults={"owner": member, "status": MailboxStatus.ACTIVE},
+    )
+    return mailbox
+
+
+async def find_mailbox(workspace: Workspace, address: str) -> Mailbox:
+    """A connected (synced) mailbox of the workspace by its address."""
+    normalized = normalize_address(address) or address.strip().lower()
+    mailbox = await Mailbox.filter(
+        workspace=workspace, address=normalized, provider__in=SYNCED_PROVIDERS
+    ).first()
+    if mailbox is None:
+        raise NotFoundError(
+            f"no connected mailbox {address} in workspace {workspace.slug!r}",
+            workspace=workspace.slug,
+        )
+    return mailbox
+
+
+async def mailbox_by_id(
+    workspace: Workspace, mailbox_id: UUID, provider: Provider | None = None
+) -> Mailbox:
+    """Any mailbox of the workspace by its id (of `provider`, if given)."""
+    where = {"provider": provider} if provider is not None else {}
+    return await in_workspace(Mailbox, workspace, mailbox_id, **where)
+
+
+async def mailboxes_of(workspace_id: UUID) -> list[Mailbox]:
+    """In the order they were made."""
+    return await Mailbox.filter(workspace_id=workspace_id).order_by("created_at")
+
+
+async def stored_messages(mailbox_id: UUID) -> int:
+    """How many messages the mailbox holds a copy of."""
+    return await MessageCopy.filter(mailbox_id=mailbox_id).count()
+
+
+async def mailbox_statuses(workspace: Workspace) -> list[dict[str, Any]]:
+    """What `mailroom mailbox status` shows, per mailbox of the workspace."""
+    rows = []
+    for mailbox in await mailboxes_of(workspace.id):
+        rows.append(
+            {
+                "address": mailbox.address,
+                "provider": mailbox.provider.value,
+                "status": mailbox.status.value,
+                "messages": await stored_messages(mailbox.id),
+                "progress": {"done": mailbox.progress_done, "total": mailbox.progress_total},
+                "last_error": mailbox.last_error,
+                "last_error_at": _iso(mailbox.last_error_at),
+                "last_synced_at": _iso(mailbox.last_synced_at),
+            }
+        )
+    return rows
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
