@@ -107,6 +107,7 @@ def mailbox_reconnect(
 @app.command("sync")
 def mailbox_sync(slug: str, address: str) -> None:
     """Sync one mailbox to completion and exit (for cron, or to catch up by hand)."""
+
     async def work(settings: Settings) -> IngestReport:
         mailbox = await _mailbox(slug, address)
         async with intake_for(settings, untrusted=True) as intake:
@@ -122,6 +123,7 @@ def mailbox_status(
     as_json: Annotated[bool, typer.Option("--json", help="A JSON list.")] = False,
 ) -> None:
     """Every mailbox of a workspace: status, messages stored, progress, last error."""
+
     async def work(_: Settings) -> list[dict[str, Any]]:
         return await mailbox_statuses(await get_workspace(slug))
 

@@ -29,6 +29,7 @@ def member_add(
     ] = None,
 ) -> None:
     """Add a member to a workspace."""
+
     async def work(_: Settings) -> None:
         workspace = await get_workspace(slug)
         member = await add_member(workspace, email, admin=admin, aliases=alias or [])
@@ -47,6 +48,7 @@ def member_forwarding_address(
     ] = False,
 ) -> None:
     """Print a member's personal forwarding address (and the workspace's) on the last line."""
+
     async def work(settings: Settings) -> None:
         workspace = await get_workspace(slug)
         member = await get_member(workspace, email)

@@ -14,6 +14,7 @@ app = typer.Typer(help="Create API tokens.", no_args_is_help=True)
 @app.command("create")
 def token_create(slug: str, email: str) -> None:
     """Create an API token for a member. The token is printed once, on the last line."""
+
     async def work(_: Settings) -> None:
         workspace = await get_workspace(slug)
         token = await create_token(await get_member(workspace, email))

@@ -21,6 +21,7 @@ def workspace_create(
     plan: Annotated[Plan, typer.Option(case_sensitive=False)] = Plan.FREE,
 ) -> None:
     """Create a workspace."""
+
     async def work(_: Settings) -> None:
         workspace = await create_workspace(slug, name, plan)
         out.print(f"Created workspace [bold]{workspace.slug}[/bold] (plan {workspace.plan})")
@@ -47,6 +48,7 @@ def workspace_set(
     ] = None,
 ) -> None:
     """Change a workspace's settings."""
+
     async def work(_: Settings) -> None:
         workspace = await update_workspace(
             await get_workspace(slug),

@@ -20,10 +20,10 @@ blocklist   addresses and domains that make no records           add_blocklist_e
                                                                  remove_blocklist_entry
 plans       connected mailboxes per member, by plan              MAILBOXES_PER_MEMBER,
                                                                  check_room_for_mailbox
-mailboxes   import and forwarding mailboxes; finding one by      SYNCED_PROVIDERS, import_mailbox,
-            address or id; what `mailbox status` shows           forwarding_mailbox, find_mailbox,
-                                                                 mailbox_by_id, mailboxes_of,
-                                                                 stored_messages, mailbox_statuses
+mailboxes   a member's import mailbox; finding one by address    SYNCED_PROVIDERS, import_mailbox,
+            or id; what `mailbox status` shows                   find_mailbox, mailbox_by_id,
+                                                                 mailboxes_of, stored_messages,
+                                                                 mailbox_statuses
 connecting  connecting and reconnecting an IMAP mailbox: plan,   add_imap_mailbox,
             connection and login checks                          reconnect_imap_mailbox
 sharing     a mailbox's default sharing; sharing a thread        set_mailbox_sharing, share_thread,
@@ -51,7 +51,6 @@ from mailroom.workspace.contacts import contact_companies, contact_people, is_te
 from mailroom.workspace.mailboxes import (
     SYNCED_PROVIDERS,
     find_mailbox,
-    forwarding_mailbox,
     import_mailbox,
     mailbox_by_id,
     mailbox_statuses,
@@ -111,7 +110,6 @@ __all__ = [
     "create_workspace",
     "find_mailbox",
     "forwarding_address",
-    "forwarding_mailbox",
     "get_member",
     "get_workspace",
     "hash_token",

@@ -1,6 +1,7 @@
-"""A workspace's mailboxes: each member's import and forwarding mailboxes (made on first use),
-finding a connected mailbox by address or any mailbox by id, and what `mailbox status` shows.
-Connecting one is `connecting`'s, changing its sharing `sharing`'s, removing it `removal`'s."""
+"""A workspace's mailboxes: each member's import mailbox (made on first use), finding a
+connected mailbox by address or any mailbox by id, and what `mailbox status` shows. Connecting
+one is `connecting`'s, changing its sharing `sharing`'s, removing it `removal`'s; a member's
+forwarding mailbox is made by the gateway that fills it (`sources.smtp.directory`)."""
 
 from __future__ import annotations
 
@@ -19,18 +20,9 @@ SYNCED_PROVIDERS = (Provider.IMAP, Provider.GMAIL, Provider.MICROSOFT)
 
 async def import_mailbox(member: Member) -> Mailbox:
     """The member's mailbox for file imports, created on first use."""
-    return await _own_mailbox(member, Provider.IMPORT)
-
-
-async def forwarding_mailbox(member: Member) -> Mailbox:
-    """The mailbox that holds what the member forwards or BCCs, created on first use."""
-    return await _own_mailbox(member, Provider.FORWARDING)
-
-
-async def _own_mailbox(member: Member, provider: Provider) -> Mailbox:
     mailbox, _ = await Mailbox.get_or_create(
         workspace_id=member.workspace_id,
-        provider=provider,
+        provider=Provider.IMPORT,
         address=member.email,
         defaults={"owner": member, "status": MailboxStatus.ACTIVE},
     )

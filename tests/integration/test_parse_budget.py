@@ -21,7 +21,8 @@ from mailroom.intake.port import Incoming, SourceFacts
 from mailroom.intake.spool import Spool, SpoolRecord
 from mailroom.models import Member, Message, PendingIngest, SenderPolicy, Workspace
 from mailroom.settings import Settings
-from mailroom.workspace import add_member, create_workspace, forwarding_mailbox, update_workspace
+from mailroom.sources.smtp.directory import forwarding_mailbox
+from mailroom.workspace import add_member, create_workspace, update_workspace
 from tests.helpers import message
 
 DOMAIN = "budget.mailroom.test"

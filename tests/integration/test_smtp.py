@@ -31,11 +31,11 @@ from mailroom.models import (
     SenderPolicy,
 )
 from mailroom.settings import Settings
+from mailroom.sources.smtp.directory import forwarding_mailbox
 from mailroom.workspace import (
     add_member,
     create_workspace,
     forwarding_address,
-    forwarding_mailbox,
     get_member,
     update_workspace,
 )

@@ -3,6 +3,7 @@ another workspace finds nothing, exactly like an id that does not exist."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -11,12 +12,28 @@ from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
 from mailroom.graphql.context import Info
-from mailroom.graphql.emails.timeline import company_participants, person_participants, timeline
-from mailroom.graphql.emails.types import EmailFilter
 from mailroom.graphql.ids import parse_id
-from mailroom.graphql.nodes import EmailType, ThreadType, emails_of, seen
+from mailroom.graphql.nodes import (
+    EmailType,
+    ThreadType,
+    company_participants,
+    emails_of,
+    person_participants,
+    seen,
+    timeline,
+)
 from mailroom.graphql.relay import Connection, connection_of, paginate
 from mailroom.models import CompanyDomain, Message, MessageCopy, Participant, Thread
+
+
+@strawberry.input
+class EmailFilter:
+    person: strawberry.ID | None = None
+    company: strawberry.ID | None = None
+    thread: strawberry.ID | None = None
+    mailbox: strawberry.ID | None = None
+    sent_after: datetime | None = None
+    sent_before: datetime | None = None
 
 
 def emails_query(workspace_id: UUID, where: EmailFilter | None) -> QuerySet[Message]:
@@ -85,7 +102,14 @@ class EmailQueries:
                 terms = person_participants(workspace_id, parse_id(filter.person))
             else:
                 terms = await company_participants(workspace_id, parse_id(filter.company or ""))
-            found = await timeline(info, terms, first=first, after=after, where=filter)
+            found = await timeline(
+                info,
+                terms,
+                first=first,
+                after=after,
+                sent_after=filter.sent_after,
+                sent_before=filter.sent_before,
+            )
             return await emails_of(info, found)
         query = emails_query(workspace_id, filter)
         page = await paginate(

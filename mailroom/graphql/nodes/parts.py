@@ -1,11 +1,29 @@
-"""What the API says about a person or company besides the record itself: why it exists. The
-person and company types are in `graphql.nodes`, with the emails they refer to."""
+"""The plain values the node types hold: how much of an email the viewer may see, an email's
+attachments, and why a person or company exists."""
 
 from __future__ import annotations
+
+from enum import Enum
 
 import strawberry
 
 from mailroom.models import Company, Origin, Person
+
+
+@strawberry.enum(name="EmailAccess")
+class EmailAccess(Enum):
+    NONE = "NONE"
+    METADATA = "METADATA"
+    SUBJECT = "SUBJECT"
+    FULL = "FULL"
+
+
+@strawberry.type(name="Attachment")
+class AttachmentType:
+    filename: str | None
+    content_type: str
+    size: int
+    inline: bool
 
 
 @strawberry.type(name="Provenance")

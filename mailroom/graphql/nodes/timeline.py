@@ -1,7 +1,6 @@
 """Pages of the emails of some participants, newest first: what `emails` filtered by a person or
-a company, a person's `messages` and a company's `emails` all show. They return message rows;
-the types turn them into emails as the viewer sees them (`nodes.seen`), so that this module
-needs no type and every type may use it."""
+a company, a person's `messages` and a company's `emails` all show. They are message rows; the
+types turn them into emails as the viewer sees them (`types.seen`)."""
 
 from __future__ import annotations
 
@@ -14,7 +13,6 @@ from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
 from mailroom.graphql.context import Info
-from mailroom.graphql.emails.types import EmailFilter
 from mailroom.graphql.relay import decode, encode, page_size
 from mailroom.models import CompanyDomain, Message, Participant, PersonEmail
 
@@ -58,7 +56,8 @@ async def timeline(
     *,
     first: int | None,
     after: str | None,
-    where: EmailFilter | None = None,
+    sent_after: datetime | None = None,
+    sent_before: datetime | None = None,
 ) -> Page:
     """A page of the messages of some participants (the union of `terms`), newest first, read
     from the participant indexes (which hold sent_at) rather than by sorting messages. Each
@@ -66,7 +65,11 @@ async def timeline(
     size = page_size(first)
     found: set[tuple[datetime, UUID]] = set()
     for participants in terms:
-        rows = await _newest(participants, size + 1, after, where)
+        if sent_after is not None:
+            participants = participants.filter(sent_at__gte=sent_after)
+        if sent_before is not None:
+            participants = participants.filter(sent_at__lt=sent_before)
+        rows = await _newest(participants, size + 1, after)
         found.update((sent_at, UUID(str(message_id))) for message_id, sent_at in rows)
     newest = sorted(found, reverse=True)[: size + 1]
     ids = [message_id for _, message_id in newest[:size]]
@@ -89,12 +92,8 @@ async def person_timeline(
 
 
 async def _newest(
-    participants: QuerySet[Participant], limit: int, after: str | None, where: EmailFilter | None
+    participants: QuerySet[Participant], limit: int, after: str | None
 ) -> list[tuple[Any, Any]]:
-    if where is not None and where.sent_after is not None:
-        participants = participants.filter(sent_at__gte=where.sent_after)
-    if where is not None and where.sent_before is not None:
-        participants = participants.filter(sent_at__lt=where.sent_before)
     if after is not None:
         sent_at, row_id = decode(after)
         # The plain bound lets the index range start at the cursor; the OR settles ties.

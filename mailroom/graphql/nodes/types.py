@@ -3,8 +3,8 @@ their people, a person's company, and the emails of people and companies.
 
 They are one module because each one's resolvers build the others (an email's participants are
 people, a person's messages are emails): split by domain, the modules would import each other
-in a circle. Everything else about emails and people (filters, attachments, provenance, the
-timeline queries) lives in the domains' own modules, which this one imports.
+in a circle. The values they hold are in `parts`, the pages of a person's or company's emails
+in `timeline`.
 
 Every field of an email beyond its id and date goes through the viewer's access (`seen`), and
 what it hides comes back null with `hiddenReason` saying why.
@@ -19,15 +19,14 @@ from uuid import UUID
 import strawberry
 
 from mailroom.graphql.context import Info
-from mailroom.graphql.emails.timeline import (
+from mailroom.graphql.loaders import MESSAGE_FIELDS
+from mailroom.graphql.nodes.parts import AttachmentType, EmailAccess, ProvenanceType
+from mailroom.graphql.nodes.timeline import (
     Page,
     company_participants,
     person_timeline,
     timeline,
 )
-from mailroom.graphql.emails.types import AttachmentType, EmailAccess
-from mailroom.graphql.loaders import MESSAGE_FIELDS
-from mailroom.graphql.people.types import ProvenanceType
 from mailroom.graphql.relay import DEFAULT_PAGE, Connection, connection_of, page_size, paginate
 from mailroom.models import Company, Message, Person, Thread
 from mailroom.workspace import Access, Level, ThreadView, contact_people, is_team_address

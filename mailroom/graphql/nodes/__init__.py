@@ -1,0 +1,37 @@
+"""The API's object types that refer to one another, shared by the domains' queries and
+mutations (which import them; these import no domain):
+
+types      Email, Thread, Participant, Person, Company; `seen`, the one way to an email
+parts      the values they hold: EmailAccess, Attachment, Provenance
+timeline   pages of the emails of some participants (a person's, a company's), newest first
+"""
+
+from mailroom.graphql.nodes.timeline import (
+    Page,
+    company_participants,
+    person_participants,
+    timeline,
+)
+from mailroom.graphql.nodes.types import (
+    CompanyType,
+    EmailType,
+    ParticipantType,
+    PersonType,
+    ThreadType,
+    emails_of,
+    seen,
+)
+
+__all__ = [
+    "CompanyType",
+    "EmailType",
+    "Page",
+    "ParticipantType",
+    "PersonType",
+    "ThreadType",
+    "company_participants",
+    "emails_of",
+    "person_participants",
+    "seen",
+    "timeline",
+]
