@@ -20,10 +20,10 @@ blocklist   addresses and domains that make no records           add_blocklist_e
                                                                  remove_blocklist_entry
 plans       connected mailboxes per member, by plan              MAILBOXES_PER_MEMBER,
                                                                  check_room_for_mailbox
-mailboxes   a member's import mailbox; finding one by address    SYNCED_PROVIDERS, import_mailbox,
-            or id; what `mailbox status` shows                   find_mailbox, mailbox_by_id,
-                                                                 mailboxes_of, stored_messages,
-                                                                 mailbox_statuses
+mailboxes   finding a mailbox by address or id; what `mailbox     SYNCED_PROVIDERS, find_mailbox,
+            status` shows; a member's import mailbox (made by    mailbox_by_id, mailboxes_of,
+            `sources.mailboxes`, named here for the callers)     stored_messages, mailbox_statuses,
+                                                                 import_mailbox
 connecting  connecting and reconnecting an IMAP mailbox: plan,   add_imap_mailbox,
             connection and login checks                          reconnect_imap_mailbox
 sharing     a mailbox's default sharing; sharing a thread        set_mailbox_sharing, share_thread,
@@ -44,6 +44,7 @@ Imports go one way: the command line and the API import this package; it imports
 
 from __future__ import annotations
 
+from mailroom.sources.mailboxes import import_mailbox
 from mailroom.workspace.actors import OPERATOR, Actor
 from mailroom.workspace.blocklist import add_blocklist_entry, blocklist_of, remove_blocklist_entry
 from mailroom.workspace.connecting import add_imap_mailbox, reconnect_imap_mailbox
@@ -51,7 +52,6 @@ from mailroom.workspace.contacts import contact_companies, contact_people, is_te
 from mailroom.workspace.mailboxes import (
     SYNCED_PROVIDERS,
     find_mailbox,
-    import_mailbox,
     mailbox_by_id,
     mailbox_statuses,
     mailboxes_of,

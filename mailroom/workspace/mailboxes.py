@@ -1,7 +1,7 @@
-"""A workspace's mailboxes: each member's import mailbox (made on first use), finding a
-connected mailbox by address or any mailbox by id, and what `mailbox status` shows. Connecting
-one is `connecting`'s, changing its sharing `sharing`'s, removing it `removal`'s; a member's
-forwarding mailbox is made by the gateway that fills it (`sources.smtp.directory`)."""
+"""A workspace's mailboxes: finding a connected mailbox by address or any mailbox by id, and
+what `mailbox status` shows. Connecting one is `connecting`'s, changing its sharing `sharing`'s,
+removing it `removal`'s; the import and forwarding mailboxes are made, on first use, by the
+sources that fill them (`sources.mailboxes`)."""
 
 from __future__ import annotations
 
@@ -10,23 +10,12 @@ from typing import Any
 from uuid import UUID
 
 from mailroom.errors import NotFoundError
-from mailroom.models import Mailbox, MailboxStatus, Member, MessageCopy, Provider, Workspace
+from mailroom.models import Mailbox, MessageCopy, Provider, Workspace
 from mailroom.parsing.addresses.lists import normalize_address
 from mailroom.workspace.lookups import in_workspace
 
 # Mailboxes that Mailroom syncs from a provider (as opposed to forwarding and file imports).
 SYNCED_PROVIDERS = (Provider.IMAP, Provider.GMAIL, Provider.MICROSOFT)
-
-
-async def import_mailbox(member: Member) -> Mailbox:
-    """The member's mailbox for file imports, created on first use."""
-    mailbox, _ = await Mailbox.get_or_create(
-        workspace_id=member.workspace_id,
-        provider=Provider.IMPORT,
-        address=member.email,
-        defaults={"owner": member, "status": MailboxStatus.ACTIVE},
-    )
-    return mailbox
 
 
 async def find_mailbox(workspace: Workspace, address: str) -> Mailbox:

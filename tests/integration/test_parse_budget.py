@@ -21,7 +21,7 @@ from mailroom.intake.port import Incoming, SourceFacts
 from mailroom.intake.spool import Spool, SpoolRecord
 from mailroom.models import Member, Message, PendingIngest, SenderPolicy, Workspace
 from mailroom.settings import Settings
-from mailroom.sources.smtp.directory import forwarding_mailbox
+from mailroom.sources.mailboxes import forwarding_mailbox
 from mailroom.workspace import add_member, create_workspace, update_workspace
 from tests.helpers import message
 

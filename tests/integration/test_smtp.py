@@ -31,7 +31,7 @@ from mailroom.models import (
     SenderPolicy,
 )
 from mailroom.settings import Settings
-from mailroom.sources.smtp.directory import forwarding_mailbox
+from mailroom.sources.mailboxes import forwarding_mailbox
 from mailroom.workspace import (
     add_member,
     create_workspace,

@@ -13,24 +13,14 @@ from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 from uuid import UUID
 
-from mailroom.models import Mailbox, MailboxStatus, Member, Provider
+from mailroom.models import Mailbox, Member
+from mailroom.sources.mailboxes import forwarding_mailbox
 from mailroom.sources.smtp.recipients import Recipient, find_recipient
 
 K = TypeVar("K")
 V = TypeVar("V")
 # Bounded, so that a flood of made-up recipients cannot grow memory.
 MAX_ENTRIES = 50_000
-
-
-async def forwarding_mailbox(member: Member) -> Mailbox:
-    """The mailbox that holds what the member forwards or BCCs, created on first use."""
-    mailbox, _ = await Mailbox.get_or_create(
-        workspace_id=member.workspace_id,
-        provider=Provider.FORWARDING,
-        address=member.email,
-        defaults={"owner": member, "status": MailboxStatus.ACTIVE},
-    )
-    return mailbox
 
 
 class _Expiring(Generic[K, V]):
