@@ -1,7 +1,7 @@
 """The workspace's rules, one place for each, used alike by the command line and the API: both
 call these and neither decides anything of its own. Expected refusals are the errors of
 `mailroom.errors` (NotFoundError, ForbiddenError, InvalidInputError, ConflictError); Tortoise's
-are translated here, once (`conflicts`).
+are translated here, once (`store`).
 
 Module      What it holds                                        Public names
 ----------  ---------------------------------------------------  ----------------------------------
@@ -21,14 +21,13 @@ blocklist   addresses and domains that make no records           add_blocklist_e
 plans       connected mailboxes per member, by plan              MAILBOXES_PER_MEMBER,
                                                                  check_room_for_mailbox
 mailboxes   finding a mailbox by address or id; what `mailbox     SYNCED_PROVIDERS, find_mailbox,
-            status` shows; a member's import mailbox (made by    mailbox_by_id, mailboxes_of,
-            `sources.mailboxes`, named here for the callers)     stored_messages, mailbox_statuses,
-                                                                 import_mailbox
+            status` shows; removing one (its owner or an         mailbox_by_id, mailboxes_of,
+            admin); a member's import mailbox (made by           stored_messages, mailbox_statuses,
+            `sources.mailboxes`, named here for the callers)     remove_mailbox, import_mailbox
 connecting  connecting and reconnecting an IMAP mailbox: plan,   add_imap_mailbox,
             connection and login checks                          reconnect_imap_mailbox
 sharing     a mailbox's default sharing; sharing a thread        set_mailbox_sharing, share_thread,
                                                                  unshare_thread
-removal     removing a mailbox (its owner or an admin)           remove_mailbox
 contacts    the records that are contacts: all but the team's    contact_people, contact_companies,
             own                                                  is_team_address
 records     people and companies made and changed by hand        PersonChange, create_person,
@@ -37,9 +36,12 @@ records     people and companies made and changed by hand        PersonChange, c
 visibility  who sees how much of an email: the one policy        Viewer, Access, Level, access
 threads     a thread as a viewer may see it                      ThreadView, thread_views
 
-`lookups` (rows by id, scoped to the workspace) and `conflicts` are the modules' own helpers.
-Imports go one way: the command line and the API import this package; it imports `intake`,
-`resolver`, `parsing`, `models` and, to check an IMAP login, `sources.imap`; never upward.
+`store` (rows by id, scoped to the asking workspace; unique-index refusals as conflicts) is the
+modules' own helper.
+
+Imports go one way: the command line and the API import this package; it imports `sources` (an
+IMAP login check, the mailboxes push sources fill), `intake`, `resolver`, `parsing` and
+`models`, never upward.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ from mailroom.workspace.mailboxes import (
     mailbox_by_id,
     mailbox_statuses,
     mailboxes_of,
+    remove_mailbox,
     stored_messages,
 )
 from mailroom.workspace.members import (
@@ -73,7 +76,6 @@ from mailroom.workspace.records import (
     update_company,
     update_person,
 )
-from mailroom.workspace.removal import remove_mailbox
 from mailroom.workspace.sharing import set_mailbox_sharing, share_thread, unshare_thread
 from mailroom.workspace.threads import ThreadView, thread_views
 from mailroom.workspace.tokens import create_token, hash_token, token_holder

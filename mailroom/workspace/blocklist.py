@@ -10,8 +10,7 @@ from mailroom.models import BlockKind, BlocklistEntry, Workspace
 from mailroom.parsing.addresses.lists import normalize_address
 from mailroom.parsing.addresses.owners import registrable_domain
 from mailroom.workspace.actors import Actor, require_admin
-from mailroom.workspace.conflicts import conflict_if_taken
-from mailroom.workspace.lookups import in_workspace
+from mailroom.workspace.store import conflict_if_taken, in_workspace
 
 
 def blocklist_value(value: str) -> tuple[BlockKind, str]:

@@ -20,9 +20,9 @@ from mailroom.sources.imap.accounts import (
 from mailroom.sources.imap.client import Connection
 from mailroom.vault import Vault
 from mailroom.workspace.actors import OPERATOR, Actor, require_manager
-from mailroom.workspace.conflicts import conflict_if_taken
 from mailroom.workspace.members import valid_address
 from mailroom.workspace.plans import check_room_for_mailbox
+from mailroom.workspace.store import conflict_if_taken
 
 
 async def add_imap_mailbox(

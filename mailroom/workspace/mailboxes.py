@@ -1,7 +1,7 @@
-"""A workspace's mailboxes: finding a connected mailbox by address or any mailbox by id, and
-what `mailbox status` shows. Connecting one is `connecting`'s, changing its sharing `sharing`'s,
-removing it `removal`'s; the import and forwarding mailboxes are made, on first use, by the
-sources that fill them (`sources.mailboxes`)."""
+"""A workspace's mailboxes: finding a connected mailbox by address or any mailbox by id, what
+`mailbox status` shows, and removing one. Connecting one is `connecting`'s, changing its sharing
+`sharing`'s; the import and forwarding mailboxes are made, on first use, by the sources that
+fill them (`sources.mailboxes`)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from typing import Any
 from uuid import UUID
 
 from mailroom.errors import NotFoundError
+from mailroom.intake.removal import remove_mailbox as delete_mailbox
 from mailroom.models import Mailbox, MessageCopy, Provider, Workspace
 from mailroom.parsing.addresses.lists import normalize_address
-from mailroom.workspace.lookups import in_workspace
+from mailroom.workspace.actors import Actor, require_manager
+from mailroom.workspace.store import in_workspace
 
 # Mailboxes that Mailroom syncs from a provider (as opposed to forwarding and file imports).
 SYNCED_PROVIDERS = (Provider.IMAP, Provider.GMAIL, Provider.MICROSOFT)
@@ -48,6 +50,14 @@ async def mailboxes_of(workspace_id: UUID) -> list[Mailbox]:
 async def stored_messages(mailbox_id: UUID) -> int:
     """How many messages the mailbox holds a copy of."""
     return await MessageCopy.filter(mailbox_id=mailbox_id).count()
+
+
+async def remove_mailbox(actor: Actor, mailbox: Mailbox) -> int:
+    """Remove a mailbox, as its owner or an admin may: the mail only it had goes (a message
+    another mailbox also saw stays), every record it made stays, and the relationship figures
+    stop counting it. Returns how many messages went with it."""
+    require_manager(actor, mailbox, "remove")
+    return await delete_mailbox(mailbox.id, mailbox.workspace_id)
 
 
 async def mailbox_statuses(workspace: Workspace) -> list[dict[str, Any]]:

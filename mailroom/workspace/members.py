@@ -10,7 +10,7 @@ from uuid import UUID
 from mailroom.errors import ConflictError, InvalidInputError, NotFoundError
 from mailroom.models import Member, MemberRole, Workspace
 from mailroom.parsing.addresses.lists import normalize_address
-from mailroom.workspace.conflicts import conflict_if_taken
+from mailroom.workspace.store import conflict_if_taken
 
 
 def valid_address(value: str, what: str = "") -> str:

@@ -19,10 +19,9 @@ from mailroom.models import Company, CompanyDomain, NameSource, Origin, Person, 
 from mailroom.parsing.addresses.owners import registrable_domain
 from mailroom.resolver import merge
 from mailroom.resolver.rules import WorkspaceRules
-from mailroom.workspace.conflicts import conflict_if_taken
 from mailroom.workspace.contacts import contact_companies, contact_people, is_team_address
-from mailroom.workspace.lookups import NOT_FOUND
 from mailroom.workspace.members import valid_address
+from mailroom.workspace.store import NOT_FOUND, conflict_if_taken
 
 R = TypeVar("R", Person, Company)
 # Checked free before the write, then refused by the unique index: another request took it.

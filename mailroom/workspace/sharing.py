@@ -13,7 +13,7 @@ from uuid import UUID
 from mailroom.errors import ForbiddenError, InvalidInputError
 from mailroom.models import Mailbox, Member, MessageCopy, Sharing, Thread, ThreadShare, Workspace
 from mailroom.workspace.actors import Actor, require_owner
-from mailroom.workspace.lookups import in_workspace
+from mailroom.workspace.store import in_workspace
 
 
 async def set_mailbox_sharing(actor: Actor, mailbox: Mailbox, level: Sharing) -> Mailbox:

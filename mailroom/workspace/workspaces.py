@@ -8,7 +8,7 @@ import re
 from mailroom.errors import ConflictError, InvalidInputError, NotFoundError
 from mailroom.models import Plan, RecordCreationMode, SenderPolicy, Workspace
 from mailroom.workspace.actors import Actor, require_admin
-from mailroom.workspace.conflicts import conflict_if_taken
+from mailroom.workspace.store import conflict_if_taken
 
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 

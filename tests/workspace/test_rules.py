@@ -42,7 +42,7 @@ from mailroom.workspace import (
     unshare_thread,
 )
 from mailroom.workspace.blocklist import blocklist_value
-from mailroom.workspace.conflicts import conflict_if_taken
+from mailroom.workspace.store import conflict_if_taken
 from tests.helpers import Team, ingest, message, team
 
 
