@@ -31,6 +31,7 @@ test: $(DEV) services lint typecheck
 lint: $(DEV)
 	$(BIN)/ruff check mailroom tests bench
 	$(BIN)/ruff format --check mailroom tests bench
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(DEV)
 	$(BIN)/mypy
