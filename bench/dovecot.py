@@ -2,8 +2,9 @@
 
 It runs config/dovecot/dovecot.conf, the configuration the IMAP tests run, and needs what they
 need: Debian's dovecot-imapd (config/services.sh installs it) and root, so that Dovecot's
-processes can run as its own system users. The tests' server (tests/imap/services.py) also does
-TLS, restarts and password changes; a benchmark needs none of that, and does not import tests.
+processes can run as its own system users. The tests' server (tests/sources/imap/services.py)
+also does TLS, restarts and password changes; a benchmark needs none of that, and does not
+import tests.
 """
 
 from __future__ import annotations

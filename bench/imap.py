@@ -112,7 +112,7 @@ async def idle_latency(
             )
             await asyncio.to_thread(server.append, [raw])
             appended = time.perf_counter()
-            while not await Message.filter(message_id=f"idle-{n}@bench").exists():
+            while not await Message.filter(internet_message_id=f"idle-{n}@bench").exists():
                 await asyncio.sleep(0.01)
             delays.append(time.perf_counter() - appended)
     finally:

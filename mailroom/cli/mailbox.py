@@ -18,6 +18,7 @@ from mailroom.settings import Settings
 from mailroom.sources.imap.accounts import connection_for
 from mailroom.sources.imap.poller import MailboxSync
 from mailroom.workspace import (
+    OPERATOR,
     add_imap_mailbox,
     find_mailbox,
     get_member,
@@ -98,7 +99,7 @@ def mailbox_reconnect(
 
     async def work(settings: Settings) -> None:
         mailbox = await _mailbox(slug, address)
-        await reconnect_imap_mailbox(settings, mailbox, password)
+        await reconnect_imap_mailbox(settings, mailbox, password, by=OPERATOR)
         out.print(f"Reconnected [bold]{mailbox.address}[/bold]; it will sync again")
 
     run(work)

@@ -4,7 +4,7 @@ schema      the domains' queries and mutations merged, with the request checks
 endpoint    /graphql over HTTP: token, rate limit, request size, time budget
 context     who asks, the settings and the request's DataLoaders
 loaders     DataLoaders that batch a page's lookups
-limits      a request measured before it is validated (fields, depth, aliases, cost)
+measure     a request measured before it is validated (fields, depth, aliases, cost)
 inputs      text a client sends, checked once (no NUL)
 relay       keyset connections: first, after, pageInfo
 permissions who may read the fields that are not for every member

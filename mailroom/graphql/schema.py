@@ -21,7 +21,7 @@ from strawberry.types import ExecutionContext
 
 from mailroom.errors import MailroomError
 from mailroom.graphql.emails.queries import EmailQueries
-from mailroom.graphql.limits import Limits, RequestChecks
+from mailroom.graphql.measure import Limits, RequestChecks
 from mailroom.graphql.mutations import Mutation
 from mailroom.graphql.people.queries import PeopleQueries
 from mailroom.graphql.workspace.queries import WorkspaceQueries

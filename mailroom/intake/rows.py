@@ -80,7 +80,7 @@ def message_row(
         id=uuid7(),
         workspace_id=workspace_id,
         dedupe_key=dedupe_key,
-        message_id=clean(envelope.message_id),
+        internet_message_id=clean(envelope.message_id),
         raw_message_id=raw_message_id,
         subject=clean(envelope.subject),
         normalized_subject=clean(envelope.normalized_subject, 255) or "",

@@ -92,7 +92,8 @@ class Message(Entity):
     )
     workspace_id: UUID
     dedupe_key = fields.CharField(max_length=66)
-    message_id = fields.TextField(null=True)
+    # The Message-ID header (every other `*_id` here is a key of a row).
+    internet_message_id = fields.TextField(null=True)
     raw_message: fields.ForeignKeyRelation[RawMessage] = fields.ForeignKeyField(
         "models.RawMessage", related_name=False, on_delete=fields.RESTRICT
     )

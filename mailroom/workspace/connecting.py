@@ -19,7 +19,7 @@ from mailroom.sources.imap.accounts import (
 )
 from mailroom.sources.imap.client import Connection
 from mailroom.vault import Vault
-from mailroom.workspace.actors import OPERATOR, Actor, require_manager
+from mailroom.workspace.actors import Actor, require_manager
 from mailroom.workspace.members import valid_address
 from mailroom.workspace.plans import check_room_for_mailbox
 from mailroom.workspace.store import conflict_if_taken
@@ -56,7 +56,7 @@ async def add_imap_mailbox(
 
 
 async def reconnect_imap_mailbox(
-    settings: Settings, mailbox: Mailbox, password: str | None, *, by: Actor = OPERATOR
+    settings: Settings, mailbox: Mailbox, password: str | None, *, by: Actor
 ) -> Mailbox:
     """Check the login again (with a new password, if given) and let the mailbox sync again.
     Its owner or an admin may."""

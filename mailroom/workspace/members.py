@@ -10,6 +10,7 @@ from uuid import UUID
 from mailroom.errors import ConflictError, InvalidInputError, NotFoundError
 from mailroom.models import Member, MemberRole, Workspace
 from mailroom.parsing.addresses.lists import normalize_address
+from mailroom.sources.smtp import recipients
 from mailroom.workspace.store import conflict_if_taken
 
 
@@ -88,4 +89,4 @@ async def forwarding_address(member: Member, mail_domain: str, *, rotate: bool =
         member.forwarding_token = new_forwarding_token()
         await member.save(update_fields=["forwarding_token"])
     workspace = await Workspace.get(id=member.workspace_id)
-    return f"{workspace.slug}+{member.forwarding_token}@{mail_domain}"
+    return recipients.personal_address(workspace.slug, member.forwarding_token, mail_domain)

@@ -7,6 +7,7 @@ import re
 
 from mailroom.errors import ConflictError, InvalidInputError, NotFoundError
 from mailroom.models import Plan, RecordCreationMode, SenderPolicy, Workspace
+from mailroom.sources.smtp import recipients
 from mailroom.workspace.actors import Actor, require_admin
 from mailroom.workspace.store import conflict_if_taken
 
@@ -68,4 +69,4 @@ async def set_record_creation_mode(
 
 def workspace_address(workspace: Workspace, mail_domain: str) -> str:
     """The address the whole workspace forwards or BCCs to."""
-    return f"{workspace.slug}@{mail_domain}"
+    return recipients.workspace_address(workspace.slug, mail_domain)

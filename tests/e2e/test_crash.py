@@ -144,7 +144,7 @@ def _stored_counts(settings: Settings, acked: list[str]) -> dict[str, int]:
     async def read() -> dict[str, int]:
         async with database(settings):
             counts: dict[str, int] = {}
-            for message_id in await Message.all().values_list("message_id", flat=True):
+            for message_id in await Message.all().values_list("internet_message_id", flat=True):
                 counts[message_id] = counts.get(message_id, 0) + 1
             counts["pending"] = await PendingIngest.all().count()
             return counts

@@ -54,7 +54,7 @@ def _send(port: int, raw: bytes, mail_from: str) -> None:
 async def _stored(message_id: str, seconds: float = 30) -> Message:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        found = await Message.get_or_none(message_id=message_id)
+        found = await Message.get_or_none(internet_message_id=message_id)
         if found is not None:
             return found
         await asyncio.sleep(0.1)

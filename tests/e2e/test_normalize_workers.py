@@ -143,7 +143,7 @@ def test_a_poison_message_leaves_the_api_answering_and_other_mail_flowing(
 
 async def _defects(settings: Settings, message_id: str) -> list[str]:
     async with database(settings):
-        found = await Message.get(message_id=message_id)
+        found = await Message.get(internet_message_id=message_id)
         return list(found.defects)
 
 

@@ -103,7 +103,7 @@ async def test_required_tls_refuses_plaintext_mail(
         assert refused == (530, b"5.7.0 Must issue a STARTTLS command first")
         assert after_tls == {}
         await services.pipeline.drain()
-        assert await Message.filter(message_id="tls@acme.com").count() == 1
+        assert await Message.filter(internet_message_id="tls@acme.com").count() == 1
 
 
 async def test_required_tls_without_a_certificate_does_not_start(settings: Settings) -> None:

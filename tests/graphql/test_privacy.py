@@ -117,7 +117,7 @@ async def test_a_borrowed_message_id_shows_nothing_of_the_original(
     mine = [n for n in await emails(api, team.alice_token) if n["visibility"] == "FULL"]
     assert [m["subject"] for m in mine] == ["Quarterly numbers"]
     assert "numbers are attached" in mine[0]["text"]
-    assert await Message.filter(message_id="numbers@acme.com").count() == 2
+    assert await Message.filter(internet_message_id="numbers@acme.com").count() == 2
 
 
 async def test_a_borrowed_message_id_with_the_same_visible_fields_but_no_attachment(
@@ -157,7 +157,7 @@ async def test_one_message_however_many_relays_added_headers(api: Api, team: Tea
     )
     await Intake().ingest(team.alice_box, [Incoming(sent)])
     await Intake().ingest(team.bob_box, [Incoming(received)])
-    assert await Message.filter(message_id="plan@acme.com").count() == 1
+    assert await Message.filter(internet_message_id="plan@acme.com").count() == 1
     for token in (team.alice_token, team.bob_token):
         [email] = await emails(api, token)
         assert (email["visibility"], email["subject"]) == ("FULL", "Quarterly plan")
@@ -192,7 +192,7 @@ async def test_a_borrowed_message_id_through_the_gateway(
     await asyncio.to_thread(send, quarterly_numbers(), "alice@acme.com")
     await asyncio.to_thread(send, forged(), "bob@acme.com")
     for _ in range(200):
-        if await Message.filter(message_id="numbers@acme.com").count() == 2:
+        if await Message.filter(internet_message_id="numbers@acme.com").count() == 2:
             break
         await asyncio.sleep(0.05)
     seen = await emails(api, team.bob_token)

@@ -139,7 +139,7 @@ async def test_a_thread_is_shared_by_members_who_hold_it(db: Settings) -> None:
     acme = await team()
     carol = await add_member(acme.workspace, "carol@acme.com")
     await ingest(acme.alice_box, message(sender="alice@acme.com", to="jane@globex.com"))
-    thread = (await Message.get(message_id="m1@client.example")).thread_id
+    thread = (await Message.get(internet_message_id="m1@client.example")).thread_id
     assert thread is not None
     with pytest.raises(ForbiddenError, match="whose mailbox holds the thread"):
         await share_thread(acme.bob, acme.workspace, thread, Sharing.FULL)

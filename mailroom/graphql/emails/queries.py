@@ -4,7 +4,6 @@ another workspace finds nothing, exactly like an id that does not exist."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 import strawberry
@@ -17,13 +16,14 @@ from mailroom.graphql.nodes import (
     EmailType,
     ThreadType,
     company_participants,
+    company_reach,
     emails_of,
     person_participants,
     seen,
     timeline,
 )
 from mailroom.graphql.relay import Connection, connection_of, paginate
-from mailroom.models import CompanyDomain, Message, MessageCopy, Participant, Thread
+from mailroom.models import Message, MessageCopy, Participant, Thread
 
 
 @strawberry.input
@@ -36,7 +36,7 @@ class EmailFilter:
     sent_before: datetime | None = None
 
 
-def emails_query(workspace_id: UUID, where: EmailFilter | None) -> QuerySet[Message]:
+async def emails_query(workspace_id: UUID, where: EmailFilter | None) -> QuerySet[Message]:
     query = Message.filter(workspace_id=workspace_id)
     if where is None:
         return query
@@ -49,7 +49,11 @@ def emails_query(workspace_id: UUID, where: EmailFilter | None) -> QuerySet[Mess
             )
         )
     if where.company is not None:
-        query = query.filter(id__in=Subquery(_company_messages(workspace_id, where.company)))
+        domains, addresses = await company_reach(workspace_id, parse_id(where.company))
+        reached = Participant.filter(
+            Q(domain__in=domains) | Q(address__in=addresses), workspace_id=workspace_id
+        )
+        query = query.filter(id__in=Subquery(reached.values("message_id")))
     if where.thread is not None:
         query = query.filter(thread_id=parse_id(where.thread))
     if where.mailbox is not None:
@@ -65,17 +69,6 @@ def emails_query(workspace_id: UUID, where: EmailFilter | None) -> QuerySet[Mess
     if where.sent_before is not None:
         query = query.filter(sent_at__lt=where.sent_before)
     return query
-
-
-def _company_messages(workspace_id: UUID, company: strawberry.ID) -> Any:
-    """Messages of the company's people, and of anyone at its domains, even without a person
-    record (in NONE mode a company made by hand still shows its domain's mail)."""
-    company_id = parse_id(company)
-    domains = CompanyDomain.filter(workspace_id=workspace_id, company_id=company_id)
-    return Participant.filter(
-        Q(person__company_id=company_id) | Q(domain__in=Subquery(domains.values("domain"))),
-        workspace_id=workspace_id,
-    ).values("message_id")
 
 
 def _by_participants(where: EmailFilter | None) -> bool:
@@ -111,7 +104,7 @@ class EmailQueries:
                 sent_before=filter.sent_before,
             )
             return await emails_of(info, found)
-        query = emails_query(workspace_id, filter)
+        query = await emails_query(workspace_id, filter)
         page = await paginate(
             query, first=first, after=after, key="sent_at", descending=True, convert=lambda m: m
         )

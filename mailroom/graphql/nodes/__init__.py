@@ -9,6 +9,7 @@ timeline   pages of the emails of some participants (a person's, a company's), n
 from mailroom.graphql.nodes.timeline import (
     Page,
     company_participants,
+    company_reach,
     person_participants,
     timeline,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "PersonType",
     "ThreadType",
     "company_participants",
+    "company_reach",
     "emails_of",
     "person_participants",
     "seen",

@@ -16,7 +16,7 @@ BATCH = 500
 def content_digest(subject: Any, text: Any, html: Any, attachments: list[str]) -> str:
     # A frozen copy of `mailroom.intake.rows.content_digest` as of this migration: the
     # keys written here must equal what ingest computes for the same stored values, and a
-    # migration must not change when live code does (tests/integration/test_schema.py checks
+    # migration must not change when live code does (tests/models/test_migrations.py checks
     # both agree).
     parts = json.dumps([subject, text, html, list(attachments)], ensure_ascii=False)
     return hashlib.sha256(parts.encode("utf-8", "surrogatepass")).hexdigest()

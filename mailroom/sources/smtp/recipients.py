@@ -12,6 +12,21 @@ from mailroom.models import Member, Workspace
 from mailroom.parsing.addresses.lists import normalize_address
 
 
+def workspace_address(slug: str, mail_domain: str) -> str:
+    return f"{slug}@{mail_domain}"
+
+
+def personal_address(slug: str, token: str, mail_domain: str) -> str:
+    return f"{slug}+{token}@{mail_domain}"
+
+
+def read_address(local: str) -> tuple[str, str | None]:
+    """The workspace slug and the forwarding token (None for the workspace's own address)
+    of an address's local part at the mail domain; the inverse of the two above."""
+    slug, plus, token = local.partition("+")
+    return slug, token if plus else None
+
+
 @dataclass(frozen=True, slots=True)
 class Recipient:
     address: str
@@ -26,11 +41,11 @@ async def find_recipient(address: str, mail_domain: str) -> Recipient | None:
     local, _, domain = normalized.rpartition("@")
     if domain != mail_domain.lower():
         return None
-    slug, plus, token = local.partition("+")
+    slug, token = read_address(local)
     workspace = await Workspace.get_or_none(slug=slug)
     if workspace is None:
         return None
-    if not plus:
+    if token is None:
         return Recipient(normalized, workspace, None)
     member = await Member.get_or_none(workspace_id=workspace.id, forwarding_token=token)
     return Recipient(normalized, workspace, member) if member else None

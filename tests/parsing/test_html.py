@@ -18,7 +18,7 @@ from mailroom.parsing.charsets import decode_bytes
 from mailroom.parsing.html.cost import tree_cost
 from mailroom.parsing.html.text import TREE_COST_BASE, TREE_COST_PER_CHAR, html_to_text
 from mailroom.parsing.normalize import normalize
-from tests.unit.gateway.test_normalize_corpora import corpus_messages, cpython_messages
+from tests.parsing.test_normalize_corpora import corpus_messages, cpython_messages
 
 # name: (body of about n tags, n): n is where the quadratic tree took about 0.1 s.
 HOSTILE: dict[str, tuple[Callable[[int], str], int]] = {

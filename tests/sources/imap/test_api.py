@@ -16,7 +16,7 @@ from mailroom.models import Mailbox
 from mailroom.settings import Settings
 from mailroom.vault import new_key
 from tests.graphql.conftest import Api, Team, api_settings, make_team
-from tests.imap.services import ImapUser
+from tests.sources.imap.services import ImapUser
 
 CONNECT = """mutation($host: String!, $port: Int, $user: String!, $password: String!, $security: String!, $address: String) {
   connectImapMailbox(input: {host: $host, port: $port, username: $user, password: $password, security: $security, address: $address}) {

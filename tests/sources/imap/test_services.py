@@ -20,7 +20,7 @@ from imapclient.imapclient import ARCHIVE, DRAFTS, JUNK, SENT, TRASH
 
 from tests.conftest import CORPORA
 from tests.helpers import later, message
-from tests.imap.mailboxes import (
+from tests.sources.imap.mailboxes import (
     append_messages,
     connect,
     create_folder,
@@ -28,8 +28,8 @@ from tests.imap.mailboxes import (
     deliver_maildir,
     recreate_folder,
 )
-from tests.imap.proxy import FaultProxy
-from tests.imap.services import DovecotServer, ImapUser, mail_owner
+from tests.sources.imap.proxy import FaultProxy
+from tests.sources.imap.services import DovecotServer, ImapUser, mail_owner
 
 NewUser = Callable[[], ImapUser]
 NewProxy = Callable[[int], FaultProxy]

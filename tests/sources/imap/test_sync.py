@@ -32,6 +32,7 @@ from mailroom.sources.imap.errors import AuthError, TransientError
 from mailroom.sources.imap.poller import MailboxSync
 from mailroom.vault import new_key
 from mailroom.workspace import (
+    OPERATOR,
     add_imap_mailbox,
     add_member,
     create_workspace,
@@ -39,13 +40,13 @@ from mailroom.workspace import (
 )
 from tests.conftest import CORPORA
 from tests.helpers import message
-from tests.imap.mailboxes import (
+from tests.sources.imap.mailboxes import (
     append_messages,
     delete_messages,
     recreate_folder,
 )
-from tests.imap.proxy import FaultProxy
-from tests.imap.services import DovecotServer, ImapUser
+from tests.sources.imap.proxy import FaultProxy
+from tests.sources.imap.services import DovecotServer, ImapUser
 
 _MESSAGE_ID = re.compile(rb"^Message-ID:.*\r?\n(?:[ \t].*\r?\n)*", re.I | re.M)
 
@@ -117,7 +118,7 @@ async def account(
 
 async def _message_ids(mailbox: Mailbox) -> list[str]:
     ids = await MessageCopy.filter(mailbox_id=mailbox.id).values_list(
-        "message__message_id", flat=True
+        "message__internet_message_id", flat=True
     )
     return sorted(str(i) for i in ids)
 
@@ -153,7 +154,7 @@ async def test_a_message_over_the_size_limit_is_stored_from_its_header(account: 
     assert report.new == 3
     await account.mailbox.refresh_from_db()
     assert account.mailbox.status is MailboxStatus.ACTIVE
-    stored = await Message.get(message_id="big@size.test").prefetch_related("raw_message")
+    stored = await Message.get(internet_message_id="big@size.test").prefetch_related("raw_message")
     assert stored.subject == "The big one" and not stored.text
     assert stored.raw_message.size < 2048  # its header block, not the 240 kB
     # Kept with a defect saying why, and the size the server gave for the whole.
@@ -174,7 +175,7 @@ async def test_sent_folder_is_outbound_and_junk_is_ignored(account: Account) -> 
     await account.sync().once()
     directions = dict(
         await MessageCopy.filter(mailbox_id=account.mailbox.id).values_list(
-            "message__message_id", "direction"
+            "message__internet_message_id", "direction"
         )
     )
     assert directions == {
@@ -259,8 +260,10 @@ async def test_a_refused_login_needs_reauthentication(
     # forever() stops at once instead of retrying a refused login.
     await asyncio.wait_for(account.sync().forever(), 10)
     with pytest.raises(AuthError):
-        await reconnect_imap_mailbox(account.settings, account.mailbox, "wrong")
-    await reconnect_imap_mailbox(account.settings, account.mailbox, "changed-at-the-server")
+        await reconnect_imap_mailbox(account.settings, account.mailbox, "wrong", by=OPERATOR)
+    await reconnect_imap_mailbox(
+        account.settings, account.mailbox, "changed-at-the-server", by=OPERATOR
+    )
     assert account.mailbox.status is MailboxStatus.PENDING
     await account.sync().once()
     assert await _count(account.mailbox) == 2
@@ -365,7 +368,7 @@ async def _has_count(mailbox: Mailbox, count: int) -> bool:
 
 
 def _stored_check(message_id: str) -> Callable[[], object]:
-    return lambda: Message.filter(message_id=message_id).exists()
+    return lambda: Message.filter(internet_message_id=message_id).exists()
 
 
 async def test_deletions_found_by_uid_comparison_without_qresync(

@@ -40,7 +40,7 @@ async def test_message_fields_are_stored(db: Settings) -> None:
     report = await ingest(t.alice_box, raw)
     assert (report.new, report.duplicate, report.unchanged) == (1, 0, 0)
     stored = await Message.get(workspace_id=t.workspace.id)
-    assert stored.message_id == "m1@client.example"
+    assert stored.internet_message_id == "m1@client.example"
     assert stored.subject == "Quarterly plan"
     assert stored.text is not None and "here is the plan" in stored.text
     assert stored.snippet.startswith("Hello,")
@@ -125,7 +125,9 @@ async def test_direction_follows_the_owner_addresses(db: Settings) -> None:
     sent = message(sender="Alice <alice@acme.io>", to="jane@globex.com", message_id="<s@x>")
     received = message(message_id="<r@x>")
     await ingest(t.alice_box, sent, received)
-    directions = dict(await MessageCopy.all().values_list("message__message_id", "direction"))
+    directions = dict(
+        await MessageCopy.all().values_list("message__internet_message_id", "direction")
+    )
     assert directions == {"s@x": Direction.OUTBOUND, "r@x": Direction.INBOUND}
     # Bob's copy of Alice's message is inbound for Bob.
     await ingest(t.bob_box, sent)

@@ -18,7 +18,7 @@ from pathlib import Path
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
-from tests.imap.services import mail_owner
+from tests.sources.imap.services import mail_owner
 
 HOST = "127.0.0.1"
 # Messages per MULTIAPPEND command: larger batches gain little and hold more in memory.

@@ -104,7 +104,8 @@ async def gateway(gateway_settings: Settings) -> AsyncIterator[Gateway]:
 
 
 async def _copy_of(message_id: str) -> MessageCopy:
-    return await MessageCopy.get(message__message_id=message_id).prefetch_related("mailbox")
+    copy = MessageCopy.get(message__internet_message_id=message_id)
+    return await copy.prefetch_related("mailbox")
 
 
 async def test_bcc_is_the_members_outbound_copy(gateway: Gateway) -> None:
@@ -142,12 +143,13 @@ async def test_forward_is_unwrapped_to_the_original(gateway: Gateway) -> None:
     assert await gateway.send(_forward_as_attachment(original)) == {}
     await gateway.settle()
     stored = await Message.get()
-    assert stored.message_id == "m1@client.example"  # the original's, kept by the attachment
+    # The original's Message-ID, kept by the attachment.
+    assert stored.internet_message_id == "m1@client.example"
     sender = await Participant.get(message_id=stored.id, role="FROM")
     assert sender.address == "jane@globex.com"
     copy = await MessageCopy.get(message_id=stored.id)
     assert copy.direction is Direction.INBOUND
-    assert not await Message.filter(message_id="wrapper@acme.com").exists()
+    assert not await Message.filter(internet_message_id="wrapper@acme.com").exists()
 
 
 async def test_inline_gmail_forward_is_unwrapped(gateway: Gateway) -> None:
@@ -186,7 +188,7 @@ async def test_forward_whose_original_is_lost_is_kept_with_a_defect(gateway: Gat
     )
     assert await gateway.send(raw) == {}
     await gateway.settle()
-    stored = await Message.get(message_id="lost@acme.com")
+    stored = await Message.get(internet_message_id="lost@acme.com")
     assert any("could not be recovered" in d for d in stored.defects)
 
 
@@ -276,9 +278,9 @@ async def test_retried_and_reforwarded_mail_is_stored_once(gateway: Gateway) -> 
     for _ in range(2):
         assert await gateway.send(_forward_as_attachment(original)) == {}
     await gateway.settle()
-    assert await Message.filter(message_id="once@acme.com").count() == 1
-    assert await MessageCopy.filter(message__message_id="once@acme.com").count() == 1
-    assert await Message.filter(message_id="orig@globex").count() == 1
+    assert await Message.filter(internet_message_id="once@acme.com").count() == 1
+    assert await MessageCopy.filter(message__internet_message_id="once@acme.com").count() == 1
+    assert await Message.filter(internet_message_id="orig@globex").count() == 1
 
 
 async def test_the_bytes_are_on_disk_when_250_is_sent(
@@ -316,7 +318,7 @@ async def test_spooled_mail_left_by_a_crash_is_taken_up_at_start(
         Spool(spool.folder).append([record])
     async with running(gateway_settings) as services:
         await services.pipeline.drain()
-        assert await Message.filter(message_id="spooled@x").count() == 1
+        assert await Message.filter(internet_message_id="spooled@x").count() == 1
         assert list(spool.folder.glob("*.spool")) == []
 
 

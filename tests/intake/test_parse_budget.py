@@ -118,10 +118,10 @@ async def test_poison_html_holds_up_neither_other_mail_nor_the_gateway(
     gateway: Services,
 ) -> None:
     await _processed_while_the_gateway_answers(gateway, [_poison(), _normal()])
-    poison = await Message.get(message_id="poison@acme.com")
+    poison = await Message.get(internet_message_id="poison@acme.com")
     assert poison.subject == "poison"
     assert any("read tag by tag" in d or "took longer than" in d for d in poison.defects)
-    normal = await Message.get(message_id="normal@acme.com")
+    normal = await Message.get(internet_message_id="normal@acme.com")
     assert normal.text is not None and "All fine." in normal.text
     assert await PendingIngest.all().count() == 0
 
@@ -130,10 +130,10 @@ async def test_a_message_over_the_time_budget_is_kept_with_its_headers(
     gateway: Services,
 ) -> None:
     await _processed_while_the_gateway_answers(gateway, [_slow(), _normal()])
-    slow = await Message.get(message_id="slow@acme.com")
+    slow = await Message.get(internet_message_id="slow@acme.com")
     assert slow.subject == "slow" and slow.text is None
     assert any("took longer than 1 s: only the header block was read" in d for d in slow.defects)
-    assert await Message.filter(message_id="normal@acme.com").exists()
+    assert await Message.filter(internet_message_id="normal@acme.com").exists()
     assert await PendingIngest.all().count() == 0  # kept, never left to be retried
 
 
@@ -146,7 +146,7 @@ async def test_a_header_folded_over_many_lines_is_answered_at_once(gateway: Serv
     await asyncio.to_thread(_send, gateway.smtp_port, raw.encode())
     assert time.monotonic() - start < 3  # most of it is moving 3 MB through smtplib
     await asyncio.wait_for(gateway.pipeline.drain(), 60)
-    assert await Message.filter(message_id="folded@acme.com").exists()
+    assert await Message.filter(internet_message_id="folded@acme.com").exists()
 
 
 def _offer(port: int, raw: bytes) -> None:
@@ -192,6 +192,6 @@ async def test_poison_left_by_a_crash_does_not_hold_up_the_next_start(
     async with running(budget_settings) as services:
         assert time.monotonic() - start < 20  # the replay of the poison alone took 84 s
         await services.pipeline.drain()
-        found = set(await Message.all().values_list("message_id", flat=True))
+        found = set(await Message.all().values_list("internet_message_id", flat=True))
         assert found == {"poison@acme.com", "slow@acme.com", "normal@acme.com"}
         assert await PendingIngest.all().count() == 0

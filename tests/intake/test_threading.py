@@ -9,7 +9,7 @@ from tests.helpers import ingest, later, message, team
 
 
 async def _thread_of(message_id: str) -> object:
-    return (await Message.get(message_id=message_id)).thread_id
+    return (await Message.get(internet_message_id=message_id)).thread_id
 
 
 async def test_replies_join_their_parent(db: Settings) -> None:

@@ -9,7 +9,7 @@ import pytest
 from mailroom.errors import SettingsError
 from mailroom.settings import load_settings
 
-REPOSITORY = Path(__file__).resolve().parents[2]
+REPOSITORY = Path(__file__).resolve().parents[1]
 
 
 def test_defaults_put_sqlite_under_the_data_dir(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,25 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 import pytest
-from tortoise import Tortoise
+from tortoise import Tortoise, connections
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.context import TortoiseContext
 from tortoise.migrations.api import migrate
 from tortoise.migrations.autodetector import MigrationAutodetector
 
 from mailroom.db import TORTOISE_ORM, database, tortoise_config
+from mailroom.envelope import Envelope
 from mailroom.intake import Intake
 from mailroom.intake.port import Incoming, Outcome
 from mailroom.intake.process import dedupe_key
-from mailroom.models import Message
+from mailroom.intake.rows import attachment_rows, message_row
+from mailroom.models import Attachment, Direction, Mailbox, Message, MessageCopy, RawMessage
+from mailroom.models.bulk import insert_rows
 from mailroom.parsing.normalize import normalize
 from mailroom.settings import Settings
 from tests.conftest import POSTGRES_URL, empty_postgres
@@ -100,41 +106,81 @@ def unmigrated_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-async def test_migration_0006_keys_stored_messages_as_ingest_does(unmigrated_url: str) -> None:
-    """Messages stored before 0006 were keyed by Message-ID alone; after it, a message's key
-    is the one ingest computes now, so a later sighting of the same message finds it and a
-    sighting with a borrowed id does not. Thread shares keep their sharer."""
+async def test_a_database_of_the_previous_release_is_upgraded_and_read(
+    unmigrated_url: str,
+) -> None:
+    """A database made by the previous release's schema (migrations up to 0005), with messages
+    stored as that release stored them: keyed by Message-ID alone, the header in the column
+    `message_id`. After the upgrade a message's key is the one ingest computes now (so a later
+    sighting of the same message finds it, and a sighting with a borrowed id does not), and
+    the header is read from `internet_message_id`."""
     config = tortoise_config(unmigrated_url)
     await migrate(config=config, target="models.0005_timelines")
     await Tortoise.close_connections()
-    settings = Settings(database_url=unmigrated_url)
     raws = [quarterly_numbers(), message(message_id=None, subject="No id")]
     async with database_at(config):
-        team = await make_team()
-        report = await Intake().ingest(team.alice_box, [Incoming(raw) for raw in raws])
-        ids = [message_id for _, message_id in report.outcomes]
-        # As 0005 keyed them: a digest of the Message-ID (or of what made the message).
-        for message_id in ids:
-            row = await Message.get(id=message_id)
-            old = row.dedupe_key[:2] + _pre_0006_identity(row.message_id, raws, ids, message_id)
-            await Message.filter(id=message_id).update(dedupe_key=old)
+        team = await make_team()  # workspaces, members, mailboxes: unchanged since 0005
+        ids = [await _store_as_0005(team.alice_box, raw) for raw in raws]
     await migrate(config=config)
     await Tortoise.close_connections()
-    async with database(settings):
+    async with database(Settings(database_url=unmigrated_url)):
         for raw, message_id in zip(raws, ids, strict=True):
             row = await Message.get(id=message_id)
-            assert row.dedupe_key == dedupe_key(normalize(raw)), row.message_id
+            assert row.dedupe_key == dedupe_key(normalize(raw)), row.internet_message_id
+            assert row.internet_message_id == normalize(raw).message_id
         again = await Intake().ingest(team.bob_box, [Incoming(raw) for raw in raws])
         assert [outcome for outcome, _ in again.outcomes] == [Outcome.DUPLICATE] * 2
         assert await Message.all().count() == 2
 
 
-def _pre_0006_identity(
-    message_id: str | None, raws: list[bytes], ids: list[Any], which: Any
-) -> str:
-    if message_id is not None:
-        return hashlib.sha256(message_id.encode()).hexdigest()
-    envelope = normalize(raws[ids.index(which)])
+async def _store_as_0005(mailbox: Mailbox, raw: bytes) -> UUID:
+    """A message, its bytes, copy and attachments as migration 0005's schema has them."""
+    envelope = normalize(raw)
+    stored = await RawMessage.create(
+        workspace_id=mailbox.workspace_id,
+        sha256=hashlib.sha256(raw).hexdigest(),
+        size=len(raw),
+        data=raw,
+    )
+    row = message_row(mailbox.workspace_id, stored.id, "", envelope)
+    row["message_id"] = row.pop("internet_message_id")
+    row["created_at"] = datetime.now(UTC)
+    row["dedupe_key"] = ("m:" if envelope.message_id else "c:") + _pre_0006_identity(envelope)
+    await _insert("message", row)
+    await insert_rows(Attachment, attachment_rows(row["id"], envelope))
+    await MessageCopy.create(
+        workspace_id=mailbox.workspace_id,
+        message_id=row["id"],
+        mailbox_id=mailbox.id,
+        raw_message_id=stored.id,
+        direction=Direction.OUTBOUND,
+    )
+    message_id: UUID = row["id"]
+    return message_id
+
+
+async def _insert(table: str, row: dict[str, Any]) -> None:
+    connection = connections.get("default")
+    postgres = connection.capabilities.dialect == "postgres"
+    values = [_sql_value(v, postgres) for v in row.values()]
+    marks = ", ".join(f"${n + 1}" if postgres else "?" for n in range(len(values)))
+    columns = ", ".join(f'"{c}"' for c in row)
+    await connection.execute_query(f'INSERT INTO "{table}" ({columns}) VALUES ({marks})', values)
+
+
+def _sql_value(value: Any, postgres: bool) -> Any:
+    if isinstance(value, list | dict):
+        return json.dumps(value)
+    if isinstance(value, UUID) and not postgres:
+        return str(value)
+    if isinstance(value, datetime) and not postgres:
+        return value.isoformat(sep=" ")
+    return value
+
+
+def _pre_0006_identity(envelope: Envelope) -> str:
+    if envelope.message_id is not None:
+        return hashlib.sha256(envelope.message_id.encode()).hexdigest()
     parts = [
         envelope.date.isoformat(),
         ",".join(a.address for a in envelope.from_),

@@ -18,9 +18,9 @@ from contextlib import ExitStack
 
 import pytest
 
-from tests.imap.hostile import HostileServer
-from tests.imap.proxy import FaultProxy
-from tests.imap.services import DovecotServer, ImapUser
+from tests.sources.imap.hostile import HostileServer
+from tests.sources.imap.proxy import FaultProxy
+from tests.sources.imap.services import DovecotServer, ImapUser
 
 _user_numbers = itertools.count(1)
 

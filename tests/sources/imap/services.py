@@ -28,7 +28,7 @@ import psutil
 
 from tests.e2e.services import ServiceError, fill, free_port, require
 
-CONFIG = Path(__file__).resolve().parents[2] / "config" / "dovecot"
+CONFIG = Path(__file__).resolve().parents[3] / "config" / "dovecot"
 DOVECOT = Path("/usr/sbin/dovecot")
 OPENSSL = Path("/usr/bin/openssl")
 # The system user (made by dovecot-core) that owns every test Maildir and runs the imap

@@ -24,7 +24,7 @@ from mailroom.sources.imap.poller import MailboxSync
 from mailroom.vault import new_key
 from mailroom.workspace import add_imap_mailbox, add_member, create_workspace
 from tests.helpers import message
-from tests.imap.hostile import Conversation, HostileServer
+from tests.sources.imap.hostile import Conversation, HostileServer
 
 NewServer = Callable[..., HostileServer]
 # The message size limit and the batch cap here; a step's budget is both plus 4 MB of slack.

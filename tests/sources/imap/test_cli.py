@@ -10,9 +10,9 @@ from collections.abc import Callable
 
 from mailroom.settings import Settings
 from mailroom.vault import new_key
-from tests.imap.mailboxes import append_messages
-from tests.imap.services import ImapUser
-from tests.imap.test_sync import corpus_messages
+from tests.sources.imap.mailboxes import append_messages
+from tests.sources.imap.services import ImapUser
+from tests.sources.imap.test_sync import corpus_messages
 
 
 def mailroom(

@@ -21,7 +21,7 @@ from mailroom.envelope import Address, DateSource, Envelope
 from mailroom.parsing.forwards.unwrap import ForwardKind, Unwrapped, unwrap_forward
 from mailroom.parsing.normalize import normalize
 
-FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "forwards"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "forwards"
 CET = timezone(timedelta(hours=1))
 EST = timezone(timedelta(hours=-5))
 PST = timezone(timedelta(hours=-8))
