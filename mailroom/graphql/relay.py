@@ -99,6 +99,15 @@ async def paginate(
     )
 
 
+async def in_creation_order(
+    query: QuerySet[Any], *, first: int | None, after: str | None, convert: Callable[[Any], T]
+) -> Connection[T]:
+    """A page of records (people, companies) in the order they were made."""
+    return await paginate(
+        query, first=first, after=after, key="created_at", descending=False, convert=convert
+    )
+
+
 def connection_of(nodes: Sequence[T], has_next: bool, cursors: Sequence[str]) -> Connection[T]:
     edges = [Edge(cursor=c, node=n) for c, n in zip(cursors, nodes, strict=True)]
     return Connection(

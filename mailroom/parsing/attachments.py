@@ -83,7 +83,7 @@ def embedded_message(part: Message, info: PartInfo) -> tuple[bytes, str]:
     subject: str | None = None
     if info.transfer_encoding in ("base64", "quoted-printable"):
         # The stdlib parses the still-encoded text as a message; undo the encoding here.
-        data = _decode_transfer(data, info.transfer_encoding)
+        data = decode_transfer(data, info.transfer_encoding)
         subject = _subject(parse_header_block(data))
     elif chunks:
         subject = _subject(_payload_messages(part)[0])
@@ -103,14 +103,17 @@ def _as_bytes(message: Message) -> bytes:
         return b""
 
 
-def _decode_transfer(data: bytes, encoding: str) -> bytes:
+def decode_transfer(data: bytes, encoding: str, *, undecodable: bytes | None = None) -> bytes:
+    """A part's bytes with its quoted-printable or base64 undone (junk in base64 skipped, the
+    padding made up); bytes that are still not base64 give `undecodable`, by default the
+    bytes as they were."""
     if encoding == "quoted-printable":
         return quopri.decodestring(data)
     cleaned = _BASE64_JUNK.sub(b"", data)
     try:
         return base64.b64decode(cleaned + b"=" * (-len(cleaned) % 4))
     except (binascii.Error, ValueError):
-        return data
+        return data if undecodable is None else undecodable
 
 
 def _subject(message: Message) -> str | None:

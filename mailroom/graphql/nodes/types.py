@@ -27,7 +27,14 @@ from mailroom.graphql.nodes.timeline import (
     person_timeline,
     timeline,
 )
-from mailroom.graphql.relay import DEFAULT_PAGE, Connection, connection_of, page_size, paginate
+from mailroom.graphql.relay import (
+    DEFAULT_PAGE,
+    Connection,
+    connection_of,
+    in_creation_order,
+    page_size,
+    paginate,
+)
 from mailroom.models import Company, Message, Person, Thread
 from mailroom.workspace import Access, Level, ThreadView, contact_people, is_team_address
 
@@ -219,14 +226,7 @@ class CompanyType:
         self, info: Info, first: int | None = 20, after: str | None = None
     ) -> Connection[PersonType]:
         query = contact_people(await info.context.team()).filter(company_id=self.row.id)
-        return await paginate(
-            query,
-            first=first,
-            after=after,
-            key="created_at",
-            descending=False,
-            convert=PersonType.of,
-        )
+        return await in_creation_order(query, first=first, after=after, convert=PersonType.of)
 
     @strawberry.field
     async def emails(

@@ -10,7 +10,7 @@ from tortoise.queryset import QuerySet
 from mailroom.graphql.context import Info
 from mailroom.graphql.ids import parse_id
 from mailroom.graphql.nodes import CompanyType, PersonType
-from mailroom.graphql.relay import Connection, paginate
+from mailroom.graphql.relay import Connection, in_creation_order
 from mailroom.models import CompanyDomain, Person, PersonEmail
 from mailroom.parsing.addresses.lists import normalize_address
 from mailroom.parsing.addresses.owners import registrable_domain
@@ -76,14 +76,7 @@ class PeopleQueries:
         query = contact_people(await info.context.team())
         if filter is not None:
             query = _filter_people(query, filter, info.context.workspace.id)
-        return await paginate(
-            query,
-            first=first,
-            after=after,
-            key="created_at",
-            descending=False,
-            convert=PersonType.of,
-        )
+        return await in_creation_order(query, first=first, after=after, convert=PersonType.of)
 
     @strawberry.field
     async def person(self, info: Info, id: strawberry.ID) -> PersonType | None:  # noqa: A002
@@ -109,14 +102,7 @@ class PeopleQueries:
             )
         if filter is not None and filter.name is not None:
             query = query.filter(name__icontains=filter.name)
-        return await paginate(
-            query,
-            first=first,
-            after=after,
-            key="created_at",
-            descending=False,
-            convert=CompanyType.of,
-        )
+        return await in_creation_order(query, first=first, after=after, convert=CompanyType.of)
 
     @strawberry.field
     async def company(self, info: Info, id: strawberry.ID) -> CompanyType | None:  # noqa: A002

@@ -9,14 +9,11 @@ the tree instead, with a defect saying so.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import quopri
 import re
 from dataclasses import dataclass
 from email.message import Message
 
-from mailroom.parsing.attachments import embedded_message
+from mailroom.parsing.attachments import decode_transfer, embedded_message
 from mailroom.parsing.limits import Limits
 from mailroom.parsing.parser import parse_header_block
 from mailroom.parsing.parts import part_info
@@ -26,7 +23,6 @@ _EMBEDDED = frozenset({"message/rfc822", "message/global"})
 _NOT_FORWARDS = frozenset({"multipart/report"})
 _LINE_END = re.compile(rb"\r\n|\r|\n")
 _HEADER_END = re.compile(rb"(?:\r\n|\r(?!\n)|\n)(?:\r\n|\r(?!\n)|\n)")
-_BASE64_JUNK = re.compile(rb"[^A-Za-z0-9+/]")
 _COMPARED_HEADERS = 8
 
 
@@ -81,7 +77,7 @@ def _cut(raw: bytes, message: Message, path: tuple[int, ...], part: Message) -> 
     encoding = str(part.get("content-transfer-encoding", "")).strip().lower()
     if encoding in ("base64", "quoted-printable"):
         # Not allowed for message/rfc822 (RFC 2046 5.2.1), written anyway by some clients.
-        return _decoded(data, encoding) or None
+        return decode_transfer(data, encoding, undecodable=b"") or None
     inner = _children(part)
     return data if inner and _same_headers(data, inner[0]) else None
 
@@ -145,16 +141,6 @@ def _same_headers(data: bytes, inner: Message) -> bool:
     names = [key.lower() for key in inner.keys()[:_COMPARED_HEADERS]]
     cut = [key.lower() for key in parse_header_block(data).keys()[:_COMPARED_HEADERS]]
     return bool(names) and names == cut
-
-
-def _decoded(data: bytes, encoding: str) -> bytes:
-    if encoding == "quoted-printable":
-        return quopri.decodestring(data)
-    cleaned = _BASE64_JUNK.sub(b"", data)
-    try:
-        return base64.b64decode(cleaned + b"=" * (-len(cleaned) % 4))
-    except (binascii.Error, ValueError):
-        return b""
 
 
 def _part_at(message: Message, path: tuple[int, ...]) -> Message:
