@@ -13,9 +13,10 @@ from tests.helpers import message
 class RawSession:
     """One connection; `reply` reads a whole (multiline) reply."""
 
-    def __init__(self, port: int, timeout: float = 30.0) -> None:
+    def __init__(self, port: int, timeout: float = 30.0, source: str = "127.0.0.1") -> None:
+        # `source`: another loopback address (127.0.0.2, ...) is another client host.
         self.sock: socket.socket | ssl.SSLSocket = socket.create_connection(
-            ("127.0.0.1", port), timeout=timeout
+            ("127.0.0.1", port), timeout=timeout, source_address=(source, 0)
         )
         self._buffer = b""
         try:

@@ -150,3 +150,32 @@ async def test_a_bound_below_the_message_size_does_not_start(settings: Settings)
     with pytest.raises(SettingsError, match="BYTES_IN_FLIGHT"):
         async with _started(settings, smtp_max_bytes_in_flight=MIB - 1):
             pass
+
+
+async def test_one_host_cannot_fill_the_bound_for_everyone(settings: Settings) -> None:
+    """A host holding unfinished messages gets its share of the bound (a quarter, at least one
+    message); another host's message still goes through meanwhile."""
+    async with _started(settings, smtp_max_bytes_in_flight=4 * MIB) as started:
+        port = started.smtp_port
+        size = 9 * MIB // 10
+
+        def hog() -> list[RawSession]:
+            return _hold(port, 5, size)
+
+        held = await asyncio.to_thread(hog)
+        try:
+
+            def other_host() -> tuple[int, str]:
+                session = RawSession(port, source="127.0.0.2")
+                try:
+                    session.start_data("alice@acme.com", WORKSPACE)
+                    session.send(wire_message("alice@acme.com", "<other@acme.com>", size))
+                    return session.end_data()
+                finally:
+                    session.close()
+
+            code, text = await asyncio.to_thread(other_host)
+            assert code == 250, text
+        finally:
+            for session in held:
+                session.close()

@@ -129,7 +129,7 @@ class GatewaySMTP(SMTP):
             return
         assert self.data_size_limit is not None  # always set (start_smtp_server)
         await self.push("354 End data with <CR><LF>.<CR><LF>")
-        with self._in_flight.claim() as claim:
+        with self._in_flight.claim(self._client or "") as claim:
             self._receiving = True
             try:
                 received = await read_data(
@@ -219,7 +219,8 @@ async def start_smtp_server(settings: Settings, handler: GatewayHandler) -> asyn
     connections = Connections(
         settings.smtp_max_connections_per_client, settings.smtp_max_connections
     )
-    in_flight = InFlight(settings.smtp_max_bytes_in_flight)
+    bound = settings.smtp_max_bytes_in_flight
+    in_flight = InFlight(bound, share=max(settings.smtp_max_message_bytes, bound // 4))
     hostname = settings.smtp_hostname or settings.mail_domain
 
     def factory() -> GatewaySMTP:
