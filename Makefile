@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
 
-.PHONY: run test lint typecheck unit services bench migrations schema clean
+.PHONY: run test lint typecheck unit services bench migrations schema graphiql-assets clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,11 @@ schema: $(DEV)
 # After changing a model: write the migration that brings existing databases along.
 migrations: $(DEV)
 	$(BIN)/tortoise -c mailroom.db.TORTOISE_ORM makemigrations
+
+# GraphiQL's files, at the versions config/graphiql-assets.sh pins (fetched with npm; the copies
+# are committed, and mailroom/graphql/static/graphiql/README.md says what each one is).
+graphiql-assets:
+	config/graphiql-assets.sh
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

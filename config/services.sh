@@ -28,12 +28,15 @@ pg_isready -h "$pg_host" -p "$pg_port" >&2 || {
 # (tests/e2e/services.py, tests/imap/services.py), so only the binaries are wanted here, never
 # the system services. dnsmasq-base is the binary alone; the `dnsmasq` package would add a
 # service for port 53. dovecot-imapd brings dovecot-core (the master, doveadm) and the imap
-# and imap-login processes; the IMAP tests also make TLS certificates with openssl.
+# and imap-login processes; the IMAP tests also make TLS certificates with openssl. Chromium
+# and its driver run GraphiQL headless (tests/e2e/test_graphiql_browser.py).
 missing=""
 [ -x /usr/sbin/postfix ] || missing="$missing postfix"
 [ -x /usr/sbin/dnsmasq ] || missing="$missing dnsmasq-base"
 [ -x /usr/sbin/dovecot ] && [ -x /usr/lib/dovecot/imap ] || missing="$missing dovecot-imapd"
 command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
+[ -x /usr/bin/chromium ] || missing="$missing chromium"
+[ -x /usr/bin/chromedriver ] || missing="$missing chromium-driver"
 if [ -n "$missing" ]; then
     echo "services: installing$missing from Debian's packages" >&2
     # "No configuration" makes postfix's postinst write no /etc/postfix/main.cf and start
@@ -47,7 +50,8 @@ if [ -n "$missing" ]; then
     then
         cat "$apt_log" >&2
         echo "services: could not install$missing with apt-get (log above); the tests need" \
-            "/usr/sbin/postfix, /usr/sbin/dnsmasq, /usr/sbin/dovecot and openssl" >&2
+            "/usr/sbin/postfix, /usr/sbin/dnsmasq, /usr/sbin/dovecot, openssl," \
+            "/usr/bin/chromium and /usr/bin/chromedriver" >&2
         exit 1
     fi
     rm -f "$apt_log"

@@ -40,9 +40,11 @@ def create_app(settings: Settings) -> Starlette:
             app.state.services = services
             yield
 
+    graphql = GraphQLEndpoint(settings)
     routes = [
         Route("/health", health),
-        Route("/graphql", GraphQLEndpoint(settings), methods=["GET", "POST"]),
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/graphql/static/{path:path}", graphql.static),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
 

@@ -2,6 +2,7 @@
 
 schema      the domains' queries and mutations merged, with the request checks
 endpoint    /graphql over HTTP: token, rate limit, request size, time budget
+graphiql    the GraphiQL page and the files it loads, shipped in static/
 context     who asks, the settings and the request's DataLoaders
 loaders     DataLoaders that batch a page's lookups
 measure     a request measured before it is validated (fields, depth, aliases, cost)

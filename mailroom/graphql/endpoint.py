@@ -1,6 +1,7 @@
 """/graphql over HTTP: the bearer token decides who asks (and in which workspace), a per-token
 rate limit and a cap on the request's size come before any work, a time budget bounds the
-rest, and Strawberry does it."""
+rest, and Strawberry does it. With GraphiQL on, a GET is its page (`graphiql`), which needs no
+token."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from strawberry.asgi import GraphQL
 from strawberry.types import ExecutionResult
 
 from mailroom.graphql.context import Context
+from mailroom.graphql.graphiql import GraphiQLPage
 from mailroom.graphql.schema import build_schema
 from mailroom.ratelimit import SlidingWindow
 from mailroom.settings import Settings
@@ -25,7 +27,7 @@ class _GraphQL(GraphQL[Context, None]):
     def __init__(self, settings: Settings) -> None:
         super().__init__(
             build_schema(settings),
-            graphql_ide="graphiql" if settings.graphiql else None,
+            graphql_ide=None,  # Mailroom serves its own (graphiql.py)
             allow_queries_via_get=False,
         )
         self.settings = settings
@@ -52,14 +54,14 @@ class GraphQLEndpoint:
     def __init__(self, settings: Settings) -> None:
         self.graphql = _GraphQL(settings)
         self.settings = settings
+        self.graphiql = GraphiQLPage() if settings.graphiql else None
         self.requests = SlidingWindow(settings.api_requests_per_minute)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        if request.method == "GET" and self.settings.graphiql:
+        if request.method == "GET" and self.graphiql is not None:
             # The GraphiQL page, which needs no token (its queries are POSTs that do).
-            page = await self.graphql.render_graphql_ide(request)
-            await page(scope, receive, send)
+            await self.graphiql.page()(scope, receive, send)
             return
         token = _bearer(request)
         found = await token_holder(token) if token else None
@@ -82,6 +84,12 @@ class GraphQLEndpoint:
         member, workspace = found
         scope.setdefault("state", {}).update(member=member, workspace=workspace)
         await self.graphql(scope, _replay(body, receive), send)
+
+    async def static(self, request: Request) -> Response:
+        """GET /graphql/static/{path}: a file the GraphiQL page loads (none when it is off)."""
+        if self.graphiql is None:
+            return _error(404, "GraphiQL is off (MAILROOM_GRAPHIQL)")
+        return self.graphiql.asset(request)
 
 
 async def _read_body(request: Request, limit: int) -> bytes | None:
