@@ -47,12 +47,17 @@ HEADER_BLOCK_BYTES = 1024 * 1024
 
 
 def normalize(
-    raw: bytes, *, arrival: datetime | None = None, limits: Limits = DEFAULT_LIMITS
+    raw: bytes,
+    *,
+    arrival: datetime | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    parsed: Parsed | None = None,
 ) -> Envelope:
-    """Normalize one raw message. `arrival` (default: now, UTC) is the date of last resort."""
+    """Normalize one raw message. `arrival` (default: now, UTC) is the date of last resort;
+    `parsed` is `raw` as `parse_message` read it with these `limits`, if that was done already."""
     moment = _aware(arrival)
     try:
-        return _build(parse_message(raw, limits), len(raw), moment, limits)
+        return _build(parsed or parse_message(raw, limits), len(raw), moment, limits)
     except Exception as error:  # bad mail is data: keep what the header block still gives
         return _salvage(raw, moment, limits, error)
 

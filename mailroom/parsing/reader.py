@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from mailroom.envelope import Envelope
-from mailroom.parsing.forwards.unwrap import ForwardKind, unwrap_forward
+from mailroom.parsing.forwards.unwrap import UNWRAP_LIMITS, ForwardKind, unwrap_forward
 from mailroom.parsing.normalize import Limits, normalize, normalize_header_block
 
 
@@ -28,11 +28,14 @@ def read_message(raw: bytes, arrival: datetime, limits: Limits, unwrap: bool) ->
         if unwrapped.original is not None:
             envelope = normalize(unwrapped.original, arrival=arrival, limits=limits)
             return Reading(_with_defects(envelope, unwrapped.defects), True)
+        # The wrapper was parsed to look for the original: read that parse, not the bytes again.
+        parsed = unwrapped.parsed if limits == UNWRAP_LIMITS else None
         if unwrapped.kind is ForwardKind.UNRECOVERABLE:
-            envelope = normalize(raw, arrival=arrival, limits=limits)
+            envelope = normalize(raw, arrival=arrival, limits=limits, parsed=parsed)
             reasons = "; ".join(unwrapped.defects) or "no original found"
             defect = f"forwarded message whose original could not be recovered: {reasons}"
             return Reading(_with_defects(envelope, (defect,)), False)
+        return Reading(normalize(raw, arrival=arrival, limits=limits, parsed=parsed), False)
     return Reading(normalize(raw, arrival=arrival, limits=limits), False)
 
 

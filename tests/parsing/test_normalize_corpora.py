@@ -7,6 +7,7 @@ names each source and its licence; MAILROOM_CORPORA overrides).
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,8 @@ from typing import Any
 import pytest
 
 from mailroom.envelope import DateSource, Envelope
-from mailroom.parsing.normalize import normalize
+from mailroom.parsing.normalize import Limits, normalize
+from mailroom.parsing.reader import read_message
 from tests.conftest import CORPORA
 
 CPYTHON_DATA = CORPORA / "cpython"
@@ -400,3 +402,21 @@ def test_cpython_null_sender_is_not_an_address() -> None:
     assert envelope.from_ == ()
     assert "From: dropped 'MAILER DAEMON <>': empty angle-addr" in envelope.defects
     assert envelope.delivery_report
+
+
+def test_a_message_read_for_forwarding_reads_as_it_normalizes() -> None:
+    """Mail to the forwarding gateway is parsed once to look for a forwarded original; when
+    none is found that parse is normalized, not the bytes again. The unwrapping must not have
+    changed what the parse says: each corpus message reads as `normalize` reads it, plus what
+    unwrapping had to say."""
+    compared = 0
+    for path in corpus_messages() + cpython_messages():
+        data = path.read_bytes()
+        reading = read_message(data, ARRIVAL, Limits(), unwrap=True)
+        if reading.forwarded:
+            continue
+        fresh = normalize(data, arrival=ARRIVAL)
+        assert reading.envelope.defects[: len(fresh.defects)] == fresh.defects, path
+        assert replace(reading.envelope, defects=fresh.defects) == fresh, path
+        compared += 1
+    assert compared > 150
