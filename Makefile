@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
 
-.PHONY: run test lint typecheck unit services bench migrations schema graphiql-assets clean
+.PHONY: run demo test lint typecheck unit services bench migrations schema graphiql-assets clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ $(DEV): pyproject.toml | $(BIN)/python
 # Mailroom with everything on the embedded default: SQLite under ./mailroom-data.
 run: $(RUNTIME)
 	MAILROOM_GRAPHIQL=true MAILROOM_GRAPHQL_INTROSPECTION=true $(BIN)/mailroom serve
+
+# A workspace to try Mailroom on, from the sample mail in mailroom/demo/: prints an API token for
+# each of its two members, then serves as `make run` does (GraphiQL and introspection on).
+demo: $(RUNTIME)
+	$(BIN)/mailroom demo
 
 test: $(DEV) services lint typecheck
 	$(BIN)/pytest

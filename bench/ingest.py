@@ -143,7 +143,7 @@ def import_memory(path: Path) -> tuple[float, float, float, str]:
         for args in (["workspace", "create", "mem"], ["member", "add", "mem", MEMBER]):
             subprocess.run([*command, *args], env=env, check=True, capture_output=True)
         start = time.perf_counter()
-        ingest = [*command, "ingest", "--workspace", "mem", "--mailbox", MEMBER, str(path)]
+        ingest = [*command, "ingest", "mem", MEMBER, str(path)]
         with subprocess.Popen(
             ingest, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
         ) as child:

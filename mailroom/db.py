@@ -1,29 +1,47 @@
-"""Opening the database: Tortoise configuration, connection and migrations."""
+"""Opening the database: Tortoise configuration, connection and migrations, and where the
+database is. Only a caller that may `create` one makes a database that is not there yet."""
 
 from __future__ import annotations
 
+import logging
 import os
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import asyncpg
+import tortoise.backends.sqlite.executor  # noqa: F401 - registers its adapters, replaced below
 from tortoise import Tortoise, connections
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.exceptions import BaseORMException
 from tortoise.migrations.api import migrate
 
-from mailroom.errors import DatabaseError
+from mailroom.errors import DatabaseError, SettingsError
 from mailroom.models import MODEL_MODULES
 
 if TYPE_CHECKING:
     from mailroom.settings import Settings
 
+log = logging.getLogger(__name__)
+
 MIGRATIONS_MODULE = "mailroom.models.migrations"
+# Where Tortoise records the migrations applied: a database without it holds no Mailroom data.
+MIGRATIONS_TABLE = "tortoise_migrations"
+SCHEMES = ("sqlite://", "postgres://", "postgresql://")
+# What the drivers raise on their own, untranslated by Tortoise (a refused login, say).
+DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, sqlite3.Error)
 
 
 def tortoise_config(database_url: str) -> dict[str, Any]:
     """The Tortoise configuration for a database URL (`sqlite://PATH` or `postgres://...`)."""
+    if not database_url.startswith(SCHEMES):
+        raise SettingsError(
+            f"MAILROOM_DATABASE_URL {redacted(database_url)!r} is not a database Mailroom can "
+            "use: sqlite://PATH or postgres://USER:PASSWORD@HOST:PORT/DATABASE"
+        )
     connection: str | dict[str, Any] = database_url
     if database_url.startswith("sqlite://"):
         connection = {
@@ -57,44 +75,115 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
     }
 
 
+def _utc_text(value: datetime) -> str:
+    return (value if value.tzinfo is None else value.astimezone(UTC)).isoformat(" ")
+
+
+# SQLite keeps a time as the text Python's adapter writes, and compares and sorts it as text.
+# Tortoise's adapter writes the offset the value came with, so a reply dated 08:40 -05:00 (13:40
+# UTC) sorted before a message of 10:12 +00:00, and a page of "newest first" mail was out of
+# order as soon as senders' time zones differed. Every time Mailroom writes or compares is in
+# UTC instead (values stored and query parameters alike); migration 0008 rewrote older rows.
+# PostgreSQL's timestamptz compares instants and needs none of this.
+sqlite3.register_adapter(datetime, _utc_text)
+
+
 # For `tortoise makemigrations` (see the Makefile); no connection is made from it.
 TORTOISE_ORM = tortoise_config("sqlite://:memory:")
 
 
-async def open_database(settings: Settings) -> None:
-    """Connect and bring the schema up to date."""
-    if settings.is_sqlite:
-        _private_files(Path(settings.database_url.removeprefix("sqlite://")), settings.data_dir)
+async def open_database(settings: Settings, *, create: bool = True) -> bool:
+    """Connect and bring the schema up to date; True when the database was made just now.
+    Without `create`, a database that is not there (no SQLite file, or no Mailroom tables in
+    it) is a `DatabaseError` that says where it was looked for, and nothing is made."""
     config = tortoise_config(settings.database_url)
+    if settings.is_sqlite:
+        path = sqlite_path(settings)
+        if not create and path.name != ":memory:" and not path.exists():
+            raise _missing(settings)
+        if create:
+            _private_files(path, settings.data_dir, where(settings))
     # Tortoise caches insert statements by connection name, not by dialect: a process that
     # opens SQLite and then PostgreSQL under the same name would send SQLite's statements.
     EXECUTOR_CACHE.clear()
     try:
-        await migrate(config=config)
         # Global, not only this task's context: the web server answers requests in tasks that
         # do not descend from the one that opened the database.
         await Tortoise.init(config=config, _enable_global_fallback=True)
+        made = not await _holds_mailroom()
+        if made and not create:
+            await Tortoise.close_connections()
+            raise _missing(settings)
+        await migrate(config=config)
+        await Tortoise.init(config=config, _enable_global_fallback=True)
         await refresh_statistics()
-    except (OSError, BaseORMException) as error:
+    except (OSError, BaseORMException, *DRIVER_ERRORS) as error:
         # A connection left open keeps aiosqlite's worker thread, and so the process, alive.
         await Tortoise.close_connections()
-        raise DatabaseError(
-            f"cannot open database {_redacted(settings.database_url)}: {error}"
-        ) from error
+        raise DatabaseError(f"cannot open database {where(settings)}: {error}") from error
+    if made:
+        log.info("created the database %s", where(settings))
+    return made
 
 
-def _private_files(path: Path, data_dir: Path) -> None:
+def sqlite_path(settings: Settings) -> Path:
+    return Path(settings.database_url.removeprefix("sqlite://"))
+
+
+def where(settings: Settings) -> str:
+    """The database as a person finds it: `sqlite://` and the file's absolute path (a relative
+    MAILROOM_DATA_DIR is the folder the command was started from), or the URL without its
+    password."""
+    if not settings.is_sqlite:
+        return redacted(settings.database_url)
+    path = sqlite_path(settings)
+    return f"sqlite://{path if path.name == ':memory:' else path.absolute()}"
+
+
+def _missing(settings: Settings) -> DatabaseError:
+    if settings.is_sqlite:
+        place = f"at {where(settings)}"
+        elsewhere = "or set MAILROOM_DATA_DIR or MAILROOM_DATABASE_URL to where yours is"
+    else:
+        place = f"in {where(settings)} (it has no Mailroom tables)"
+        elsewhere = "or set MAILROOM_DATABASE_URL to where yours is"
+    return DatabaseError(
+        f"no Mailroom database {place}: `mailroom workspace create SLUG` makes one, {elsewhere}"
+    )
+
+
+async def _holds_mailroom() -> bool:
+    """Whether Mailroom's migrations ever ran in the open database."""
+    connection = connections.get("default")
+    if connection.capabilities.dialect == "sqlite":
+        query = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+    else:
+        query = (
+            "SELECT 1 FROM information_schema.tables "
+            "WHERE table_schema = current_schema() AND table_name = $1"
+        )
+    _, rows = await connection.execute_query(query, [MIGRATIONS_TABLE])
+    return bool(rows)
+
+
+def _private_files(path: Path, data_dir: Path, shown: str) -> None:
     """The database holds everyone's mail: the data folder only its owner may enter, the
     database and its journal files only its owner may read (SQLite gives the journals the
-    database's mode). What an older version made with looser modes is tightened too; a folder
-    other than the data folder (the database may live anywhere) is left as it is."""
+    database's mode). What an older version made with looser modes is tightened too. The data
+    folder is made if the database goes in it; another folder (the database may live anywhere)
+    must exist, and is left as it is: a mistyped MAILROOM_DATABASE_URL makes no folders."""
     if path.name == ":memory:":
         return
-    for folder in {data_dir, path.parent}:
-        created = not folder.exists()
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if (created or folder == data_dir) and folder.stat().st_uid == os.getuid():
-            folder.chmod(0o700)
+    folder = path.parent
+    if not folder.exists():
+        if folder.absolute() != data_dir.absolute():
+            raise DatabaseError(
+                f"cannot make the database {shown}: the folder {folder.absolute()} does not exist"
+            )
+        folder.mkdir(mode=0o700, parents=True)
+        folder.chmod(0o700)
+    if data_dir.exists() and data_dir.stat().st_uid == os.getuid():
+        data_dir.chmod(0o700)
     if not path.exists():
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
     for file in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm", "-journal"))):
@@ -117,16 +206,17 @@ async def close_database() -> None:
 
 
 @asynccontextmanager
-async def database(settings: Settings) -> AsyncIterator[None]:
-    await open_database(settings)
+async def database(settings: Settings, *, create: bool = True) -> AsyncIterator[bool]:
+    """The open database (see `open_database`); yields whether it was made just now."""
+    made = await open_database(settings, create=create)
     try:
-        yield
+        yield made
     finally:
         await close_database()
 
 
-def _redacted(url: str) -> str:
-    """The URL without its password, for error messages."""
+def redacted(url: str) -> str:
+    """The URL without its password, for error messages and logs."""
     scheme, sep, rest = url.partition("://")
     credentials, at, host = rest.rpartition("@")
     if not at:

@@ -6,7 +6,9 @@ Precedence, highest first: explicit arguments, environment variables, the TOML f
 
 from __future__ import annotations
 
+import difflib
 import os
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from pydantic_settings import (
 )
 
 from mailroom.errors import SettingsError
+from mailroom.logs import LogFormat
 from mailroom.parsing.limits import Limits
 
 
@@ -35,6 +38,14 @@ class Settings(BaseSettings):
     debug: bool = False
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    # `text` for a person, `json` (one object per line) for a log shipper (mailroom/logs.py).
+    log_format: LogFormat = "text"
+    # Prometheus metrics at /metrics, without a token (counts by fixed labels: no address, name
+    # or error text): on the API's port, or, with metrics_port set, on a listener of their own
+    # at metrics_host:metrics_port (and not on the API's port), for the operator's network.
+    metrics_enabled: bool = True
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
 
     # The forwarding gateway (SMTP). Workspace addresses are SLUG@mail_domain, a member's
     # personal one SLUG+TOKEN@mail_domain.
@@ -165,14 +176,33 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Read settings; a missing or malformed config file is a `SettingsError`."""
+    """Read settings; a missing or malformed config file, or one with a key that is no setting,
+    is a `SettingsError`."""
     config_file = os.environ.get("MAILROOM_CONFIG")
-    if config_file and not Path(config_file).is_file():
-        raise SettingsError(f"MAILROOM_CONFIG names {config_file}, which is not a file")
+    if config_file:
+        if not Path(config_file).is_file():
+            raise SettingsError(f"MAILROOM_CONFIG names {config_file}, which is not a file")
+        _check_keys(Path(config_file))
     try:
         return Settings(**overrides)
     except ValueError as error:
         raise SettingsError(_first_line(error)) from error
+
+
+def _check_keys(path: Path) -> None:
+    """Refuse a key that is no setting: a misspelt one would otherwise be ignored, and the
+    default used in silence."""
+    try:
+        with path.open("rb") as file:
+            keys = list(tomllib.load(file))
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise SettingsError(f"cannot read the config file {path}: {error}") from error
+    known = list(Settings.model_fields)
+    for key in keys:
+        if key not in known:
+            nearest = difflib.get_close_matches(key.lower(), known, n=1)
+            hint = f"; did you mean {nearest[0]!r}?" if nearest else ""
+            raise SettingsError(f"{path}: {key!r} is not a setting{hint}")
 
 
 def _first_line(error: Exception) -> str:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from mailroom.errors import SettingsError
-from mailroom.settings import load_settings
+from mailroom.settings import Settings, load_settings
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 
@@ -46,3 +47,30 @@ def test_bad_settings_are_one_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_p
     monkeypatch.setenv("MAILROOM_HTTP_PORT", "eighty")
     with pytest.raises(SettingsError, match="http_port"):
         load_settings()
+
+
+def test_a_key_that_is_no_setting_is_named_with_the_nearest(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = tmp_path / "mailroom.toml"
+    monkeypatch.setenv("MAILROOM_CONFIG", str(config))
+    config.write_text('http_port = 9100\nmail_domian = "mail.acme.com"\n')
+    nearest = "'mail_domian' is not a setting; did you mean 'mail_domain'"
+    with pytest.raises(SettingsError, match=nearest):
+        load_settings()
+    config.write_text("[smtp]\nport = 25\n")
+    with pytest.raises(SettingsError, match="'smtp' is not a setting"):
+        load_settings()
+    config.write_text("colour = 'blue'\n")
+    with pytest.raises(SettingsError, match=r"'colour' is not a setting$"):
+        load_settings()
+    config.write_text("http_port = \n")
+    with pytest.raises(SettingsError, match="cannot read the config file"):
+        load_settings()
+
+
+def test_the_example_config_names_every_setting() -> None:
+    """Each setting is in the example, set or commented out with its default."""
+    text = (REPOSITORY / "config" / "mailroom.example.toml").read_text()
+    named = set(re.findall(r"^#? ?([a-z_]+) =", text, re.MULTILINE))
+    assert set(Settings.model_fields) - named == set()

@@ -10,41 +10,58 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
-from mailroom.bootstrap import intake_for
 from mailroom.cli.common import err, out, run
-from mailroom.db import refresh_statistics
-from mailroom.intake.port import IngestReport
-from mailroom.parsing.normalize import normalize
-from mailroom.settings import Settings
-from mailroom.sources.files.formats import Unreadable, count, discover, messages
-from mailroom.sources.files.importer import import_sources
+from mailroom.cli.confirm import counted
+
+if TYPE_CHECKING:
+    from uuid import UUID
+
+    from mailroom.intake.port import IngestReport
+    from mailroom.models import Member
+    from mailroom.settings import Settings
+    from mailroom.sources.files.formats import Unreadable
 
 
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="mbox files, Maildir folders, .eml files.")],
-    workspace: Annotated[str, typer.Option("--workspace", help="Workspace slug.")],
-    mailbox: Annotated[str, typer.Option("--mailbox", help="The member address it belongs to.")],
+    slug: Annotated[str, typer.Argument(help="The workspace.")],
+    member_email: Annotated[str, typer.Argument(help="The member whose mail it is.")],
+    path: Annotated[
+        list[Path], typer.Argument(help="mbox files, Maildir folders, .eml files, folders of them.")
+    ],
 ) -> None:
-    """Import messages from files into a member's import mailbox."""
+    """Import messages from files into a member's import mailbox.
+
+    Import the sent mail too: under the default record creation mode (SELECTIVE) people become
+    records when a member has written to them.
+
+    Example: mailroom ingest acme alice@acme.com ~/Mail/alice.mbox ~/Mail/Sent
+
+    Settings: MAILROOM_DATABASE_URL or MAILROOM_DATA_DIR (the database), MAILROOM_NORMALIZE_WORKERS,
+    MAILROOM_INGEST_BATCH_SIZE, MAILROOM_PARSE_TIMEOUT and the message limits (MAILROOM_MAX_*).
+    """
+    from mailroom.bootstrap import intake_for
+    from mailroom.db import refresh_statistics
+    from mailroom.sources.files.formats import count, discover
+    from mailroom.sources.files.importer import import_sources
     from mailroom.workspace import get_member, get_workspace, import_mailbox
 
     skipped = _Skipped()
 
-    async def work(settings: Settings) -> IngestReport:
-        space = await get_workspace(workspace)
-        box = await import_mailbox(await get_member(space, mailbox))
-        found = discover(paths)
+    async def work(settings: Settings) -> tuple[IngestReport, str]:
+        space = await get_workspace(slug)
+        member = await get_member(space, member_email)
+        box = await import_mailbox(member)
+        found = discover(path)
         for bad in found.unreadable:
             skipped(bad)
         total = sum(count(s) for s in found.sources)
-        async with intake_for(settings, untrusted=False) as intake:
-            with _progress(total) as advance:
+        with _progress(total) as advance:
+            async with intake_for(settings, untrusted=False, messages=total) as intake:
                 report = await import_sources(
                     intake,
                     box,
@@ -54,22 +71,48 @@ def ingest(
                     unreadable=skipped,
                 )
         await refresh_statistics()  # a large import changes what the planner should expect
-        return report
+        why = await _why_no_records(report, space.slug, space.record_creation_mode, box.id, member)
+        return report, summary(report, why)
 
-    report = run(work)
-    out.print(summary(report), soft_wrap=True)
+    report, said = run(work)
+    out.print(Text(said), soft_wrap=True)
     if report.failed or skipped.count:
         raise typer.Exit(1)
 
 
-def summary(report: IngestReport) -> str:
+def summary(report: IngestReport, no_records: str | None = None) -> str:
+    """`1 message: 1 new, ...; 1 person and 1 company created`; `no_records` says why none were
+    made, where that would puzzle."""
     seen = report.new + report.duplicate + report.unchanged + report.failed
     parts = [f"{report.new} new", f"{report.duplicate} duplicate", f"{report.unchanged} unchanged"]
     if report.failed:
         parts.append(f"{report.failed} failed (kept, will be retried)")
+    made = (
+        f"{counted(report.people_created, 'person', 'people')} and "
+        f"{counted(report.companies_created, 'company')} created"
+    )
     return (
-        f"{seen} messages: {', '.join(parts)}; {report.defective} with defects; "
-        f"{report.people_created} people and {report.companies_created} companies created"
+        f"{counted(seen, 'message')}: {', '.join(parts)}; {report.defective} with defects; "
+        f"{made if no_records is None else 'no people or companies created: ' + no_records}"
+    )
+
+
+async def _why_no_records(
+    report: IngestReport, slug: str, mode: str, mailbox_id: UUID, member: Member
+) -> str | None:
+    """Why new mail made no records, when the answer is the record creation mode: SELECTIVE
+    makes records of the people members write to, and a mailbox of received mail names none."""
+    from mailroom.choices import RecordCreationMode
+    from mailroom.workspace import sent_messages
+
+    if mode != RecordCreationMode.SELECTIVE or not report.new:
+        return None
+    if report.people_created or report.companies_created or await sent_messages(mailbox_id):
+        return None
+    return (
+        "under SELECTIVE record creation people become records when a member writes to them, "
+        f"and this mailbox holds no mail sent by {member.email} (import the sent mail too, or "
+        f"`mailroom workspace set {slug} --record-creation-mode ALL`)"
     )
 
 
@@ -85,36 +128,59 @@ class _Skipped:
 
 
 class _progress:
-    """A progress bar on stderr that the import advances."""
+    """A progress bar on stderr that the import advances. Until the first batch is done (its
+    messages stored and parsed, after a worker process has started if the import uses one) the
+    bar pulses: it has nothing to count yet, but it shows that it is working."""
 
     def __init__(self, total: int) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
         self.bar = Progress(
             TextColumn("importing"),
             BarColumn(),
             MofNCompleteColumn(),
-            TimeRemainingColumn(),
+            TimeElapsedColumn(),
             console=err,
             transient=True,
         )
-        self.task = self.bar.add_task("import", total=total)
+        self.total = total
+        self.task = self.bar.add_task("import", total=None)
 
     def __enter__(self) -> Callable[[int], None]:
         self.bar.start()
-        return lambda done: self.bar.advance(self.task, done)
+        return self._advance
+
+    def _advance(self, done: int) -> None:
+        self.bar.update(self.task, total=self.total, advance=done)
 
     def __exit__(self, *_: object) -> None:
         self.bar.stop()
 
 
 def parse(
-    files: Annotated[list[Path], typer.Argument(help="Messages, mbox files or Maildir folders.")],
+    path: Annotated[list[Path], typer.Argument(help="Messages, mbox files or Maildir folders.")],
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
-    """Parse messages and print what Mailroom reads from them."""
+    """Parse messages and print what Mailroom reads from them, without touching the database.
+
+    Example: mailroom parse --json message.eml ~/Mail/alice.mbox
+
+    Settings: the message limits (MAILROOM_MAX_MESSAGE_BYTES, MAILROOM_MAX_HEADERS,
+    MAILROOM_MAX_HEADER_LENGTH, MAILROOM_MAX_MIME_PARTS, MAILROOM_MAX_MIME_DEPTH).
+    """
+    from mailroom.parsing.normalize import normalize
+    from mailroom.sources.files.formats import Unreadable, discover, messages
+
     skipped = _Skipped()
 
     async def work(settings: Settings) -> None:
-        found = discover(files)
+        found = discover(path)
         for bad in found.unreadable:
             skipped(bad)
         for source in found.sources:

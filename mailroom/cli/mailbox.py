@@ -1,33 +1,25 @@
-"""`mailroom mailbox`: connect mailboxes, sync them, watch their state."""
+"""`mailroom mailbox`: connect mailboxes, sync them, watch their state, remove them."""
 
 from __future__ import annotations
 
 import json
 import os
-from typing import Annotated, Any
+import sys
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from mailroom.bootstrap import intake_for
-from mailroom.cli.common import out, run
+from mailroom.choices import Provider
+from mailroom.cli.common import out, refuse, run
+from mailroom.cli.confirm import Yes, confirm, counted
 from mailroom.cli.files import summary
-from mailroom.errors import InvalidInputError
-from mailroom.intake.port import IngestReport
-from mailroom.models import Mailbox
-from mailroom.settings import Settings
-from mailroom.sources.imap.accounts import connection_for
-from mailroom.sources.imap.poller import MailboxSync
-from mailroom.workspace import (
-    OPERATOR,
-    add_imap_mailbox,
-    find_mailbox,
-    get_member,
-    get_workspace,
-    mailbox_statuses,
-    reconnect_imap_mailbox,
-)
 
-app = typer.Typer(help="Connect mailboxes and watch their sync.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from mailroom.intake.port import IngestReport
+    from mailroom.models import Mailbox
+    from mailroom.settings import Settings
+
+app = typer.Typer(help="Connect mailboxes, watch their sync, remove them.", no_args_is_help=True)
 
 
 def _password(env: str | None, prompt: str) -> str:
@@ -36,8 +28,13 @@ def _password(env: str | None, prompt: str) -> str:
     if env:
         value = os.environ.get(env)
         if value is None:
-            raise InvalidInputError(f"the environment variable {env} is not set")
+            refuse(f"the environment variable {env} is not set")
         return value
+    if not sys.stdin.isatty():
+        refuse(
+            "no terminal to ask for the password on: name a variable that holds it with "
+            "--password-env VARIABLE"
+        )
     entered: str = typer.prompt(prompt, hide_input=True)
     return entered
 
@@ -54,7 +51,11 @@ def mailbox_add_imap(
     ] = "tls",
     password_env: Annotated[
         str | None,
-        typer.Option("--password-env", help="Read the password from this environment variable."),
+        typer.Option(
+            "--password-env",
+            metavar="VARIABLE",
+            help="Read the password from this environment variable.",
+        ),
     ] = None,
     address: Annotated[
         str | None,
@@ -65,7 +66,17 @@ def mailbox_add_imap(
         ),
     ] = None,
 ) -> None:
-    """Connect a member's IMAP mailbox (the login is checked before it is saved)."""
+    """Connect a member's IMAP mailbox (the login is checked before it is saved).
+
+    Example: mailroom mailbox add-imap acme alice@acme.com --host imap.fastmail.com
+    --username alice@acme.com --password-env IMAP_PASSWORD
+
+    Settings: MAILROOM_DATABASE_URL or MAILROOM_DATA_DIR (the database), MAILROOM_SECRET_KEY
+    (encrypts the password), MAILROOM_IMAP_ALLOW_PRIVATE_HOSTS, MAILROOM_IMAP_TIMEOUT.
+    """
+    from mailroom.sources.imap.accounts import connection_for
+    from mailroom.workspace import add_imap_mailbox, get_member, get_workspace
+
     password = _password(password_env, f"Password for {username}")
 
     async def work(settings: Settings) -> None:
@@ -88,13 +99,25 @@ def mailbox_reconnect(
     address: str,
     password_env: Annotated[
         str | None,
-        typer.Option("--password-env", help="A new password, from this environment variable."),
+        typer.Option(
+            "--password-env",
+            metavar="VARIABLE",
+            help="A new password, from this environment variable.",
+        ),
     ] = None,
     new_password: Annotated[
         bool, typer.Option("--new-password", help="Ask for a new password.")
     ] = False,
 ) -> None:
-    """Check a mailbox's login again (after NEEDS_REAUTH) and let it sync again."""
+    """Check a mailbox's login again (after NEEDS_REAUTH) and let it sync again.
+
+    Example: mailroom mailbox reconnect acme alice@acme.com --new-password
+
+    Settings: MAILROOM_DATABASE_URL or MAILROOM_DATA_DIR (the database), MAILROOM_SECRET_KEY,
+    MAILROOM_IMAP_ALLOW_PRIVATE_HOSTS, MAILROOM_IMAP_TIMEOUT.
+    """
+    from mailroom.workspace import OPERATOR, reconnect_imap_mailbox
+
     password = _password(password_env, "New password") if password_env or new_password else None
 
     async def work(settings: Settings) -> None:
@@ -107,7 +130,16 @@ def mailbox_reconnect(
 
 @app.command("sync")
 def mailbox_sync(slug: str, address: str) -> None:
-    """Sync one mailbox to completion and exit (for cron, or to catch up by hand)."""
+    """Sync one mailbox to completion and exit (for cron, or to catch up by hand).
+
+    Example: mailroom mailbox sync acme alice@acme.com
+
+    Settings: MAILROOM_DATABASE_URL or MAILROOM_DATA_DIR (the database), MAILROOM_SECRET_KEY,
+    MAILROOM_IMAP_* (timeouts, batches, private hosts), MAILROOM_NORMALIZE_WORKERS,
+    MAILROOM_PARSE_TIMEOUT and the message limits (MAILROOM_MAX_*).
+    """
+    from mailroom.bootstrap import intake_for
+    from mailroom.sources.imap.poller import MailboxSync
 
     async def work(settings: Settings) -> IngestReport:
         mailbox = await _mailbox(slug, address)
@@ -123,7 +155,13 @@ def mailbox_status(
     slug: str,
     as_json: Annotated[bool, typer.Option("--json", help="A JSON list.")] = False,
 ) -> None:
-    """Every mailbox of a workspace: status, messages stored, progress, last error."""
+    """Every mailbox of a workspace: status, messages stored, progress, last error.
+
+    Example: mailroom mailbox status acme --json
+
+    Settings: MAILROOM_DATABASE_URL or MAILROOM_DATA_DIR (the database).
+    """
+    from mailroom.workspace import get_workspace, mailbox_statuses
 
     async def work(_: Settings) -> list[dict[str, Any]]:
         return await mailbox_statuses(await get_workspace(slug))
@@ -137,10 +175,66 @@ def mailbox_status(
         error = f"  last error: {row['last_error']}" if row["last_error"] else ""
         out.print(
             f"{row['address']:<32} {row['provider']:<10} {row['status']:<12} "
-            f"{row['messages']:>7} messages  {progress['done']}/{progress['total']}{error}",
+            f"{counted(row['messages'], 'message'):>14}  {progress['done']}/{progress['total']}"
+            f"{error}",
             soft_wrap=True,
         )
 
 
+@app.command("remove")
+def mailbox_remove(
+    slug: Annotated[str, typer.Argument(metavar="SLUG", help="The workspace's slug.")],
+    address: Annotated[str, typer.Argument(metavar="ADDRESS", help="The mailbox's address.")],
+    provider: Annotated[
+        Provider | None,
+        typer.Option(
+            "--provider",
+            metavar="KIND",
+            case_sensitive=False,
+            help="imap, import or forwarding: which of a member's mailboxes at ADDRESS, when "
+            "several share it (`mailbox status` shows them).",
+        ),
+    ] = None,
+    yes: Yes = False,
+) -> None:
+    """Remove a mailbox: the mail only it had goes (a message another mailbox also has stays);
+    people and companies stay, and their figures stop counting it.
+
+    Example: mailroom mailbox remove acme bob@acme.com --provider imap --yes
+
+    Settings: MAILROOM_DATABASE_URL or MAILROOM_DATA_DIR (the database).
+    """
+    from mailroom.workspace import (
+        OPERATOR,
+        get_workspace,
+        mailbox_at,
+        remove_mailbox,
+        stored_messages,
+    )
+
+    async def work(_: Settings) -> int | None:
+        mailbox = await mailbox_at(await get_workspace(slug), address, provider)
+        kind = mailbox.provider.value.lower()
+        held = counted(await stored_messages(mailbox.id), "message")
+        what = (
+            f"Removing the {kind} mailbox {mailbox.address} of {slug} (holding {held}) removes "
+            "the mail no other mailbox has; people and companies stay."
+        )
+        if not confirm(what, f"Remove the {kind} mailbox {mailbox.address}?", yes=yes):
+            return None
+        return await remove_mailbox(OPERATOR, mailbox)
+
+    removed = run(work)
+    if removed is None:
+        raise typer.Exit(1)
+    out.print(
+        f"Removed mailbox {address} of {slug}: {counted(removed, 'message')} no other mailbox had",
+        markup=False,
+        soft_wrap=True,
+    )
+
+
 async def _mailbox(slug: str, address: str) -> Mailbox:
+    from mailroom.workspace import find_mailbox, get_workspace
+
     return await find_mailbox(await get_workspace(slug), address)

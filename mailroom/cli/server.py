@@ -2,28 +2,56 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from mailroom.cli.common import out, run
-from mailroom.settings import Settings
+
+if TYPE_CHECKING:
+    from mailroom.settings import Settings
 
 
 def serve() -> None:
-    """Run Mailroom: the GraphQL API and health check, the SMTP receiver, the IMAP pollers."""
+    """Run Mailroom: the GraphQL API and health check, the SMTP receiver, the IMAP pollers.
+
+    It makes the database if there is none yet, and says where.
+
+    Example: MAILROOM_HTTP_PORT=8080 mailroom serve
+
+    Settings: the API listens on MAILROOM_HTTP_HOST:MAILROOM_HTTP_PORT (127.0.0.1:8000), SMTP
+    on MAILROOM_SMTP_HOST:MAILROOM_SMTP_PORT (127.0.0.1:2525; off with MAILROOM_SMTP_ENABLED=false)
+    for MAILROOM_MAIL_DOMAIN; MAILROOM_DATABASE_URL or MAILROOM_DATA_DIR (the database, and the
+    SMTP spool in the data folder); MAILROOM_SECRET_KEY for connected mailboxes, MAILROOM_IMAP_*,
+    MAILROOM_SMTP_*, MAILROOM_GRAPHQL_* and MAILROOM_API_* limits: `mailroom info` shows the
+    main ones, README.md all of them.
+    """
     from mailroom.app import run_server
 
     run(run_server, with_database=False, server=True)
 
 
 def secret_key() -> None:
-    """Print a new key for MAILROOM_SECRET_KEY (credentials are encrypted with it)."""
+    """Print a new key for MAILROOM_SECRET_KEY (credentials are encrypted with it).
+
+    Example: export MAILROOM_SECRET_KEY=$(mailroom secret-key)
+
+    Settings: none.
+    """
     from mailroom.vault import new_key
 
     print(new_key())
 
 
 def migrate() -> None:
-    """Bring the database schema up to date (every command also does this on start)."""
+    """Bring the database schema up to date, making the database if there is none yet.
+
+    Every other command brings an existing database up to date too when it starts.
+
+    Example: MAILROOM_DATABASE_URL=postgres://mailroom:secret@db:5432/mailroom mailroom migrate
+
+    Settings: MAILROOM_DATABASE_URL or MAILROOM_DATA_DIR (the database).
+    """
 
     async def work(settings: Settings) -> None:
         out.print("Database schema is up to date")
 
-    run(work)
+    run(work, create=True)

@@ -7,8 +7,10 @@ from strawberry.tools import merge_types
 from mailroom.graphql.emails.mutations import EmailMutations
 from mailroom.graphql.mailboxes.mutations import MailboxMutations
 from mailroom.graphql.people.mutations import PeopleMutations
+from mailroom.graphql.workspace.members import MemberMutations
 from mailroom.graphql.workspace.mutations import WorkspaceMutations
 
 Mutation = merge_types(
-    "Mutation", (WorkspaceMutations, MailboxMutations, PeopleMutations, EmailMutations)
+    "Mutation",
+    (WorkspaceMutations, MemberMutations, MailboxMutations, PeopleMutations, EmailMutations),
 )

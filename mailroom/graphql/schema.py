@@ -19,9 +19,12 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from mailroom import logs
 from mailroom.errors import MailroomError
+from mailroom.graphql.context import Context
 from mailroom.graphql.emails.queries import EmailQueries
 from mailroom.graphql.measure import Limits, RequestChecks
+from mailroom.graphql.metering import Metering
 from mailroom.graphql.mutations import Mutation
 from mailroom.graphql.people.queries import PeopleQueries
 from mailroom.graphql.workspace.queries import WorkspaceQueries
@@ -44,14 +47,28 @@ class _Schema(strawberry.Schema):
     ) -> None:
         """Log errors without the request's text. Strawberry logs `str(error)`, which quotes
         the lines of the query around the error, with whatever literal values they hold (a
-        password given inline, say); a client's mistakes are the client's to read, in the
-        response. Unexpected errors are logged with their traceback, still without the query."""
+        password given inline, say), and so can a validation error's message ("String cannot
+        represent a non string value: ..."): a client's mistakes are logged as where and what
+        kind, without a traceback, and are the client's to read, in the response. Unexpected
+        errors are logged with their traceback, still without the query."""
+        asking = _asking(execution_context)
         for error in errors:
             original = error.original_error
             if original is None or isinstance(original, MailroomError):
-                log.debug("refused a GraphQL request at %s", _where(error))
+                kind = type(original).__name__ if original else "invalid"
+                line = logs.fields(original, where=_where(error), error=kind, **asking)
+                log.info("refused a GraphQL request", extra=line)
             else:
-                log.error("unexpected error in %s", _where(error), exc_info=original)
+                line = logs.fields(where=_where(error), **asking)
+                log.error("unexpected error in a GraphQL request", exc_info=original, extra=line)
+
+
+def _asking(execution_context: ExecutionContext | None) -> dict[str, str]:
+    """Who sent the request, for the log."""
+    context = execution_context.context if execution_context else None
+    if not isinstance(context, Context):
+        return {}
+    return {"workspace": context.workspace.slug, "member": context.member.email}
 
 
 def _where(error: GraphQLError) -> str:
@@ -79,6 +96,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         # Parse each document once: the cache is LRU bounded, so unique documents cannot
         # grow it.
         partial(ParserCache, maxsize=256),
+        Metering,
     ]
     if not settings.graphql_introspection:
         extensions.append(DisableIntrospection)

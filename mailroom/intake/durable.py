@@ -15,8 +15,8 @@ from tortoise.transactions import in_transaction
 from uuid_utils.compat import uuid7
 
 from mailroom.intake.port import Incoming, Pending, SourceFacts
-from mailroom.models import PendingIngest, RawMessage
-from mailroom.models.bulk import chunked, insert_rows
+from mailroom.models import Mailbox, PendingIngest, RawMessage
+from mailroom.models.bulk import chunked, insert_rows, uuids
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,22 @@ async def store_many(items: Sequence[tuple[Target, Incoming]]) -> list[Pending]:
             ],
         )
     return pending
+
+
+async def present(
+    items: Sequence[tuple[Target, Incoming]],
+) -> list[tuple[Target, Incoming]]:
+    """The items whose mailbox still exists. Mail spooled for a mailbox removed since (with its
+    member or workspace) has nowhere to go: it is dropped, as the mailbox's mail was."""
+    ids = {target.id for target, _ in items}
+    found: set[UUID] = set()
+    for chunk in chunked(sorted(ids)):
+        found |= await uuids(Mailbox.filter(id__in=chunk).values_list("id", flat=True))
+    kept = [(target, item) for target, item in items if target.id in found]
+    if len(kept) < len(items):
+        gone = len(items) - len(kept)
+        log.warning("dropped %d spooled messages: their mailbox was removed", gone)
+    return kept
 
 
 async def pending_batches(batch_size: int) -> AsyncIterator[list[Pending]]:

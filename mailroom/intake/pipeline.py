@@ -22,7 +22,7 @@ from pathlib import Path
 from uuid import UUID
 
 from mailroom.intake import Intake
-from mailroom.intake.durable import Target
+from mailroom.intake.durable import Target, present
 from mailroom.intake.port import Incoming, IngestReport, Pending
 from mailroom.intake.spool import Spool, SpoolRecord, read_segment
 
@@ -57,6 +57,7 @@ class Pipeline:
         self._tasks: list[asyncio.Task[None]] = []
         self._writing = False
         self._outstanding = 0  # messages submitted and not yet processed (or refused)
+        self.spooled = 0  # messages in the spool, not yet moved into the database
         self._settled = asyncio.Condition()
 
     async def start(self) -> IngestReport:
@@ -127,6 +128,7 @@ class Pipeline:
         if self.spool is not None:
             records = [SpoolRecord(t.workspace_id, t.id, i) for t, i in items]
             await asyncio.to_thread(self.spool.append, records)
+            self.spooled += len(records)
         else:
             for pending in await self.intake.store_many(items):
                 self._stored.put_nowait(pending)
@@ -151,11 +153,15 @@ class Pipeline:
         self._outstanding += len(records) if recovered else 0
         for start in range(0, len(records), self.batch_size):
             chunk = records[start : start + self.batch_size]
-            items = [(_Target(r.mailbox_id, r.workspace_id), r.incoming) for r in chunk]
+            items = await present(
+                [(_Target(r.mailbox_id, r.workspace_id), r.incoming) for r in chunk]
+            )
+            await self._settle(len(chunk) - len(items))  # dropped: nothing left to process
             for pending in await self.intake.store_many(items):
                 self._stored.put_nowait(pending)
         # Only now: the records are in the database (with pending rows) and can go.
         await asyncio.to_thread(segment.unlink)
+        self.spooled -= 0 if recovered else len(records)
 
     async def _process_loop(self) -> None:
         while True:

@@ -30,6 +30,7 @@ from mailroom.intake.rows import (
     message_row,
     participant_rows,
 )
+from mailroom.intake.tally import Tally
 from mailroom.intake.threading import Threadable, assign_threads
 from mailroom.intake.workers import NormalizePool, read_many
 from mailroom.models import (
@@ -69,6 +70,7 @@ class Processor:
         self.limits = limits
         self.pool = pool
         self._owners: dict[UUID, frozenset[str]] = {}
+        self.tally = Tally()
 
     async def prepare(self, pending: Sequence[Pending]) -> list[Prepared]:
         """Normalize stored bytes (on the worker pool when there is one); no I/O."""
@@ -96,12 +98,14 @@ class Processor:
         async with in_transaction() as connection:
             await workspace_write_lock(connection, workspace_id)
             rules = await WorkspaceRules.load(workspace_id)
+            await self.tally.learn(i.pending.mailbox_id for i in items)
             new_messages = await self._messages(workspace_id, items)
             await self._copies(items, rules)
             await self._provider_items(items)
             people = await self._records(rules, new_messages, report)
             await refresh_figures(people)
             await PendingIngest.filter(id__in=[i.pending.id for i in items]).delete()
+        self.tally.count((i.pending.mailbox_id, i.outcome) for i in items)
         for item in items:
             report.count(item.outcome, item.message_id)
             if item.outcome is Outcome.NEW and item.envelope.defects:

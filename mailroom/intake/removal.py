@@ -1,7 +1,9 @@
 """Taking away what a mailbox no longer has: provider items deleted at the server, their copy
-when the mailbox has the message nowhere else, and the message when no mailbox has it.
+when the mailbox has the message nowhere else, and the message when no mailbox has it; and a
+removed mailbox's or workspace's mail.
 
-People and companies stay (records are never removed with mail); threads, figures and stored
+People and companies stay (records are never removed with mail, only with their workspace);
+threads, figures and stored
 bytes follow the messages that go.
 """
 
@@ -22,6 +24,7 @@ from mailroom.models import (
     ProviderItem,
     RawMessage,
     Thread,
+    Workspace,
 )
 from mailroom.models.bulk import chunked, uuids
 from mailroom.resolver.interactions import refresh_figures
@@ -137,3 +140,16 @@ async def remove_mailbox(mailbox_id: UUID, workspace_id: UUID) -> int:
         await Mailbox.filter(id=mailbox_id).delete()
         await _drop_unused_raw(raws)
     return len(orphans)
+
+
+async def remove_workspace(workspace_id: UUID) -> None:
+    """Delete a workspace and everything in it, in one transaction. Its messages and their
+    copies go before the stored bytes, which they hold on to (RESTRICT); everything else goes
+    with the workspace's row."""
+    async with in_transaction() as connection:
+        await workspace_write_lock(connection, workspace_id)
+        await Message.filter(workspace_id=workspace_id).delete()
+        await MessageCopy.filter(workspace_id=workspace_id).delete()
+        await PendingIngest.filter(workspace_id=workspace_id).delete()
+        await RawMessage.filter(workspace_id=workspace_id).delete()
+        await Workspace.filter(id=workspace_id).delete()

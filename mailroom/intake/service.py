@@ -79,6 +79,7 @@ class Intake:
                 report.merge(await self.process([one]))
             return report
         await durable.mark_failed(pending[0], error)
+        self.processor.tally.count([(pending[0].mailbox_id, Outcome.FAILED)])
         report.count(Outcome.FAILED, None)
         return report
 

@@ -8,16 +8,9 @@ from uuid import UUID
 
 from tortoise import fields
 
+from mailroom.choices import Provider as Provider  # re-exported, as the migrations name it
 from mailroom.models.base import Entity
 from mailroom.models.workspace import Member, Workspace
-
-
-class Provider(StrEnum):
-    IMPORT = "IMPORT"
-    FORWARDING = "FORWARDING"
-    IMAP = "IMAP"
-    GMAIL = "GMAIL"
-    MICROSOFT = "MICROSOFT"
 
 
 class MailboxStatus(StrEnum):

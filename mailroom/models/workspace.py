@@ -7,29 +7,11 @@ from uuid import UUID
 
 from tortoise import fields
 
+# Re-exported: the migrations and `mailroom.models` name them from here.
+from mailroom.choices import Plan as Plan
+from mailroom.choices import RecordCreationMode as RecordCreationMode
+from mailroom.choices import SenderPolicy as SenderPolicy
 from mailroom.models.base import Entity
-
-
-class Plan(StrEnum):
-    FREE = "FREE"
-    PLUS = "PLUS"
-    PRO = "PRO"
-    ENTERPRISE = "ENTERPRISE"
-
-
-class RecordCreationMode(StrEnum):
-    """Which participants the resolver turns into people and companies."""
-
-    ALL = "ALL"
-    SELECTIVE = "SELECTIVE"
-    NONE = "NONE"
-
-
-class SenderPolicy(StrEnum):
-    """How the forwarding gateway decides that mail really comes from a member."""
-
-    VERIFIED = "VERIFIED"  # DKIM or SPF must pass, aligned with the From domain
-    ADDRESS_ONLY = "ADDRESS_ONLY"  # the From address is enough (behind the operator's own MTA)
 
 
 class MemberRole(StrEnum):

@@ -8,22 +8,33 @@ Module      What it holds                                        Public names
 actors      who asks: a member, or the operator at the command   Actor, OPERATOR
             line; admins change settings, a mailbox's owner
             and admins manage it
-workspaces  creating one; its name, plan, record creation mode   create_workspace, get_workspace,
-            and sender policy                                    update_workspace,
+workspaces  creating, listing and removing them; their name,     create_workspace, get_workspace,
+            plan, record creation mode and sender policy         workspaces, workspace_size,
+                                                                 WorkspaceSize, remove_workspace,
+                                                                 update_workspace,
                                                                  set_record_creation_mode,
+                                                                 set_sender_policy,
                                                                  workspace_address
-members     members (no two share an address); their personal   add_member, get_member, members_of,
-            forwarding addresses                                 member_by_id, forwarding_address
-tokens      API tokens, kept as their hash                       create_token, hash_token,
-                                                                 token_holder
-blocklist   addresses and domains that make no records           add_blocklist_entry, blocklist_of,
+members     adding and removing members (admins; no two share    add_member, remove_member,
+            an address); finding them; their personal            RemovedMember, get_member,
+            forwarding addresses                                 members_of, member_by_id,
+                                                                 workspace_member,
+                                                                 forwarding_address
+tokens      API tokens, kept as their hash: made, listed and     issue_token, IssuedToken,
+            revoked by admins (a member may revoke their own)    create_token, tokens_of,
+                                                                 find_token, token_by_id,
+                                                                 revoke_token,
+                                                                 hash_token, token_holder
+blocklist   addresses and domains that make no records, and      add_blocklist_entry, blocklist_of,
+            the forms an entry may be written in                 find_blocklist_entry,
                                                                  remove_blocklist_entry
 plans       connected mailboxes per member, by plan              MAILBOXES_PER_MEMBER,
                                                                  check_room_for_mailbox
 mailboxes   finding a mailbox by address or id; what `mailbox     SYNCED_PROVIDERS, find_mailbox,
-            status` shows; removing one (its owner or an         mailbox_by_id, mailboxes_of,
-            admin); a member's import mailbox (made by           stored_messages, mailbox_statuses,
-            `sources.mailboxes`, named here for the callers)     remove_mailbox, import_mailbox
+            status` shows; removing one (its owner or an         mailbox_at, mailbox_by_id,
+            admin); a member's import mailbox (made by           mailboxes_of, stored_messages,
+            `sources.mailboxes`, named here for the callers)     sent_messages, mailbox_statuses,
+                                                                 remove_mailbox, import_mailbox
 connecting  connecting and reconnecting an IMAP mailbox: plan,   add_imap_mailbox,
             connection and login checks                          reconnect_imap_mailbox
 sharing     a mailbox's default sharing; sharing a thread        set_mailbox_sharing, share_thread,
@@ -48,24 +59,34 @@ from __future__ import annotations
 
 from mailroom.sources.mailboxes import import_mailbox
 from mailroom.workspace.actors import OPERATOR, Actor
-from mailroom.workspace.blocklist import add_blocklist_entry, blocklist_of, remove_blocklist_entry
+from mailroom.workspace.blocklist import (
+    add_blocklist_entry,
+    blocklist_of,
+    find_blocklist_entry,
+    remove_blocklist_entry,
+)
 from mailroom.workspace.connecting import add_imap_mailbox, reconnect_imap_mailbox
 from mailroom.workspace.contacts import contact_companies, contact_people, is_team_address
 from mailroom.workspace.mailboxes import (
     SYNCED_PROVIDERS,
     find_mailbox,
+    mailbox_at,
     mailbox_by_id,
     mailbox_statuses,
     mailboxes_of,
     remove_mailbox,
+    sent_messages,
     stored_messages,
 )
 from mailroom.workspace.members import (
+    RemovedMember,
     add_member,
     forwarding_address,
     get_member,
     member_by_id,
     members_of,
+    remove_member,
+    workspace_member,
 )
 from mailroom.workspace.plans import MAILBOXES_PER_MEMBER, check_room_for_mailbox
 from mailroom.workspace.records import (
@@ -78,14 +99,29 @@ from mailroom.workspace.records import (
 )
 from mailroom.workspace.sharing import set_mailbox_sharing, share_thread, unshare_thread
 from mailroom.workspace.threads import ThreadView, thread_views
-from mailroom.workspace.tokens import create_token, hash_token, token_holder
+from mailroom.workspace.tokens import (
+    IssuedToken,
+    create_token,
+    find_token,
+    hash_token,
+    issue_token,
+    revoke_token,
+    token_by_id,
+    token_holder,
+    tokens_of,
+)
 from mailroom.workspace.visibility import Access, Level, Viewer, access
 from mailroom.workspace.workspaces import (
+    WorkspaceSize,
     create_workspace,
     get_workspace,
+    remove_workspace,
     set_record_creation_mode,
+    set_sender_policy,
     update_workspace,
     workspace_address,
+    workspace_size,
+    workspaces,
 )
 
 __all__ = [
@@ -94,10 +130,13 @@ __all__ = [
     "SYNCED_PROVIDERS",
     "Access",
     "Actor",
+    "IssuedToken",
     "Level",
     "PersonChange",
+    "RemovedMember",
     "ThreadView",
     "Viewer",
+    "WorkspaceSize",
     "access",
     "add_blocklist_entry",
     "add_imap_mailbox",
@@ -110,13 +149,17 @@ __all__ = [
     "create_person",
     "create_token",
     "create_workspace",
+    "find_blocklist_entry",
     "find_mailbox",
+    "find_token",
     "forwarding_address",
     "get_member",
     "get_workspace",
     "hash_token",
     "import_mailbox",
     "is_team_address",
+    "issue_token",
+    "mailbox_at",
     "mailbox_by_id",
     "mailbox_statuses",
     "mailboxes_of",
@@ -126,15 +169,25 @@ __all__ = [
     "reconnect_imap_mailbox",
     "remove_blocklist_entry",
     "remove_mailbox",
+    "remove_member",
+    "remove_workspace",
+    "revoke_token",
+    "sent_messages",
     "set_mailbox_sharing",
     "set_record_creation_mode",
+    "set_sender_policy",
     "share_thread",
     "stored_messages",
     "thread_views",
+    "token_by_id",
     "token_holder",
+    "tokens_of",
     "unshare_thread",
     "update_company",
     "update_person",
     "update_workspace",
     "workspace_address",
+    "workspace_member",
+    "workspace_size",
+    "workspaces",
 ]

@@ -7,7 +7,10 @@ the mailbox saved, its password sealed by the vault.
 
 from __future__ import annotations
 
-from mailroom.errors import ConflictError, InvalidInputError
+import logging
+
+from mailroom import logs
+from mailroom.errors import ConflictError, InvalidInputError, SyncError
 from mailroom.models import Mailbox, MailboxStatus, Member, Provider, Workspace
 from mailroom.parsing.addresses.lists import normalize_address
 from mailroom.settings import Settings
@@ -18,11 +21,14 @@ from mailroom.sources.imap.accounts import (
     stored_connection,
 )
 from mailroom.sources.imap.client import Connection
+from mailroom.sources.imap.errors import kind
 from mailroom.vault import Vault
 from mailroom.workspace.actors import Actor, require_manager
 from mailroom.workspace.members import valid_address
 from mailroom.workspace.plans import check_room_for_mailbox
 from mailroom.workspace.store import conflict_if_taken
+
+log = logging.getLogger(__name__)
 
 
 async def add_imap_mailbox(
@@ -67,7 +73,7 @@ async def reconnect_imap_mailbox(
             f"{mailbox.address} has no stored credentials", mailbox=mailbox.address
         )
     secret = password if password is not None else imap_password(settings, mailbox)
-    await _check_connection(settings, connection_of(mailbox), secret)
+    await _check_connection(settings, connection_of(mailbox), secret, mailbox.address)
     await Mailbox.filter(id=mailbox.id).update(
         credentials=vault.seal({"password": secret}),
         status=MailboxStatus.PENDING,
@@ -80,11 +86,26 @@ async def reconnect_imap_mailbox(
     return mailbox
 
 
-async def _check_connection(settings: Settings, connection: Connection, password: str) -> None:
+async def _check_connection(
+    settings: Settings, connection: Connection, password: str, mailbox: str | None = None
+) -> None:
     if connection.security == "none" and not settings.imap_allow_private_hosts:
         # Only a server on this machine or its network may be reached in clear text.
         raise InvalidInputError(
             "an unencrypted connection (--security none) is only for local hosts, which "
             "settings do not allow (MAILROOM_IMAP_ALLOW_PRIVATE_HOSTS)"
         )
-    await check_login(settings, connection, password)
+    try:
+        await check_login(settings, connection, password)
+    except SyncError as error:
+        # What the server said, never the password tried.
+        line = logs.fields(
+            error,
+            mailbox=mailbox,
+            host=connection.host,
+            username=connection.username,
+            reason=kind(error),
+            error=str(error),
+        )
+        log.info("reconnect failed" if mailbox else "connect failed", extra=line)
+        raise

@@ -9,9 +9,9 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from mailroom.errors import NotFoundError
+from mailroom.errors import InvalidInputError, NotFoundError
 from mailroom.intake.removal import remove_mailbox as delete_mailbox
-from mailroom.models import Mailbox, MessageCopy, Provider, Workspace
+from mailroom.models import Direction, Mailbox, MessageCopy, Provider, Workspace
 from mailroom.parsing.addresses.lists import normalize_address
 from mailroom.workspace.actors import Actor, require_manager
 from mailroom.workspace.store import in_workspace
@@ -34,6 +34,31 @@ async def find_mailbox(workspace: Workspace, address: str) -> Mailbox:
     return mailbox
 
 
+async def mailbox_at(
+    workspace: Workspace, address: str, provider: Provider | None = None
+) -> Mailbox:
+    """Any mailbox of the workspace by its address: a member's import, forwarding and connected
+    mailboxes may share one, and then `provider` says which."""
+    normalized = normalize_address(address) or address.strip().lower()
+    query = Mailbox.filter(workspace=workspace, address=normalized)
+    if provider is not None:
+        query = query.filter(provider=provider)
+    found = await query.order_by("created_at")
+    if not found:
+        raise NotFoundError(
+            f"no mailbox {address} in workspace {workspace.slug!r}", workspace=workspace.slug
+        )
+    if len(found) > 1:
+        kinds = ", ".join(m.provider.value.lower() for m in found)
+        raise InvalidInputError(
+            f"{workspace.slug!r} has {len(found)} mailboxes at {normalized} ({kinds}): "
+            "name the kind of the one meant (--provider)",
+            workspace=workspace.slug,
+            mailbox=normalized,
+        )
+    return found[0]
+
+
 async def mailbox_by_id(
     workspace: Workspace, mailbox_id: UUID, provider: Provider | None = None
 ) -> Mailbox:
@@ -50,6 +75,11 @@ async def mailboxes_of(workspace_id: UUID) -> list[Mailbox]:
 async def stored_messages(mailbox_id: UUID) -> int:
     """How many messages the mailbox holds a copy of."""
     return await MessageCopy.filter(mailbox_id=mailbox_id).count()
+
+
+async def sent_messages(mailbox_id: UUID) -> int:
+    """How many of the mailbox's messages its owner sent."""
+    return await MessageCopy.filter(mailbox_id=mailbox_id, direction=Direction.OUTBOUND).count()
 
 
 async def remove_mailbox(actor: Actor, mailbox: Mailbox) -> int:

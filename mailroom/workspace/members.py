@@ -1,17 +1,20 @@
-"""A workspace's members: adding them (no two share an address), finding them, and their
-personal forwarding addresses."""
+"""A workspace's members: adding and removing them (admins only; no two share an address),
+finding them, and their personal forwarding addresses."""
 
 from __future__ import annotations
 
 import base64
 import secrets
+from dataclasses import dataclass
 from uuid import UUID
 
 from mailroom.errors import ConflictError, InvalidInputError, NotFoundError
-from mailroom.models import Member, MemberRole, Workspace
+from mailroom.intake.removal import remove_mailbox as delete_mailbox
+from mailroom.models import Mailbox, Member, MemberRole, ThreadShare, Workspace
 from mailroom.parsing.addresses.lists import normalize_address
 from mailroom.sources.smtp import recipients
-from mailroom.workspace.store import conflict_if_taken
+from mailroom.workspace.actors import OPERATOR, Actor, require_admin
+from mailroom.workspace.store import conflict_if_taken, in_workspace
 
 
 def valid_address(value: str, what: str = "") -> str:
@@ -30,9 +33,11 @@ async def add_member(
     admin: bool = False,
     aliases: list[str] | None = None,
     name: str | None = None,
+    by: Actor = OPERATOR,
 ) -> Member:
-    """Add a member; an address already used by another member (as address or alias) is refused,
-    since mail from it could not be told apart."""
+    """Add a member, as an admin (or the operator) may; an address already used by another
+    member (as address or alias) is refused, since mail from it could not be told apart."""
+    require_admin(by, workspace)
     address = valid_address(email, "member email")
     alias_set = sorted({valid_address(a, "alias") for a in aliases or []} - {address})
     taken = {a for m in await Member.filter(workspace=workspace) for a in m.addresses}
@@ -65,6 +70,38 @@ async def get_member(workspace: Workspace, email: str) -> Member:
     raise NotFoundError(
         f"no member {address} in workspace {workspace.slug!r}", workspace=workspace.slug
     )
+
+
+async def workspace_member(workspace: Workspace, member_id: UUID) -> Member:
+    """A member of the workspace by id."""
+    return await in_workspace(Member, workspace, member_id)
+
+
+@dataclass(frozen=True, slots=True)
+class RemovedMember:
+    member: Member  # as it was
+    mailboxes: int
+    messages: int  # the mail only their mailboxes had
+
+
+async def remove_member(actor: Actor, workspace: Workspace, member: Member) -> RemovedMember:
+    """Remove a member, as an admin may (the last admin stays). Each of their mailboxes goes as
+    `mailbox remove` removes one: the mail only it had goes, and every record stays; their
+    tokens and the threads they shared go with them."""
+    require_admin(actor, workspace)
+    admins = Member.filter(workspace_id=workspace.id, role=MemberRole.ADMIN)
+    if member.role is MemberRole.ADMIN and not await admins.exclude(id=member.id).exists():
+        raise ConflictError(
+            f"{member.email} is the last admin of {workspace.slug!r}: add another admin first",
+            workspace=workspace.slug,
+        )
+    boxes = await Mailbox.filter(workspace_id=workspace.id, owner_id=member.id)
+    messages = 0
+    for box in boxes:
+        messages += await delete_mailbox(box.id, workspace.id)
+    await ThreadShare.filter(workspace_id=workspace.id, shared_by_id=member.id).delete()
+    await member.delete()  # its tokens and the shares made to it go with it
+    return RemovedMember(member, len(boxes), messages)
 
 
 async def members_of(workspace_id: UUID) -> list[Member]:

@@ -1,12 +1,24 @@
-"""Workspaces and their settings: creating one, finding it by slug, and changing its name, plan,
-record creation mode and sender policy."""
+"""Workspaces and their settings: creating, listing and removing them, finding one by slug, and
+changing its name, plan, record creation mode and sender policy."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from mailroom.errors import ConflictError, InvalidInputError, NotFoundError
-from mailroom.models import Plan, RecordCreationMode, SenderPolicy, Workspace
+from mailroom.intake.removal import remove_workspace as delete_workspace
+from mailroom.models import (
+    Company,
+    Mailbox,
+    Member,
+    Message,
+    Person,
+    Plan,
+    RecordCreationMode,
+    SenderPolicy,
+    Workspace,
+)
 from mailroom.sources.smtp import recipients
 from mailroom.workspace.actors import Actor, require_admin
 from mailroom.workspace.store import conflict_if_taken
@@ -31,6 +43,38 @@ async def get_workspace(slug: str) -> Workspace:
     if workspace is None:
         raise NotFoundError(f"no workspace {slug!r}", workspace=slug)
     return workspace
+
+
+async def workspaces() -> list[Workspace]:
+    """Every workspace, by slug."""
+    return await Workspace.all().order_by("slug")
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceSize:
+    members: int
+    mailboxes: int
+    messages: int
+    people: int
+    companies: int
+
+
+async def workspace_size(workspace: Workspace) -> WorkspaceSize:
+    """What the workspace holds: what `workspace list` shows and removing it takes away."""
+    where = {"workspace_id": workspace.id}
+    return WorkspaceSize(
+        members=await Member.filter(**where).count(),
+        mailboxes=await Mailbox.filter(**where).count(),
+        messages=await Message.filter(**where).count(),
+        people=await Person.filter(**where).count(),
+        companies=await Company.filter(**where).count(),
+    )
+
+
+async def remove_workspace(workspace: Workspace) -> None:
+    """Remove a workspace with everything in it: members, tokens, mailboxes, mail, people and
+    companies. The operator's verb: no member may."""
+    await delete_workspace(workspace.id)
 
 
 async def update_workspace(
@@ -64,6 +108,14 @@ async def set_record_creation_mode(
     require_admin(actor, workspace)
     workspace.record_creation_mode = mode
     await workspace.save(update_fields=["record_creation_mode"])
+    return workspace
+
+
+async def set_sender_policy(actor: Actor, workspace: Workspace, policy: SenderPolicy) -> Workspace:
+    """Admins only: how the forwarding gateway decides that mail comes from a member."""
+    require_admin(actor, workspace)
+    workspace.sender_policy = policy
+    await workspace.save(update_fields=["sender_policy"])
     return workspace
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 from mailroom.intake import Intake
 from mailroom.intake.port import Incoming
-from mailroom.models import Mailbox, NameSource, Person, RecordCreationMode
+from mailroom.models import Mailbox, NameSource, Person, PersonEmail, RecordCreationMode
 from mailroom.workspace import add_member
 from tests.graphql.conftest import Api, Team
 from tests.helpers import BASE_DATE, message
@@ -325,3 +325,41 @@ async def test_timelines_page_through_ties(api: Api, team: Team) -> None:
         assert seen == sorted(seen, reverse=True), name
         orders.append(seen)
     assert orders[0] == orders[1] == orders[2]
+
+
+async def test_mail_from_other_time_zones_is_in_order_of_the_instant(api: Api, team: Team) -> None:
+    """A reply written at 08:40 in New York (13:40 UTC) is newer than a message of 10:12 in
+    London, and its sender's offset changes nothing: pages, filters and figures compare
+    instants."""
+    london = datetime(2026, 3, 2, 10, 12, tzinfo=UTC)
+    new_york = datetime(2026, 3, 2, 8, 40, tzinfo=timezone(timedelta(hours=-5)))
+    berlin = datetime(2026, 3, 2, 12, 0, tzinfo=timezone(timedelta(hours=1)))  # 11:00 UTC
+    for number, (sender, to, date) in enumerate(
+        [
+            ("jane@globex.com", "alice@acme.com", london),
+            ("alice@acme.com", "jane@globex.com", new_york),
+            ("jane@globex.com", "alice@acme.com", berlin),
+        ]
+    ):
+        await _ingest(
+            team.alice_box, message(sender=sender, to=to, date=date, message_id=f"<z{number}@x>")
+        )
+    query = """query($f: EmailFilter) { emails(filter: $f) { nodes { sentAt } } }"""
+
+    async def sent(**where: str) -> list[datetime]:
+        data = await api.data(team.alice_token, query, {"f": where})
+        return [datetime.fromisoformat(n["sentAt"]) for n in data["emails"]["nodes"]]
+
+    assert await sent() == [new_york, berlin, london]
+    after = datetime(2026, 3, 2, 6, 0, tzinfo=timezone(timedelta(hours=-5)))  # 11:00 UTC
+    assert await sent(sentAfter=after.isoformat()) == [new_york, berlin]
+    people = await api.data(
+        team.alice_token,
+        '{ people(filter: {email: "jane@globex.com"}) { nodes { messages(first: 3) { nodes { sentAt } } } } }',
+    )
+    [jane] = people["people"]["nodes"]
+    times = [datetime.fromisoformat(n["sentAt"]) for n in jane["messages"]["nodes"]]
+    assert times == [new_york, berlin, london]
+    address = await PersonEmail.get(workspace_id=team.workspace.id, address="jane@globex.com")
+    person = await Person.get(id=address.person_id)
+    assert (person.first_email_at, person.last_email_at) == (london, new_york)

@@ -21,6 +21,7 @@ from mailroom.graphql.endpoint import GraphQLEndpoint
 from mailroom.graphql.schema import schema_sdl
 from mailroom.intake import Intake
 from mailroom.intake.port import Incoming
+from mailroom.logs import JsonFormatter, TextFormatter, record_fields
 from mailroom.settings import Settings
 from tests.graphql.conftest import Api, Team, api_settings
 from tests.helpers import BASE_DATE, message
@@ -186,6 +187,8 @@ async def test_a_page_of_people_costs_the_same_queries_at_any_size(
     ]
     await Intake().ingest(team.alice_box, [Incoming(raw) for raw in raws])
 
+    # A token's first use of the minute records when it was used: not a cost of the page.
+    await api.data(team.bob_token, "{ me { email } }")
     counts = {}
     for size in (10, 50):
         counter.statements.clear()
@@ -343,6 +346,31 @@ async def test_query_text_never_reaches_the_log(
     unknown = f'{{ people(filter: {{name: "{secret}"}}) {{ nodes {{ nope }} }} }}'
     assert (await api.query(team.alice_token, unknown))["errors"]
     assert secret not in caplog.text
+
+
+async def test_a_clients_bad_query_is_one_line_at_info_without_a_traceback(
+    api: Api, team: Team, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A client's mistake is the client's to read in the response; the operator sees that one
+    happened, where, and whose, and never the query's text (with its literal values)."""
+    caplog.set_level(logging.DEBUG)
+    secret = "12345678"  # a value a validation error's message would quote
+    bad = f"{{ people(filter: {{name: {secret}}}) {{ nodes {{ id }} }} }}"
+    assert (await api.query(team.alice_token, bad))["errors"]
+    [line] = [r for r in caplog.records if r.name == "mailroom.graphql.schema"]
+    assert (line.levelno, line.getMessage(), line.exc_info) == (
+        logging.INFO,
+        "refused a GraphQL request",
+        None,
+    )
+    assert record_fields(line) == {
+        "where": "line 1 column 25",
+        "error": "invalid",
+        "workspace": "acme",
+        "member": "alice@acme.com",
+    }
+    rendered = JsonFormatter().format(line) + TextFormatter().format(line)
+    assert secret not in rendered and secret not in caplog.text
 
 
 async def test_a_message_naming_thousands_of_addresses_shows_a_page_of_them(

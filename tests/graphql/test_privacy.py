@@ -66,7 +66,7 @@ def cli_import(settings: Settings, member: str, path: Path) -> None:
         "MAILROOM_DATA_DIR": str(settings.data_dir),
         "MAILROOM_NORMALIZE_WORKERS": "0",
     }
-    command = ["ingest", "--workspace", "acme", "--mailbox", member, str(path)]
+    command = ["ingest", "acme", member, str(path)]
     result = subprocess.run(
         [sys.executable, "-m", "mailroom", *command],
         env=env,

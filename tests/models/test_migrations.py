@@ -8,7 +8,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -27,7 +27,15 @@ from mailroom.intake import Intake
 from mailroom.intake.port import Incoming, Outcome
 from mailroom.intake.process import dedupe_key
 from mailroom.intake.rows import attachment_rows, message_row
-from mailroom.models import Attachment, Direction, Mailbox, Message, MessageCopy, RawMessage
+from mailroom.models import (
+    Attachment,
+    Direction,
+    Mailbox,
+    Message,
+    MessageCopy,
+    Person,
+    RawMessage,
+)
 from mailroom.models.bulk import insert_rows
 from mailroom.parsing.normalize import normalize
 from mailroom.settings import Settings
@@ -189,3 +197,60 @@ def _pre_0006_identity(envelope: Envelope) -> str:
         envelope.text or envelope.html or "",
     ]
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+async def test_times_written_with_their_senders_offsets_are_rewritten_in_utc(
+    tmp_path: Path,
+) -> None:
+    """SQLite compares times as text: before 0008 a time from mail kept its sender's offset, so
+    08:40 -05:00 sorted before 10:12 +00:00. The upgrade writes them in UTC and recomputes the
+    first and last email of people and companies that were taken over that text."""
+    url = f"sqlite://{tmp_path / 'old.sqlite3'}"
+    config = tortoise_config(url)
+    await migrate(config=config, target="models.0007_internet_message_id")
+    await Tortoise.close_connections()
+    london = datetime(2026, 3, 2, 10, 12, tzinfo=UTC)
+    new_york = datetime(2026, 3, 2, 8, 40, tzinfo=timezone(timedelta(hours=-5)))
+    async with database_at(config):
+        team = await make_team()
+        raws = [
+            message(sender="jane@globex.com", to="alice@acme.com", date=london, message_id="<l@x>"),
+            message(
+                sender="alice@acme.com", to="jane@globex.com", date=new_york, message_id="<n@x>"
+            ),
+        ]
+        await Intake().ingest(team.alice_box, [Incoming(raw) for raw in raws])
+        # As 0007 wrote them: each time in its sender's offset, figures as MIN/MAX of that text.
+        connection = connections.get("default")
+        await connection.execute_script(
+            "UPDATE message SET sent_at = '2026-03-02 08:40:00-05:00'"
+            " WHERE internet_message_id = 'n@x';"
+            "UPDATE participant SET sent_at = (SELECT sent_at FROM message m"
+            " WHERE m.id = participant.message_id);"
+            "UPDATE interaction SET occurred_at = (SELECT sent_at FROM message m"
+            " WHERE m.id = interaction.message_id);"
+            "UPDATE thread SET last_message_at = '2026-03-02 08:40:00-05:00';"
+            "UPDATE person SET last_email_at = (SELECT MAX(occurred_at) FROM interaction i"
+            " WHERE i.person_id = person.id);"
+        )
+        _, [[stale]] = await connection.execute_query(
+            "SELECT last_email_at FROM person WHERE last_email_at IS NOT NULL"
+        )
+        assert stale == "2026-03-02 10:12:00+00:00"  # the wrong one: the text is larger
+    await migrate(config=config)
+    await Tortoise.close_connections()
+    async with database(Settings(database_url=url), create=False):
+        connection = connections.get("default")
+        for table, column in (
+            ("message", "sent_at"),
+            ("participant", "sent_at"),
+            ("interaction", "occurred_at"),
+            ("thread", "last_message_at"),
+            ("person", "last_email_at"),
+        ):
+            _, rows = await connection.execute_query(f"SELECT {column} FROM {table}")
+            assert rows and all(str(row[0]).endswith("+00:00") for row in rows), table
+        ordered = await Message.all().order_by("-sent_at").values_list("sent_at", flat=True)
+        assert ordered == [new_york, london]
+        person = await Person.filter(last_email_at__not_isnull=True).get()
+        assert (person.first_email_at, person.last_email_at) == (london, new_york)

@@ -4,6 +4,7 @@ refusal becomes."""
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -60,9 +61,25 @@ async def _connected(team: Team, n: int) -> None:
 
 def test_a_blocklist_value_is_an_address_or_a_registrable_domain() -> None:
     assert blocklist_value(" Spam@Hooli.com ") == (BlockKind.ADDRESS, "spam@hooli.com")
-    assert blocklist_value(".Mail.Hooli.com") == (BlockKind.DOMAIN, "mail.hooli.com")
-    for bad in ("hooli", "co.uk", "spam@", "@@hooli.com x"):
-        with pytest.raises(InvalidInputError, match="neither an email address nor a domain"):
+    assert blocklist_value("<spam@hooli.com>") == (BlockKind.ADDRESS, "spam@hooli.com")
+    for domain in (".Mail.Hooli.com", "@mail.hooli.com", "mail.hooli.com."):
+        assert blocklist_value(domain) == (BlockKind.DOMAIN, "mail.hooli.com"), domain
+    for url in ("https://Mail.Hooli.com/x?y=1", "http://user:pw@mail.hooli.com:8080"):
+        assert blocklist_value(url) == (BlockKind.DOMAIN, "mail.hooli.com")
+    assert blocklist_value("bücher.de") == blocklist_value("xn--bcher-kva.de")
+    for bad, reason in (
+        ("hooli", "not a domain an organisation holds"),
+        ("co.uk", "not a domain an organisation holds"),
+        ("spam@", "not a valid email address"),
+        ("Spam <spam@hooli.com>", "not a valid email address"),
+        ("@@hooli.com x", "neither an email address nor a domain"),
+        ("hooli.com/offers", "neither an email address nor a domain"),
+        ("*@hooli.com", "is a pattern"),
+        ("https://", "without a host name"),
+        ("[192.0.2.1]", "IP address"),
+        ("  ", "cannot be empty"),
+    ):
+        with pytest.raises(InvalidInputError, match=re.escape(reason)):
             blocklist_value(bad)
 
 

@@ -1,1 +1,2 @@
-"""The API's workspace: types, queries and mutations."""
+"""The API's workspace: types, queries, settings mutations, and its members and their tokens
+(`members`)."""

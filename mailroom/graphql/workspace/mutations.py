@@ -1,5 +1,5 @@
-"""Workspace settings: the record creation mode and the blocklist (admins only, as the service
-layer decides)."""
+"""Workspace settings: the record creation mode, the sender policy and the blocklist (admins
+only, as the service layer decides)."""
 
 from __future__ import annotations
 
@@ -13,12 +13,19 @@ from mailroom.graphql.ids import parse_id
 from mailroom.graphql.workspace.types import (
     BlocklistEntryType,
     RecordCreationModeType,
+    SenderPolicyType,
     WorkspaceType,
 )
-from mailroom.models import RecordCreationMode
-from mailroom.workspace import add_blocklist_entry, remove_blocklist_entry, set_record_creation_mode
+from mailroom.models import RecordCreationMode, SenderPolicy
+from mailroom.workspace import (
+    add_blocklist_entry,
+    remove_blocklist_entry,
+    set_record_creation_mode,
+    set_sender_policy,
+)
 
 SetModeResult = Annotated[WorkspaceType | Forbidden, strawberry.union("SetModeResult")]
+SetPolicyResult = Annotated[WorkspaceType | Forbidden, strawberry.union("SetSenderPolicyResult")]
 BlocklistResult = Annotated[
     BlocklistEntryType | Forbidden | InvalidInput | Conflict, strawberry.union("BlocklistResult")
 ]
@@ -41,8 +48,18 @@ class WorkspaceMutations:
         return WorkspaceType.of(workspace)
 
     @mutation
+    async def set_sender_policy(self, info: Info, policy: SenderPolicyType) -> SetPolicyResult:
+        """How the forwarding gateway decides that mail comes from a member."""
+        context = info.context
+        workspace = await set_sender_policy(
+            context.actor, context.workspace, SenderPolicy(policy.value)
+        )
+        return WorkspaceType.of(workspace)
+
+    @mutation
     async def add_blocklist_entry(self, info: Info, value: str) -> BlocklistResult:
-        """An address, or a domain (which covers its subdomains)."""
+        """An address (sales@spam.com), a domain (spam.com, which covers its subdomains),
+        @spam.com, or a web address (https://spam.com), of which the host counts."""
         context = info.context
         return BlocklistEntryType.of(
             await add_blocklist_entry(context.actor, context.workspace, value)

@@ -1,4 +1,5 @@
-"""The workspace, its members, mailboxes and blocklist, as the API shows them."""
+"""The workspace, its members, their API tokens, its mailboxes and blocklist, as the API shows
+them."""
 
 from __future__ import annotations
 
@@ -11,8 +12,14 @@ from strawberry.permission import PermissionExtension
 
 from mailroom.graphql.context import Info
 from mailroom.graphql.permissions import IsAdmin, IsAdminOrMailboxOwner
-from mailroom.models import BlocklistEntry, Mailbox, Member, Workspace
-from mailroom.workspace import blocklist_of, member_by_id, members_of, stored_messages
+from mailroom.models import ApiToken, BlocklistEntry, Mailbox, Member, Workspace
+from mailroom.workspace import (
+    blocklist_of,
+    member_by_id,
+    members_of,
+    stored_messages,
+    tokens_of,
+)
 
 
 @strawberry.enum(name="RecordCreationMode")
@@ -20,6 +27,17 @@ class RecordCreationModeType(Enum):
     ALL = "ALL"
     SELECTIVE = "SELECTIVE"
     NONE = "NONE"
+
+
+@strawberry.enum(
+    name="SenderPolicy",
+    description="How the forwarding gateway decides that mail comes from a member: VERIFIED, "
+    "it must pass DKIM or SPF aligned with its From; ADDRESS_ONLY, the From address is enough "
+    "(behind the operator's own mail server).",
+)
+class SenderPolicyType(Enum):
+    VERIFIED = "VERIFIED"
+    ADDRESS_ONLY = "ADDRESS_ONLY"
 
 
 @strawberry.enum(name="SharingLevel")
@@ -45,6 +63,29 @@ class MemberType:
             aliases=list(row.aliases),
             role=row.role.value,
             name=row.name,
+        )
+
+
+@strawberry.type(name="ApiToken")
+class ApiTokenType:
+    """A token's record; the token itself is shown once, when it is made, and never kept."""
+
+    id: strawberry.ID
+    prefix: str = strawberry.field(description="The token's first characters.")
+    member: MemberType
+    created_at: datetime
+    last_used_at: datetime | None = strawberry.field(
+        description="To within a quarter of an hour; null if never used."
+    )
+
+    @classmethod
+    def of(cls, row: ApiToken, member: Member) -> ApiTokenType:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            prefix=row.prefix,
+            member=MemberType.of(member),
+            created_at=row.created_at,
+            last_used_at=row.last_used_at,
         )
 
 
@@ -124,7 +165,7 @@ class WorkspaceType:
     name: str
     plan: str
     record_creation_mode: RecordCreationModeType
-    sender_policy: str
+    sender_policy: SenderPolicyType
 
     @strawberry.field
     async def members(self, info: Info) -> list[MemberType]:
@@ -134,6 +175,15 @@ class WorkspaceType:
     async def blocklist(self, info: Info) -> list[BlocklistEntryType] | None:
         return [BlocklistEntryType.of(b) for b in await blocklist_of(info.context.workspace.id)]
 
+    @strawberry.field(  # type: ignore[untyped-decorator]
+        permission_classes=[IsAdmin],
+        description="The tokens that work, oldest first. For admins only.",
+    )
+    async def api_tokens(self, info: Info) -> list[ApiTokenType] | None:
+        context = info.context
+        rows = await tokens_of(context.actor, context.workspace)
+        return [ApiTokenType.of(row, row.member) for row in rows]
+
     @classmethod
     def of(cls, row: Workspace) -> WorkspaceType:
         return cls(
@@ -142,5 +192,5 @@ class WorkspaceType:
             name=row.name,
             plan=row.plan.value,
             record_creation_mode=RecordCreationModeType(row.record_creation_mode.value),
-            sender_policy=row.sender_policy.value,
+            sender_policy=SenderPolicyType(row.sender_policy.value),
         )

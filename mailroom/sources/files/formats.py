@@ -9,6 +9,11 @@ only that message in memory. Messages are split exactly as the library splits th
 Nothing here raises for a bad input: a path that holds no mail, a file that cannot be read, a
 Maildir message that vanished are each an `Unreadable`, found beside the mail, so that a batch
 reports them and goes on with the rest.
+
+A file is a message, or an mbox, when it starts with a mail header block (after an mbox's
+`From ` line): lines of `Name: value`, at least one of them a field that mail has and other
+`Name: value` text does not (From, Date, Subject, Received, ...). `/etc/passwd`, a log or
+a YAML file is not mail, and stored as a message it would head every list sorted by date.
 """
 
 from __future__ import annotations
@@ -21,9 +26,20 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-# A first line that starts a header field ("Received: ...", "From: ..."), blanks before the
-# colon allowed ("Subject : ...", RFC 5322's obsolete syntax, which real mail has).
-_HEADER_LINE = re.compile(rb"^[\x21-\x39\x3b-\x7e]+[ \t]*:")
+# A line that starts a header field ("Received: ...", "From: ..."): a name of printable
+# characters but the colon, blanks before the colon allowed ("Subject : ...", RFC 5322's
+# obsolete syntax, which real mail has).
+_FIELD = re.compile(rb"([\x21-\x39\x3b-\x7e]+)[ \t]*:")
+# Fields that say a header block is mail's: one of them is enough.
+_MAIL_FIELDS = frozenset(
+    b"""
+    from sender reply-to to cc bcc date subject message-id in-reply-to references received
+    return-path delivered-to mime-version content-type
+    """.split()
+)
+# How much of a file is read to tell what it is: header blocks of real mail (Received chains,
+# DKIM and ARC signatures) run to several kilobytes.
+_SNIFF_BYTES = 16 * 1024
 _OLE_MAGIC = bytes.fromhex("d0cf11e0a1b11ae1")
 
 
@@ -124,19 +140,42 @@ def _sniff(path: Path) -> tuple[Kind | None, str]:
         return None, "not a regular file"
     try:
         with path.open("rb") as file:
-            head = file.read(1024)
+            head = file.read(_SNIFF_BYTES)
     except OSError as error:
         return None, _cannot("read", error)
+    text = head.lstrip(b"\r\n")
     # First: `From :a@x.org` is a header, where an mbox's `From ` line has no colon after it.
-    if _HEADER_LINE.match(head.lstrip(b"\r\n")):
-        return Kind.MESSAGE, ""
-    if head.startswith(b"From "):
-        return Kind.MBOX, ""
-    if head.startswith(_OLE_MAGIC):
+    if _FIELD.match(text):
+        if _mail_header_block(text):
+            return Kind.MESSAGE, ""
+    elif head.startswith(b"From "):
+        if _mail_header_block(head.partition(b"\n")[2]):
+            return Kind.MBOX, ""
+    elif head.startswith(_OLE_MAGIC):
         return None, "an Outlook .msg file (export it as .eml or mbox)"
     if not head:
         return None, "empty file"
     return None, "not an email message, mbox or Maildir"
+
+
+def _mail_header_block(text: bytes) -> bool:
+    """Whether `text` (the start of a file) is a mail header block: `Name: value` lines and
+    their continuations, one of them a field of `_MAIL_FIELDS`. The block ends at a blank line,
+    at the end of `text`, or (as the standard library's parser reads mail whose blank line is
+    missing) at the first line that is not a field, so long as one came before."""
+    mail = False
+    for index, line in enumerate(text.splitlines()):
+        if not line:
+            break
+        if line[:1] in (b" ", b"\t"):
+            if index == 0:
+                return False
+            continue
+        field = _FIELD.match(line)
+        if field is None:
+            break
+        mail = mail or field.group(1).lower() in _MAIL_FIELDS
+    return mail
 
 
 def count(source: Source) -> int:

@@ -29,6 +29,7 @@ __all__ = [
     "SyncError",
     "TransientError",
     "describe",
+    "kind",
     "translated",
 ]
 T = TypeVar("T")
@@ -67,3 +68,13 @@ def describe(error: BaseException) -> str:
     if text.startswith("b'") or text.startswith('b"'):
         text = text[2:-1]
     return text or type(error).__name__
+
+
+def kind(error: SyncError) -> str:
+    """The class of a sync error by what is done about it, for logs and metrics: auth,
+    protocol, transient (or error, for a SyncError of no class)."""
+    if isinstance(error, AuthError):
+        return "auth"
+    if isinstance(error, ProtocolError):
+        return "protocol"
+    return "transient" if isinstance(error, TransientError) else "error"

@@ -16,19 +16,22 @@ import logging
 import os
 import random
 import socket
+import time
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from tortoise.expressions import Q
 
+from mailroom import logs
 from mailroom.intake import Intake
 from mailroom.intake.port import IngestReport
+from mailroom.metrics import SYNC_PASS_SECONDS, SYNC_PASSES
 from mailroom.models import FolderCursor, Mailbox, MailboxStatus, Provider
 from mailroom.models.bulk import uuids
 from mailroom.settings import Settings
 from mailroom.sources.imap.accounts import connection_of, imap_password
 from mailroom.sources.imap.client import ImapSession
-from mailroom.sources.imap.errors import AuthError, SyncError, TransientError
+from mailroom.sources.imap.errors import AuthError, SyncError, TransientError, kind
 from mailroom.sources.imap.folders import Folder, choose_folders
 from mailroom.sources.imap.meter import SessionLimits
 from mailroom.sources.imap.sync import FolderSync
@@ -37,6 +40,7 @@ log = logging.getLogger(__name__)
 FAILED_AFTER = 8  # consecutive failures
 LEASE = timedelta(minutes=2)
 OWNER = f"{socket.gethostname()}:{os.getpid()}"
+PROVIDER = Provider.IMAP.value  # the metrics' label
 
 
 class MailboxSync:
@@ -83,7 +87,9 @@ class MailboxSync:
                 await self._failed(mailbox, error)
                 await asyncio.sleep(self._backoff(mailbox.failures))
             except Exception as error:  # noqa: BLE001 - a bug or a database outage: retry
-                log.exception("%s: sync failed unexpectedly", mailbox.address)
+                log.exception(
+                    "sync failed unexpectedly", extra=logs.fields(mailbox=mailbox.address)
+                )
                 await self._failed(mailbox, TransientError(f"{type(error).__name__}: {error}"))
                 await asyncio.sleep(self._backoff(mailbox.failures))
 
@@ -128,6 +134,7 @@ class MailboxSync:
             watchdog.cancel()
 
     async def _sync_folders(self, mailbox: Mailbox, session: ImapSession) -> IngestReport:
+        started = time.monotonic()
         folders = choose_folders(await session.folders())
         first = not await FolderCursor.filter(mailbox_id=mailbox.id, low_uid=1).exists()
         if first and mailbox.status is not MailboxStatus.SYNCING:
@@ -143,6 +150,7 @@ class MailboxSync:
         mailbox.status, mailbox.failures = MailboxStatus.ACTIVE, 0
         mailbox.last_synced_at = datetime.now(UTC)
         await mailbox.save(update_fields=["status", "failures", "last_synced_at"])
+        _synced(mailbox, [f.name for f in folders], report, sync.removed, started, first=first)
         return report
 
     async def _wait(self, mailbox: Mailbox, session: ImapSession) -> None:
@@ -158,7 +166,10 @@ class MailboxSync:
         deadline = asyncio.get_running_loop().time() + interval
         while (left := deadline - asyncio.get_running_loop().time()) > 0:
             if await session.idle(min(left, self.settings.imap_idle_renew)):
-                await self._folder_sync(mailbox, session).run(Folder(inbox.name, "inbox"))
+                started = time.monotonic()
+                sync = self._folder_sync(mailbox, session)
+                report = await sync.run(Folder(inbox.name, "inbox"))
+                _synced(mailbox, [inbox.name], report, sync.removed, started)
                 await session.select(inbox.name)
             await _lease(mailbox)
 
@@ -170,13 +181,52 @@ class MailboxSync:
             mailbox.status = MailboxStatus.NEEDS_REAUTH
         elif mailbox.failures >= FAILED_AFTER:
             mailbox.status = MailboxStatus.FAILED
-        log.warning("%s: %s (%s)", mailbox.address, error, mailbox.status)
         await mailbox.save(update_fields=["failures", "last_error", "last_error_at", "status"])
+        SYNC_PASSES.labels(PROVIDER, kind(error)).inc()
+        log.warning(
+            "sync failed",
+            extra=logs.fields(
+                error,
+                mailbox=mailbox.address,
+                reason=kind(error),
+                error=str(error),
+                status=mailbox.status.value,
+                failures=mailbox.failures,
+            ),
+        )
 
     def _backoff(self, failures: int) -> float:
         """Exponential, capped, with full jitter so that many mailboxes do not retry in step."""
         ceiling = min(self.settings.imap_max_backoff, 2.0 ** min(failures, 20))
         return random.uniform(ceiling / 2, ceiling)
+
+
+def _synced(
+    mailbox: Mailbox,
+    folders: list[str],
+    report: IngestReport,
+    removed: int,
+    started: float,
+    *,
+    first: bool = False,
+) -> None:
+    """Count a pass and log it: at INFO when it changed something (or was the first), at DEBUG
+    otherwise, since every mailbox is looked at every `imap_poll_interval`."""
+    seconds = time.monotonic() - started
+    SYNC_PASSES.labels(PROVIDER, "ok").inc()
+    SYNC_PASS_SECONDS.labels(PROVIDER).observe(seconds)
+    changed = first or report.new or report.duplicate or report.failed or removed
+    line = logs.fields(
+        mailbox=mailbox.address,
+        folders=",".join(folders),
+        new=report.new,
+        duplicate=report.duplicate,
+        failed=report.failed or None,
+        removed=removed,
+        seconds=round(seconds, 3),
+        status=mailbox.status.value,
+    )
+    log.log(logging.INFO if changed else logging.DEBUG, "synced", extra=line)
 
 
 async def _set_status(mailbox: Mailbox, status: MailboxStatus) -> None:
@@ -208,12 +258,18 @@ class ImapPoller:
     def start(self) -> None:
         self._looking = asyncio.create_task(self._look(), name="imap-poller")
 
+    @property
+    def running(self) -> bool:
+        """Looking for mailboxes and syncing them: started and not stopped."""
+        return self._looking is not None and not self._looking.done()
+
     async def stop(self) -> None:
         tasks = [*self._tasks.values(), *([self._looking] if self._looking else [])]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.clear()
+        self._looking = None
 
     async def _look(self) -> None:
         while True:

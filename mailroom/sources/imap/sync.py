@@ -50,6 +50,7 @@ class FolderSync:
     batch_size: int = 200
     qresync: bool = False
     batch_bytes: int = 32 * 1024 * 1024
+    removed: int = 0  # copies removed because the server no longer has them, in all runs
 
     async def run(self, folder: Folder) -> IngestReport:
         """Bring the folder up to date; returns what was stored."""
@@ -239,6 +240,7 @@ class FolderSync:
         if gone:
             keys = [item_key(folder.name, state.uidvalidity, uid) for uid in gone]
             removed = await remove_items(self.mailbox.workspace_id, self.mailbox.id, keys)
+            self.removed += len(gone)
             log.info(
                 "%s %s: %d deleted at the server (%d messages removed)",
                 self.mailbox.address,
@@ -272,6 +274,7 @@ class FolderSync:
         )
         if stale:
             await remove_items(self.mailbox.workspace_id, self.mailbox.id, [str(s) for s in stale])
+            self.removed += len(stale)
 
 
 def item_key(folder: str, uidvalidity: int, uid: int) -> str:

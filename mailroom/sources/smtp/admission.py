@@ -43,11 +43,12 @@ class Delivery:
 
 
 class Refused(Exception):
-    """The message is refused; `reply` says why, in SMTP terms."""
+    """The message is refused with the reply `kind` (its text filled with `values`)."""
 
-    def __init__(self, reply: str) -> None:
-        super().__init__(reply)
-        self.reply = reply
+    def __init__(self, kind: Reply, **values: object) -> None:
+        super().__init__(kind.format(**values))
+        self.kind = kind
+        self.values = values
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +83,7 @@ async def admit(
     """The deliveries for a message, one per member; `Refused` if any recipient refuses it
     (so that nothing accepted is silently dropped for another recipient)."""
     if letter.sender is None:
-        raise Refused(Reply.NO_FROM.format())
+        raise Refused(Reply.NO_FROM)
     deliveries: dict[object, Delivery] = {}
     for recipient in recipients:
         delivery = _delivery(letter, recipient, await members_of(recipient))
@@ -97,13 +98,13 @@ def _delivery(letter: Letter, recipient: Recipient, members: dict[str, Member]) 
     owner = recipient.member
     if owner is None:
         if sender not in members:
-            raise Refused(Reply.NOT_A_MEMBER.format(sender=sender))
+            raise Refused(Reply.NOT_A_MEMBER, sender=sender)
         return Delivery(members[sender], Kind.FROM_MEMBER)
     if sender in owner.addresses:
         return Delivery(owner, Kind.FROM_MEMBER)
     if _forwarded_by(letter, owner):
         return Delivery(owner, Kind.AUTO_FORWARD)
-    raise Refused(Reply.NOT_THIS_MEMBER.format())
+    raise Refused(Reply.NOT_THIS_MEMBER)
 
 
 def _forwarded_by(letter: Letter, member: Member) -> bool:
@@ -126,4 +127,4 @@ async def _check_authentic(letter: Letter, delivery: Delivery, verdict: Verdict)
         verdict.aligned(a.rpartition("@")[2]) for a in delivery.member.addresses
     ):
         return
-    raise Refused(Reply.NOT_AUTHENTICATED.format(sender=sender, domain=domain))
+    raise Refused(Reply.NOT_AUTHENTICATED, sender=sender, domain=domain)

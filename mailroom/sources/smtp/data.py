@@ -8,7 +8,7 @@ dot, as RFC 5321 (4.2.5) has it.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mailroom.sources.smtp.inflight import Claim
 from mailroom.sources.smtp.replies import Reply
@@ -20,6 +20,7 @@ END = b".\r\n"
 class Received:
     content: bytes  # dot-unstuffed, CRLF line ends; empty if refused
     refusal: Reply | None = None
+    size: int = field(default=0, compare=False)  # bytes the client sent, refused or not
 
 
 async def read_data(
@@ -50,7 +51,7 @@ async def read_data(
                 claim.release()
             continue
         body += line[1:] if line.startswith(b".") else line
-    return Received(b"" if refusal else bytes(body), refusal)
+    return Received(b"" if refusal else bytes(body), refusal, size)
 
 
 def _refusal(line: bytes, size: int, claim: Claim, max_bytes: int, max_line: int) -> Reply | None:

@@ -1,19 +1,26 @@
-"""The gateway's view of workspaces, members and forwarding mailboxes, cached for a moment.
+"""The gateway's view of workspaces, members and forwarding mailboxes.
 
 Every message needs its recipients, the workspace's members and their mailboxes. Read from the
 database each time, they queue behind the writes that the database takes one at a time, and
-limit the gateway to a few hundred messages a second (bench/smtp.py). Entries live a few
-seconds, so a change (a new member, a rotated forwarding address) takes effect within that.
+limit the gateway to a few hundred messages a second (bench/smtp.py). So the lookups are cached
+for a few seconds: a new member or a rotated forwarding address takes effect within that.
+
+A workspace's settings are not cached: each recipient's workspace (its sender policy, and
+whether it still exists) is read by a query that starts after the recipient was named, so that
+`mailroom workspace set`, from any process, is obeyed by the next message. Recipients named
+while such a read runs share the next one: one read at a time, however many sessions wait.
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 from uuid import UUID
 
-from mailroom.models import Mailbox, Member
+from mailroom.models import Mailbox, Member, Workspace
 from mailroom.sources.mailboxes import forwarding_mailbox
 from mailroom.sources.smtp.recipients import Recipient, find_recipient
 
@@ -40,17 +47,56 @@ class _Expiring(Generic[K, V]):
         return value
 
 
+class _Current:
+    """Workspaces as they are now: each asked for is read by a query that starts after the
+    asking, and all those asked for while one query runs are read together by the next."""
+
+    def __init__(self) -> None:
+        self._wanted: set[UUID] = set()
+        self._next: asyncio.Future[dict[UUID, Workspace]] | None = None
+        self._reader: asyncio.Task[None] | None = None
+
+    async def get(self, workspace_id: UUID) -> Workspace | None:
+        self._wanted.add(workspace_id)
+        if self._next is None:
+            self._next = asyncio.get_running_loop().create_future()
+        read = self._next
+        if self._reader is None or self._reader.done():
+            self._reader = asyncio.create_task(self._read_while_wanted())
+        # Shielded: a session that goes away must not cancel the others' read.
+        found = await asyncio.shield(read)
+        return found.get(workspace_id)
+
+    async def _read_while_wanted(self) -> None:
+        while self._next is not None:
+            read, wanted = self._next, self._wanted
+            self._next, self._wanted = None, set()
+            try:
+                rows = await Workspace.filter(id__in=wanted)
+            except Exception as error:  # noqa: BLE001 - each asker is told
+                read.set_exception(error)
+            else:
+                read.set_result({row.id: row for row in rows})
+
+
 class Directory:
     def __init__(self, mail_domain: str, ttl: float = 5.0) -> None:
         self.mail_domain = mail_domain
         self._recipients: _Expiring[str, Recipient | None] = _Expiring(ttl)
         self._members: _Expiring[UUID, dict[str, Member]] = _Expiring(ttl)
         self._mailboxes: _Expiring[UUID, Mailbox] = _Expiring(ttl)
+        self._workspaces = _Current()
 
     async def recipient(self, address: str) -> Recipient | None:
-        return await self._recipients.get(
+        """Whose the address is, with its workspace's settings as they are now (None if the
+        workspace is gone)."""
+        found = await self._recipients.get(
             address.lower(), lambda: find_recipient(address, self.mail_domain)
         )
+        if found is None:
+            return None
+        workspace = await self._workspaces.get(found.workspace.id)
+        return None if workspace is None else dataclasses.replace(found, workspace=workspace)
 
     async def members(self, recipient: Recipient) -> dict[str, Member]:
         """A workspace's members by each of their addresses."""

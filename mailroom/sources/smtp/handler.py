@@ -22,6 +22,7 @@ from mailroom.intake.port import Incoming, SourceFacts
 from mailroom.parsing.headers import scan_header_block
 from mailroom.ratelimit import SlidingWindow
 from mailroom.settings import Settings
+from mailroom.sources.smtp import journal
 from mailroom.sources.smtp.admission import FORWARDED_FOR, Delivery, Kind, Letter, Refused, admit
 from mailroom.sources.smtp.authenticity import Authenticator, Verdict
 from mailroom.sources.smtp.connections import client_of
@@ -46,6 +47,7 @@ class GatewayHandler:
         self.members = SlidingWindow(settings.smtp_messages_per_sender_per_minute)
         self.clients = SlidingWindow(settings.smtp_messages_per_client_per_minute)
         self.directory = Directory(self.mail_domain)
+        journal.start()
 
     async def handle_EHLO(
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
@@ -59,8 +61,8 @@ class GatewayHandler:
     ) -> str:
         client = client_of(session.peer)
         if not self.clients.permits(client):
-            log.warning("rate limited client %s (MAIL FROM %s)", client, address)
-            return Reply.CLIENT_RATE_LIMITED.value
+            seen = journal.Seen(client=client, mail_from=address)
+            return journal.refused(seen, Reply.CLIENT_RATE_LIMITED)
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         envelope.recipients = []
@@ -69,16 +71,16 @@ class GatewayHandler:
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
+        seen = journal.Seen(client=str(session.peer[0]), mail_from=envelope.mail_from)
         if len(envelope.rcpt_tos) >= self.max_recipients:
-            return Reply.TOO_MANY_RECIPIENTS.value
+            return journal.refused(seen, Reply.TOO_MANY_RECIPIENTS)
         try:
             recipient = await self.directory.recipient(address)
         except BaseORMException:
             log.exception("recipient lookup failed")
-            return Reply.STORAGE_FAILED.value
+            return journal.refused(seen, Reply.STORAGE_FAILED)
         if recipient is None:
-            log.info("refused unknown recipient %s from %s", address, session.peer[0])
-            return Reply.NO_SUCH_RECIPIENT.format(address=address)
+            return journal.refused(seen, Reply.NO_SUCH_RECIPIENT, address=address)
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(options)
         envelope.recipients.append(recipient)
@@ -87,12 +89,15 @@ class GatewayHandler:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         raw: bytes = envelope.original_content
         headers = scan_header_block(raw, READ_HEADERS)
-        message_id = (headers.first("message-id") or "").strip() or "(no Message-ID)"
-        hops = len(headers.all("received"))
-        if hops >= self.max_hops:
-            return _refuse(message_id, Reply.TOO_MANY_HOPS.format(hops=hops))
+        message_id = (headers.first("message-id") or "").strip() or None
         letter = Letter.read(headers, envelope.mail_from or "")
         client = str(session.peer[0])
+        seen = journal.Seen(
+            client, envelope.mail_from, letter.sender, message_id, len(envelope.rcpt_tos), len(raw)
+        )
+        hops = len(headers.all("received"))
+        if hops >= self.max_hops:
+            return journal.refused(seen, Reply.TOO_MANY_HOPS, hops=hops)
         try:
             deliveries = await admit(
                 letter,
@@ -105,18 +110,22 @@ class GatewayHandler:
                 ),
             )
         except Refused as refusal:
-            return _refuse(message_id, refusal.reply, letter.sender)
+            return journal.refused(seen, refusal.kind, **refusal.values)
         except BaseORMException:
             log.exception("admission of %s failed", message_id)
-            return Reply.STORAGE_FAILED.value
+            return journal.refused(seen, Reply.STORAGE_FAILED)
         limited = [d.member for d in deliveries if not self.members.permits(str(d.member.id))]
         if limited:
-            reply = Reply.RATE_LIMITED.format(sender=limited[0].email)
-            return _refuse(message_id, reply, letter.sender)
-        return await self._store(raw, deliveries, session, envelope, message_id)
+            return journal.refused(seen, Reply.RATE_LIMITED, sender=limited[0].email)
+        return await self._store(raw, deliveries, session, envelope, seen)
 
     async def _store(
-        self, raw: bytes, deliveries: list[Delivery], session: Any, envelope: Any, message_id: str
+        self,
+        raw: bytes,
+        deliveries: list[Delivery],
+        session: Any,
+        envelope: Any,
+        seen: journal.Seen,
     ) -> str:
         now = datetime.now(UTC)
         queue_id = f"{now.timestamp():.6f}".replace(".", "")
@@ -128,12 +137,12 @@ class GatewayHandler:
             ]
             await self.pipeline.submit(items)
         except Exception:
-            log.exception("storing %s failed; refused with a temporary error", message_id)
-            return Reply.STORAGE_FAILED.value
+            log.exception("storing %s failed; refused with a temporary error", seen.message_id)
+            return journal.refused(seen, Reply.STORAGE_FAILED)
         for delivery in deliveries:
             self.members.record(str(delivery.member.id))
         self.clients.record(client_of(session.peer))
-        log.debug("accepted %s as %s for %d member(s)", message_id, queue_id, len(items))
+        journal.accepted(seen, queue_id, len(items))
         return Reply.ACCEPTED.format(id=queue_id)
 
     def _received(self, session: Any, envelope: Any, queue_id: str, now: datetime) -> bytes:
@@ -166,8 +175,3 @@ def _once(check: Callable[[], Awaitable[Verdict]]) -> Callable[[], Awaitable[Ver
         return done[0]
 
     return verdict
-
-
-def _refuse(message_id: str, reply: str, sender: str | None = None) -> str:
-    log.warning("refused %s from %s: %s", message_id, sender or "unknown sender", reply)
-    return reply

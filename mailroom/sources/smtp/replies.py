@@ -44,11 +44,12 @@ class Reply(Enum):
 
 # aiosmtpd's own replies for limits it enforces, without enhanced status codes, and ours.
 _STOCK = {
-    "552 Error: message size exceeds fixed maximum message size": Reply.TOO_BIG.value,
-    "530 Must issue a STARTTLS command first": Reply.TLS_REQUIRED.value,
+    "552 Error: message size exceeds fixed maximum message size": Reply.TOO_BIG,
+    "530 Must issue a STARTTLS command first": Reply.TLS_REQUIRED,
 }
 
 
-def translate(status: str) -> str:
-    """Our wording of a reply aiosmtpd wrote itself, where it lacks an enhanced status code."""
-    return _STOCK.get(status, status)
+def stock(status: str) -> Reply | None:
+    """Ours of a refusal aiosmtpd wrote itself (it lacks an enhanced status code), if it is
+    one."""
+    return _STOCK.get(status)

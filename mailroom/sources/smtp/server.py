@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 import re
 import ssl
 from collections.abc import Awaitable, Callable
@@ -19,11 +20,12 @@ from aiosmtpd.smtp import SMTP, TLSSetupException, syntax
 
 from mailroom.errors import SettingsError
 from mailroom.settings import Settings
+from mailroom.sources.smtp import journal
 from mailroom.sources.smtp.connections import Connections, client_of
 from mailroom.sources.smtp.data import read_data
 from mailroom.sources.smtp.handler import GatewayHandler
 from mailroom.sources.smtp.inflight import InFlight
-from mailroom.sources.smtp.replies import Reply, translate
+from mailroom.sources.smtp.replies import Reply, stock
 
 log = logging.getLogger(__name__)
 # `<local@domain>` with a dot-atom local part and domain, nothing that needs the full parser.
@@ -62,7 +64,7 @@ class GatewaySMTP(SMTP):
             client = client_of(transport.get_extra_info("peername"))
             refusal = self._connections.open(client)
             if refusal is not None:
-                log.warning("refused connection from %s: %s", client, refusal.value)
+                journal.refused(journal.Seen(client=client), refusal)
                 assert isinstance(transport, asyncio.WriteTransport)
                 transport.write(refusal.value.encode() + b"\r\n")
                 transport.close()
@@ -146,11 +148,20 @@ class GatewaySMTP(SMTP):
                     self.envelope.content = self.envelope.original_content = received.content
                     status: str = await self._call_handler_hook("DATA")
                 else:
-                    status = received.refusal.value
+                    status = journal.refused(self._seen(received.size), received.refusal)
             finally:
                 # The message's bytes go, and then its claim.
                 self._set_post_data_state()  # type: ignore[no-untyped-call]
         await self.push(status)
+
+    def _seen(self, size: int | None = None) -> journal.Seen:
+        envelope = self.envelope
+        return journal.Seen(
+            client=self._client,
+            mail_from=envelope.mail_from if envelope else None,
+            recipients=len(envelope.rcpt_tos) if envelope and envelope.rcpt_tos else None,
+            size=size,
+        )
 
     @syntax("STARTTLS", when="tls_context")
     async def smtp_STARTTLS(self, arg: str) -> None:
@@ -173,7 +184,10 @@ class GatewaySMTP(SMTP):
         return status
 
     async def push(self, status: str) -> None:  # type: ignore[override]
-        await super().push(translate(status))
+        refusal = stock(status)
+        if refusal is not None:  # aiosmtpd refused on its own: SIZE over the limit, TLS first
+            status = journal.refused(self._seen(), refusal)
+        await super().push(status)
 
     def _counted(
         self, name: str, method: Callable[[str | None], Awaitable[None]]
@@ -185,7 +199,7 @@ class GatewaySMTP(SMTP):
             else:
                 self._commands += 1
                 if self._commands > self._max_commands:
-                    await self.push(Reply.TOO_MANY_COMMANDS.value)
+                    await self.push(journal.refused(self._seen(), Reply.TOO_MANY_COMMANDS))
                     if self.transport is not None:
                         self.transport.close()
                     return
@@ -240,7 +254,15 @@ async def start_smtp_server(settings: Settings, handler: GatewayHandler) -> asyn
         )
 
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(factory, host=settings.smtp_host, port=settings.smtp_port)
+    host, port = settings.smtp_host, settings.smtp_port
+    try:
+        server = await loop.create_server(factory, host=host, port=port)
+    except OSError as error:  # most often another process on the port: a second `serve`
+        reason = os.strerror(error.errno) if error.errno else str(error)
+        raise SettingsError(
+            f"cannot listen for SMTP on {host}:{port} (MAILROOM_SMTP_HOST, MAILROOM_SMTP_PORT): "
+            f"{reason}"
+        ) from error
     log.info(
         "SMTP gateway listening on %s", ", ".join(str(s.getsockname()) for s in server.sockets)
     )

@@ -17,6 +17,7 @@ from mailroom.sources.files.formats import (
     discover,
     messages,
 )
+from tests.conftest import CORPORA
 from tests.helpers import message
 
 
@@ -156,3 +157,80 @@ def test_a_fifo_among_the_files_is_reported_not_waited_on(tmp_path: Path) -> Non
 def _found(item: FoundMessage | Unreadable) -> FoundMessage:
     assert isinstance(item, FoundMessage), item
     return item
+
+
+def test_files_that_are_not_mail_are_refused_and_real_mail_is_not(tmp_path: Path) -> None:
+    """A file is mail when it starts with a mail header block: `/etc/passwd` (whose first line
+    has a colon), JSON, YAML, a CSV of mail's field names and a PNG are not; every message of
+    the corpora that has one, malformed or not, is."""
+    passwd = b"root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n"
+    not_mail = {
+        "passwd": passwd,
+        "passwd.mbox": b"From root\n" + passwd,  # an mbox's separator, then no header
+        "pixel.png": bytes.fromhex("89504e470d0a1a0a0000000d49484452"),
+        "data.json": b'{"From": "alice@acme.com", "Subject": "hi"}\n',
+        "config.yaml": b"title: plans\nowner: alice\n\nbody\n",
+        "contacts.csv": b"From,To,Subject\nalice@acme.com,bob@acme.com,hi\n",
+        "indented.eml": b" Subject: continued from nowhere\n\nbody\n",
+    }
+    for name, data in not_mail.items():
+        (tmp_path / name).write_bytes(data)
+    found = discover([tmp_path / name for name in not_mail])
+    assert found.sources == []
+    assert {bad.path.name: bad.reason for bad in found.unreadable} == {
+        name: "not an email message, mbox or Maildir" for name in not_mail
+    }
+
+    corpora = sorted(
+        path
+        for folder in ("cpython", "flanker", "mime4j", "spamscope")
+        for path in (CORPORA / folder).rglob("*")
+        if path.is_file()
+    )
+    found = discover(corpora)
+    kept = {s.path.relative_to(CORPORA).as_posix() for s in found.sources}
+    assert len(kept) > 150
+    # Messages with their blank line missing or a broken field read as the parser reads them.
+    for name in (
+        "cpython/msg_35.txt",
+        "mime4j/basic-plain-with-bad-header-separator.msg",
+        "mime4j/malformedHeader-nocrlfcrlf.msg",
+        "mime4j/obsolete.msg",
+        "flanker/long-header.eml",
+    ):
+        assert name in kept, name
+    refused = {bad.path.relative_to(CORPORA).as_posix() for bad in found.unreadable}
+    # What is refused has no header block at its start: a mailing list digest's text, messages
+    # that say they have none, a line of blanks first, an empty file, an Outlook file.
+    assert refused == {
+        "cpython/msg_19.txt",
+        "mime4j/malformedHeader-noheader.msg",
+        "mime4j/malformedHeaderStartsBody-noheader.msg",
+        *(
+            f"flanker/{name}.eml"
+            for name in (
+                "enclosed",
+                "enclosed-bad-encoding",
+                "enclosed-broken",
+                "enclosed-broken-body",
+                "enclosed-endless",
+                "enclosed-global",
+                "iphone",
+                "mailgun-pic",
+                "russian-attachment-yahoo",
+            )
+        ),
+        "flanker/dkim/email.01",
+        "spamscope/mail_outlook_1",
+    }
+
+
+def test_a_long_header_block_is_mail(tmp_path: Path) -> None:
+    """Received chains and signatures can fill the bytes read before the blank line comes."""
+    received = b"".join(
+        b"Received: from relay%d.example.net by mx.example.com; Mon, 2 Mar 2026 09:30:00 +0000\r\n"
+        % n
+        for n in range(400)
+    )
+    (tmp_path / "long.eml").write_bytes(received + message())
+    assert [s.kind for s in discover([tmp_path / "long.eml"]).sources] == [Kind.MESSAGE]

@@ -5,6 +5,7 @@ disappears, and mailboxes that share messages."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from collections.abc import Callable
@@ -15,6 +16,8 @@ import pytest
 
 from mailroom.errors import ConflictError, InvalidInputError, SettingsError
 from mailroom.intake import Intake
+from mailroom.logs import record_fields
+from mailroom.metrics import REGISTRY
 from mailroom.models import (
     Direction,
     Mailbox,
@@ -407,3 +410,64 @@ async def test_one_sync_per_mailbox_at_a_time(account: Account) -> None:
     assert not await poller._lease(mailbox)  # held by another process, not expired
     await Mailbox.filter(id=mailbox.id).update(lease_until=None)
     assert await poller._lease(mailbox)
+
+
+def _counted(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_each_sync_pass_is_one_line_and_counted(
+    account: Account, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="mailroom.sources.imap.poller")
+    passes = ("mailroom_sync_passes_total", {"provider": "IMAP", "outcome": "ok"})
+    stored = ("mailroom_messages_stored_total", {"provider": "IMAP", "outcome": "new"})
+    before = _counted(passes[0], **passes[1]), _counted(stored[0], **stored[1])
+    uids = await asyncio.to_thread(account.append, corpus_messages(3, "logged"))
+    await account.sync().once()
+    user = account.user
+    await asyncio.to_thread(delete_messages, user.port, user.name, user.password, "INBOX", uids[:1])
+    await account.sync().once()
+    await account.sync().once()  # nothing new: a line at DEBUG, every mailbox polls each minute
+    lines = [r for r in caplog.records if r.getMessage() == "synced"]
+    assert [(r.levelno, record_fields(r)["new"], record_fields(r)["removed"]) for r in lines] == [
+        (logging.INFO, 3, 0),
+        (logging.INFO, 0, 1),
+        (logging.DEBUG, 0, 0),
+    ]
+    first = record_fields(lines[0])
+    assert first["mailbox"] == account.mailbox.address and first["status"] == "ACTIVE"
+    assert "INBOX" in str(first["folders"]).split(",")
+    assert isinstance(first["seconds"], float) and first["seconds"] >= 0
+    assert _counted(passes[0], **passes[1]) - before[0] == 3
+    assert _counted(stored[0], **stored[1]) - before[1] == 3
+
+
+async def test_a_refused_login_is_logged_and_counted_without_a_password(
+    account: Account, dovecot: DovecotServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    refused = ("mailroom_sync_passes_total", {"provider": "IMAP", "outcome": "auth"})
+    before = _counted(refused[0], **refused[1])
+    await asyncio.to_thread(dovecot.set_password, account.user.name, "changed-at-the-server")
+    with pytest.raises(AuthError):
+        await account.sync().once()
+    with pytest.raises(AuthError):
+        await reconnect_imap_mailbox(
+            account.settings, account.mailbox, "wrong-horse-battery", by=OPERATOR
+        )
+    [failed] = [r for r in caplog.records if r.getMessage() == "sync failed"]
+    assert failed.levelno == logging.WARNING and not failed.exc_info
+    expected = {"mailbox": account.mailbox.address, "reason": "auth", "status": "NEEDS_REAUTH"}
+    assert expected.items() <= record_fields(failed).items()
+    [reconnect] = [r for r in caplog.records if r.getMessage() == "reconnect failed"]
+    assert {
+        "mailbox": account.mailbox.address,
+        "reason": "auth",
+        "host": "127.0.0.1",
+        "username": account.user.name,
+    }.items() <= record_fields(reconnect).items()
+    everything = " ".join(f"{r.getMessage()} {record_fields(r)}" for r in caplog.records)
+    for secret in ("changed-at-the-server", "wrong-horse-battery", account.user.password):
+        assert secret not in everything
+    assert _counted(refused[0], **refused[1]) - before == 1

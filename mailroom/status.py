@@ -1,0 +1,151 @@
+"""What a `serve` process reports about itself: `/health` (the database, the SMTP gateway, the
+pollers and their mailboxes by state), `/metrics` (with the gauges read from the database at
+each scrape) and the banner it logs when it starts.
+
+`/health` answers anyone, so it says how things are and never why: an error's text can name
+hosts, users and paths, and goes to the log only. A component that should run and does not
+makes the answer `503`; mailboxes that need their owner (NEEDS_REAUTH, FAILED) do not.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from tortoise.expressions import F
+from tortoise.functions import Coalesce, Count, Min
+
+from mailroom import logs
+from mailroom.bootstrap import Services
+from mailroom.db import redacted
+from mailroom.metrics import MAILBOXES, PENDING, SPOOLED, SYNC_LAG, exposition
+from mailroom.models import Mailbox, MailboxStatus, PendingIngest
+from mailroom.settings import Settings
+from mailroom.workspace import SYNCED_PROVIDERS
+
+log = logging.getLogger(__name__)
+# (provider, status) -> (mailboxes, the oldest last sync, or connection if never synced)
+States = dict[tuple[str, str], tuple[int, datetime]]
+
+
+async def health(request: Request) -> JSONResponse:
+    """Up, the database answers, and the SMTP gateway and the pollers run where they should."""
+    services: Services | None = getattr(request.app.state, "services", None)
+    body: dict[str, Any] = {"status": "ok", "database": "ok"}
+    try:
+        states = await mailbox_states()
+    except Exception:  # any failure means not healthy
+        log.exception("health check: the database does not answer")
+        body["database"], states = "unavailable", None
+    if services is not None:
+        body["smtp"] = _smtp(services)
+        body["pollers"] = _pollers(services, states)
+    healthy = body["database"] == "ok" and "stopped" not in (
+        body.get("smtp"),
+        body.get("pollers", {}).get("status"),
+    )
+    if not healthy:
+        body["status"] = "unavailable"
+    return JSONResponse(body, status_code=200 if healthy else 503)
+
+
+def _smtp(services: Services) -> str:
+    if services.smtp is None:
+        return "off"
+    return "listening" if services.smtp.is_serving() else "stopped"
+
+
+def _pollers(services: Services, states: States | None) -> dict[str, Any]:
+    if services.poller is None:
+        return {"status": "off"}
+    found: dict[str, Any] = {"status": "running" if services.poller.running else "stopped"}
+    if states is not None:
+        counts = dict.fromkeys((s.value for s in MailboxStatus), 0)
+        for (_, status), (count, _) in states.items():
+            counts[status] += count
+        found["mailboxes"] = counts
+    return found
+
+
+async def mailbox_states() -> States:
+    """Synced mailboxes (IMAP, ...) by provider and state, in one query."""
+    # Tortoise takes a function inside an aggregate, though its annotation says otherwise.
+    oldest = Min(Coalesce(F("last_synced_at"), F("created_at")))  # type: ignore[arg-type]
+    rows = (
+        await Mailbox.filter(provider__in=SYNCED_PROVIDERS)
+        .annotate(count=Count("id"), oldest=oldest)
+        .group_by("provider", "status")
+        .values_list("provider", "status", "count", "oldest")
+    )
+    return {(str(p), str(s)): (int(n), oldest) for p, s, n, oldest in rows}
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus's scrape: this process's counters, and the gauges read now."""
+    services: Services | None = getattr(request.app.state, "services", None)
+    try:
+        states = await mailbox_states()
+        pending = await PendingIngest.all().count()
+    except Exception:  # the scrape still answers, with the gauges as last read
+        log.exception("metrics: the database does not answer")
+    else:
+        _set_gauges(states, pending)
+    SPOOLED.set(services.pipeline.spooled if services is not None else 0)
+    body, content_type = exposition(request.headers.get("accept", ""))
+    return Response(body, media_type=content_type)
+
+
+def _set_gauges(states: States, pending: int) -> None:
+    """All at once, with no wait between: a concurrent scrape sees one reading or the next."""
+    now = datetime.now(UTC)
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    MAILBOXES.clear()
+    SYNC_LAG.clear()
+    for provider in SYNCED_PROVIDERS:
+        for status in MailboxStatus:
+            counts[(provider.value, status.value)] = 0
+    for key, (count, oldest) in states.items():
+        counts[key] = count
+        SYNC_LAG.labels(*key).set(max(0.0, (now - oldest).total_seconds()))
+    for key, count in counts.items():
+        MAILBOXES.labels(*key).set(count)
+    PENDING.set(pending)
+
+
+def log_banner(settings: Settings, services: Services) -> None:
+    """One line with where everything is, when `serve` starts."""
+    base = f"http://{_host(settings.http_host)}:{settings.http_port}"
+    line = logs.fields(
+        api=f"{base}/graphql",
+        graphiql=f"{base}/graphql" if settings.graphiql else None,
+        metrics=metrics_url(settings),
+        smtp=",".join(services.smtp_addresses) or "off",
+        mail_domain=settings.mail_domain,
+        imap="on" if services.poller is not None else "off",
+        database=redacted(settings.database_url),
+    )
+    log.info("Mailroom %s started", _version(), extra=line)
+
+
+def metrics_url(settings: Settings) -> str | None:
+    if not settings.metrics_enabled:
+        return None
+    if settings.metrics_port is None:
+        return f"http://{_host(settings.http_host)}:{settings.http_port}/metrics"
+    return f"http://{_host(settings.metrics_host)}:{settings.metrics_port}/metrics"
+
+
+def _host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _version() -> str:
+    try:
+        return version("mailroom")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "(unknown version)"
