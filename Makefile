@@ -51,6 +51,7 @@ bench: $(DEV) services
 	$(BIN)/python bench/smtp.py
 	$(BIN)/python bench/imap.py
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/startup.py
 
 # After changing the API: write schema.graphql (a test fails while it differs from the code).
 schema: $(DEV)

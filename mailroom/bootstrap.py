@@ -30,9 +30,9 @@ log = logging.getLogger(__name__)
 
 # A normalize worker is a spawned interpreter that imports the parsing stack before it reads a
 # message (about half a second on 2 cores). bench/startup.py times imports with one worker and
-# with none: 100 messages take 0.11 s without and 0.75 s with, 1,000 take 1.2 s and 1.6 s, and
-# only near 3,000 does the worker pay for its start (3.8 s and 3.7 s).
-WORKERS_PAY_FROM = 3000
+# with none (bench/RESULTS.md): the worker loses up to about 2,000 messages (100: 0.13 s
+# against 0.76 s; 1,000: 1.4 s against 1.9 s) and wins beyond (3,000: 1.2x; 10,000: 1.4x).
+WORKERS_PAY_FROM = 2000
 
 
 @asynccontextmanager
