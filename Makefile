@@ -34,8 +34,8 @@ test: $(DEV) services lint typecheck
 	$(BIN)/pytest
 
 lint: $(DEV)
-	$(BIN)/ruff check mailroom tests bench
-	$(BIN)/ruff format --check mailroom tests bench
+	$(BIN)/ruff check mailroom tests bench fakes
+	$(BIN)/ruff format --check mailroom tests bench fakes
 	$(BIN)/lint-imports --no-cache
 
 typecheck: $(DEV)

@@ -1,6 +1,7 @@
 """The `serve` process over HTTP: `create_app(settings)` is the web application (the GraphQL
-API, `/health` and `/metrics`, status.py) whose lifespan runs everything else
-(`bootstrap.running`); `run_server` serves it, and `/metrics` on a port of its own if asked."""
+API, `/health` and `/metrics`, status.py, and `/oauth/callback`, where providers send a consent
+back) whose lifespan runs everything else (`bootstrap.running`); `run_server` serves it, and
+`/metrics` on a port of its own if asked."""
 
 from __future__ import annotations
 
@@ -19,8 +20,11 @@ from mailroom.bootstrap import Services, running
 from mailroom.errors import SettingsError
 from mailroom.graphql.endpoint import GraphQLEndpoint
 from mailroom.graphql.metering import Metered
+from mailroom.oauth import OAuthCallback
+from mailroom.oauth.providers import CALLBACK_PATH
 from mailroom.settings import Settings
 from mailroom.status import health, log_banner, metrics
+from mailroom.workspace import finish_connection
 
 
 def create_app(settings: Settings, services: Services | None = None) -> Starlette:
@@ -44,6 +48,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         Route("/health", health),
         Route("/graphql", Metered(graphql), methods=["GET", "POST"]),
         Route("/graphql/static/{path:path}", graphql.static),
+        Route(CALLBACK_PATH, OAuthCallback(settings, finish_connection), methods=["GET"]),
     ]
     if settings.metrics_enabled and settings.metrics_port is None:
         routes.append(Route("/metrics", metrics))

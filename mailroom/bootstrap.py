@@ -17,11 +17,13 @@ from mailroom.intake.spool import Spool
 from mailroom.intake.workers import NormalizePool
 from mailroom.models import Mailbox
 from mailroom.settings import Settings
+from mailroom.sources.gmail.poller import GmailPoller
 from mailroom.sources.imap.poller import ImapPoller
 from mailroom.sources.smtp.authenticity import Authenticator, TrustedRelays
 from mailroom.sources.smtp.dns import Lookups, make_resolver
 from mailroom.sources.smtp.handler import GatewayHandler
 from mailroom.sources.smtp.server import start_smtp_server
+from mailroom.sources.supervision import Poller
 from mailroom.vault import Vault
 from mailroom.workspace.mailboxes import SYNCED_PROVIDERS
 
@@ -68,6 +70,12 @@ class Services:
     pipeline: Pipeline
     smtp: asyncio.Server | None
     poller: ImapPoller | None = None
+    gmail: GmailPoller | None = None
+
+    @property
+    def pollers(self) -> list[Poller]:
+        """The pollers that run: one per synced provider that is on."""
+        return [p for p in (self.poller, self.gmail) if p is not None]
 
     @property
     def smtp_port(self) -> int:
@@ -103,6 +111,12 @@ async def running(settings: Settings) -> AsyncIterator[Services]:
             poller = ImapPoller(settings, intake)
             poller.start()
             stack.push_async_callback(poller.stop)
+        gmail = None
+        if settings.gmail_enabled:
+            await _check_secret_key(settings)
+            gmail = GmailPoller(settings, intake)
+            gmail.start()
+            stack.push_async_callback(gmail.stop)
         server = None
         if settings.smtp_enabled:
             handler = GatewayHandler(settings, pipeline, authenticator(settings))
@@ -110,7 +124,7 @@ async def running(settings: Settings) -> AsyncIterator[Services]:
             stack.push_async_callback(_close_server, server)
         statistics = asyncio.create_task(_refresh_statistics_hourly())
         stack.callback(statistics.cancel)
-        yield Services(pipeline, server, poller)
+        yield Services(pipeline, server, poller, gmail)
 
 
 async def _refresh_statistics_hourly() -> None:

@@ -37,3 +37,11 @@ class Provider(StrEnum):
     IMAP = "IMAP"
     GMAIL = "GMAIL"
     MICROSOFT = "MICROSOFT"
+
+
+class AccountProvider(StrEnum):
+    """Whose accounts a member connects by consent (OAuth), as `--provider` and the API name
+    them: a Google account's mail is a GMAIL mailbox (its calendar will come with it)."""
+
+    GOOGLE = "GOOGLE"
+    # MICROSOFT = "MICROSOFT": Microsoft 365 work or school accounts (issue 13)

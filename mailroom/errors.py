@@ -13,13 +13,15 @@ MailroomError
  └── SyncError            a mailbox's sync failed; by what to do about it:
       ├── TransientError  timeouts, dropped connections, a busy server: back off and retry
       ├── AuthError       the login or grant is refused: the mailbox needs reconnecting
+      │    └── GrantRefused   (oauth) the provider refused a code, a refresh token or the client
       └── ProtocolError   the server refuses what should work, or sends more than any answer
            │              may take: retry slowly; after repeated failures the mailbox fails
            └── HostRefusedError   (also an InvalidInputError: at connect, it is the input)
 
 Foreign errors are translated once, where Mailroom meets them: imapclient's and the sockets'
-in `sources.imap.client`, Tortoise's in the service layer (`workspace`) and at the edges that
-answer a client (the command line, the SMTP handler).
+in `sources.imap.client`, authlib's and httpx's at the OAuth endpoints in `oauth.client`,
+Tortoise's in the service layer (`workspace`) and at the edges that answer a client (the
+command line, the SMTP handler).
 """
 
 from __future__ import annotations

@@ -82,6 +82,7 @@ class Settings(BaseSettings):
 
     # Mailbox credentials are encrypted with this key (Fernet: 32 random bytes, URL-safe
     # base64; `mailroom secret-key` makes one). Without it no credential can be stored.
+    # Several keys, comma-separated, rotate it: the first encrypts, every one decrypts.
     secret_key: str | None = None
 
     # IMAP sync.
@@ -98,6 +99,30 @@ class Settings(BaseSettings):
     # One FETCH's messages, at most (one message over it is fetched alone); with the message
     # size limit, it also sizes what one answer from a server may take.
     imap_batch_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
+
+    # Where people reach this Mailroom from their browser: OAuth providers send them back to
+    # PUBLIC_URL + /oauth/callback (register that redirect URI with Google and Microsoft).
+    public_url: str = "http://127.0.0.1:8000"
+
+    # Google accounts (Gmail now, Google Calendar later): the OAuth client of a Google Cloud
+    # project, and Google's endpoints (tests point them at local servers).
+    google_client_id: str | None = None
+    google_client_secret: str | None = None
+    google_auth_url: str = "https://accounts.google.com/o/oauth2/v2/auth"
+    google_token_url: str = "https://oauth2.googleapis.com/token"
+    google_revoke_url: str = "https://oauth2.googleapis.com/revoke"
+    gmail_api_url: str = "https://gmail.googleapis.com"
+    gmail_enabled: bool = True  # `serve` keeps Gmail mailboxes in sync
+    gmail_poll_seconds: float = Field(default=60.0, gt=0)  # history.list, for new mail
+    # Gmail's quota: units per user per minute (6,000 for new projects, 15,000 for older ones),
+    # and what each method costs (messages.get 5, or 20 under the 2026 pricing).
+    gmail_quota_per_minute: int = Field(default=6000, gt=0)
+    gmail_cost_messages_get: int = Field(default=5, gt=0)
+    gmail_cost_messages_list: int = Field(default=5, gt=0)
+    gmail_cost_history_list: int = Field(default=2, gt=0)
+    gmail_cost_get_profile: int = Field(default=1, gt=0)
+    gmail_timeout: float = Field(default=60.0, gt=0)  # one HTTP request
+    gmail_max_backoff: float = Field(default=900.0, gt=0)
 
     # The GraphQL API. GraphiQL and introspection are for development (`make run` turns them
     # on); production settings leave them off.

@@ -61,9 +61,11 @@ def _smtp(services: Services) -> str:
 
 
 def _pollers(services: Services, states: States | None) -> dict[str, Any]:
-    if services.poller is None:
+    pollers = services.pollers
+    if not pollers:
         return {"status": "off"}
-    found: dict[str, Any] = {"status": "running" if services.poller.running else "stopped"}
+    running = all(p.running for p in pollers)
+    found: dict[str, Any] = {"status": "running" if running else "stopped"}
     if states is not None:
         counts = dict.fromkeys((s.value for s in MailboxStatus), 0)
         for (_, status), (count, _) in states.items():
@@ -127,6 +129,7 @@ def log_banner(settings: Settings, services: Services) -> None:
         smtp=",".join(services.smtp_addresses) or "off",
         mail_domain=settings.mail_domain,
         imap="on" if services.poller is not None else "off",
+        gmail="on" if services.gmail is not None else "off",
         database=redacted(settings.database_url),
     )
     log.info("Mailroom %s started", _version(), extra=line)

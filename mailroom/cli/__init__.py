@@ -24,6 +24,7 @@ import typer
 
 from mailroom.cli import (
     blocklist,
+    common,
     demo,
     files,
     info,
@@ -87,4 +88,5 @@ def main() -> None:
     # people's mail: readable by its owner only, whatever the umask of the shell that started it.
     os.umask(0o077)
     labels.readable()
+    common.QUIET_LOGS = True
     app(prog_name="mailroom")  # also when run as `python -m mailroom`

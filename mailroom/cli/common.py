@@ -9,6 +9,7 @@ package is imported: `mailroom --help` and `--version` load none of them (bench/
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
@@ -22,6 +23,10 @@ if TYPE_CHECKING:
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 T = TypeVar("T")
+
+
+# Set by `main`: the program is the command line, not a test that calls a command's code.
+QUIET_LOGS = False
 
 
 def run(
@@ -39,6 +44,13 @@ def run(
     from mailroom.errors import MailroomError, NotFoundError
     from mailroom.settings import load_settings
 
+    if QUIET_LOGS and not server:
+        # A command reports what happened itself, in its output and its one error line; the
+        # log records a sync or an import writes for `serve`'s operator ("sync failed", with
+        # the same error) would only repeat it, unformatted, through logging's last resort.
+        quiet = logging.getLogger("mailroom")
+        quiet.addHandler(logging.NullHandler())
+        quiet.propagate = False
     settings: Settings | None = None
     try:
         settings = load_settings()

@@ -5,19 +5,21 @@ from __future__ import annotations
 import json
 import os
 import sys
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from mailroom.choices import Provider
+from mailroom.choices import AccountProvider, Provider
 from mailroom.cli.common import out, refuse, run
 from mailroom.cli.confirm import Yes, confirm, counted
 from mailroom.cli.files import summary
 
 if TYPE_CHECKING:
-    from mailroom.intake.port import IngestReport
     from mailroom.models import Mailbox
     from mailroom.settings import Settings
+    from mailroom.sources.reconciliation import Reconciliation
+    from mailroom.workspace import ConsentLink
 
 app = typer.Typer(help="Connect mailboxes, watch their sync, remove them.", no_args_is_help=True)
 
@@ -93,6 +95,39 @@ def mailbox_add_imap(
     run(work)
 
 
+@app.command("connect")
+def mailbox_connect(
+    slug: str,
+    member_email: str,
+    provider: Annotated[
+        AccountProvider,
+        typer.Option(
+            "--provider",
+            metavar="PROVIDER",
+            case_sensitive=False,
+            help="google: a Google account (Gmail).",
+        ),
+    ],
+) -> None:
+    """Connect a member's account by their consent: prints the URL (on the last line) at which
+    the account's owner allows Mailroom to read it; the mailbox is saved once they have.
+
+    Example: mailroom mailbox connect acme alice@acme.com --provider google
+
+    Settings: MAILROOM_GOOGLE_CLIENT_ID and MAILROOM_GOOGLE_CLIENT_SECRET (the OAuth client),
+    MAILROOM_PUBLIC_URL (where the browser comes back: `mailroom serve` must answer there),
+    MAILROOM_SECRET_KEY (encrypts the tokens), MAILROOM_DATABASE_URL or MAILROOM_DATA_DIR.
+    """
+    from mailroom.workspace import get_member, get_workspace, start_connection
+
+    async def work(settings: Settings) -> ConsentLink:
+        workspace = await get_workspace(slug)
+        member = await get_member(workspace, member_email)
+        return await start_connection(settings, workspace, member, provider)
+
+    _print_consent(run(work), f"connect a {provider.value.capitalize()} account for {member_email}")
+
+
 @app.command("reconnect")
 def mailbox_reconnect(
     slug: str,
@@ -109,45 +144,110 @@ def mailbox_reconnect(
         bool, typer.Option("--new-password", help="Ask for a new password.")
     ] = False,
 ) -> None:
-    """Check a mailbox's login again (after NEEDS_REAUTH) and let it sync again.
+    """Let a mailbox sync again (after NEEDS_REAUTH): an IMAP login is checked again; a Google
+    account's owner gives their consent again at the URL printed (on the last line).
 
     Example: mailroom mailbox reconnect acme alice@acme.com --new-password
 
     Settings: MAILROOM_DATABASE_URL or MAILROOM_DATA_DIR (the database), MAILROOM_SECRET_KEY,
-    MAILROOM_IMAP_ALLOW_PRIVATE_HOSTS, MAILROOM_IMAP_TIMEOUT.
+    MAILROOM_IMAP_ALLOW_PRIVATE_HOSTS, MAILROOM_IMAP_TIMEOUT; for Google accounts
+    MAILROOM_GOOGLE_CLIENT_ID, MAILROOM_GOOGLE_CLIENT_SECRET and MAILROOM_PUBLIC_URL.
     """
-    from mailroom.workspace import OPERATOR, reconnect_imap_mailbox
+    from mailroom.workspace import OPERATOR, reconnect_imap_mailbox, start_reconnection
 
-    password = _password(password_env, "New password") if password_env or new_password else None
+    asked = password_env or new_password
+    # Asked for before the database is opened, as add-imap does (a mailbox connected by
+    # consent then refuses it).
+    password = _password(password_env, "New password") if asked else None
 
-    async def work(settings: Settings) -> None:
+    async def work(settings: Settings) -> ConsentLink | None:
         mailbox = await _mailbox(slug, address)
+        if mailbox.provider is not Provider.IMAP:
+            if asked:
+                refuse(f"{mailbox.address} is reconnected by consent, not with a password")
+            return await start_reconnection(settings, mailbox, by=OPERATOR)
         await reconnect_imap_mailbox(settings, mailbox, password, by=OPERATOR)
         out.print(f"Reconnected [bold]{mailbox.address}[/bold]; it will sync again")
+        return None
 
-    run(work)
+    link = run(work)
+    if link is not None:
+        _print_consent(link, f"reconnect {address}")
 
 
 @app.command("sync")
-def mailbox_sync(slug: str, address: str) -> None:
-    """Sync one mailbox to completion and exit (for cron, or to catch up by hand).
+def mailbox_sync(
+    slug: Annotated[str, typer.Argument(metavar="SLUG", help="The workspace's slug.")],
+    address: Annotated[str, typer.Argument(metavar="ADDRESS", help="The mailbox's address.")],
+) -> None:
+    """Sync one mailbox (IMAP or Gmail) to completion and exit (for cron, or to catch up by
+    hand).
 
     Example: mailroom mailbox sync acme alice@acme.com
 
     Settings: MAILROOM_DATABASE_URL or MAILROOM_DATA_DIR (the database), MAILROOM_SECRET_KEY,
-    MAILROOM_IMAP_* (timeouts, batches, private hosts), MAILROOM_NORMALIZE_WORKERS,
+    MAILROOM_IMAP_* (timeouts, batches, private hosts), MAILROOM_GMAIL_* and
+    MAILROOM_GOOGLE_* (quota, endpoints, the OAuth client), MAILROOM_NORMALIZE_WORKERS,
     MAILROOM_PARSE_TIMEOUT and the message limits (MAILROOM_MAX_*).
     """
     from mailroom.bootstrap import intake_for
-    from mailroom.sources.imap.poller import MailboxSync
+    from mailroom.workspace import Synced, sync_mailbox
 
-    async def work(settings: Settings) -> IngestReport:
+    async def work(settings: Settings) -> Synced:
         mailbox = await _mailbox(slug, address)
         async with intake_for(settings, untrusted=True) as intake:
-            return await MailboxSync(mailbox.id, settings, intake).once()
+            return await sync_mailbox(settings, mailbox, intake)
 
-    report = run(work)
-    out.print(summary(report), soft_wrap=True)
+    synced = run(work)
+    removed = f"; {counted(synced.removed, 'message')} removed" if synced.removed else ""
+    out.print(summary(synced.report) + removed, soft_wrap=True)
+
+
+@app.command("reconcile")
+def mailbox_reconcile(
+    slug: Annotated[str, typer.Argument(metavar="SLUG", help="The workspace's slug.")],
+    address: Annotated[str, typer.Argument(metavar="ADDRESS", help="The mailbox's address.")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+    repair: Annotated[
+        bool, typer.Option("--repair", help="Fetch what is missing and remove what is extra.")
+    ] = False,
+) -> None:
+    """Compare what the provider holds (Gmail: messages outside spam, trash and drafts; IMAP:
+    the UIDs of each synced folder) with what Mailroom stored for the mailbox.
+
+    Prints `provider N, stored N, missing N, extra N` and the keys missing and extra; exits with
+    1 when they differ and were not repaired.
+
+    Example: mailroom mailbox reconcile acme alice@acme.com --repair
+
+    Settings: MAILROOM_DATABASE_URL or MAILROOM_DATA_DIR (the database), MAILROOM_SECRET_KEY,
+    MAILROOM_IMAP_* and MAILROOM_GMAIL_* / MAILROOM_GOOGLE_* (as for `mailbox sync`).
+    """
+    from mailroom.bootstrap import intake_for
+    from mailroom.workspace import reconcile_mailbox
+
+    async def work(settings: Settings) -> Reconciliation:
+        mailbox = await _mailbox(slug, address)
+        async with intake_for(settings, untrusted=True) as intake:
+            return await reconcile_mailbox(settings, mailbox, intake, repair=repair)
+
+    found = run(work)
+    if as_json:
+        print(json.dumps(found.to_json()))
+    else:
+        out.print(
+            f"provider {found.provider}, stored {found.stored}, missing {len(found.missing)}, "
+            f"extra {len(found.extra)}"
+            + (" (repaired)" if found.repaired and (found.missing or found.extra) else ""),
+            markup=False,
+            soft_wrap=True,
+        )
+        for key in found.missing:
+            out.print(f"missing {key}", markup=False, soft_wrap=True)
+        for key in found.extra:
+            out.print(f"extra {key}", markup=False, soft_wrap=True)
+    if (found.missing or found.extra) and not found.repaired:
+        raise typer.Exit(1)
 
 
 @app.command("status")
@@ -232,6 +332,18 @@ def mailbox_remove(
         markup=False,
         soft_wrap=True,
     )
+
+
+def _print_consent(link: ConsentLink, what: str) -> None:
+    """The URL alone on the last line, whole, so that scripts can take it with `tail -1`."""
+    minutes = max(1, round((link.expires_at - datetime.now(UTC)).total_seconds() / 60))
+    out.print(
+        f"To {what}, the account's owner opens this URL in a browser, signs in to "
+        f"{link.provider} and allows Mailroom (within {minutes} minutes):",
+        markup=False,
+        soft_wrap=True,
+    )
+    print(link.url)
 
 
 async def _mailbox(slug: str, address: str) -> Mailbox:

@@ -21,6 +21,7 @@ from mailroom.models.message import (
     ThreadKey,
     ThreadShare,
 )
+from mailroom.models.oauth import OAuthState
 from mailroom.models.records import (
     Company,
     CompanyDomain,
@@ -47,6 +48,7 @@ MODEL_MODULES = [
     "mailroom.models.mailbox",
     "mailroom.models.message",
     "mailroom.models.records",
+    "mailroom.models.oauth",
 ]
 
 __all__ = [
@@ -68,6 +70,7 @@ __all__ = [
     "Message",
     "MessageCopy",
     "NameSource",
+    "OAuthState",
     "Origin",
     "Participant",
     "PendingIngest",

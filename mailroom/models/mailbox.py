@@ -53,6 +53,8 @@ class Mailbox(Entity):
     connection: fields.Field[dict[str, Any]] = fields.JSONField(default=dict)
     # Password or tokens, encrypted by the vault (never stored in clear).
     credentials = fields.TextField(null=True)
+    # The last reconciliation (`sources/reconciliation.py`): when, the counts, the first keys.
+    reconciliation: fields.Field[dict[str, Any] | None] = fields.JSONField(null=True)
     # Consecutive failures, for the retry backoff.
     failures = fields.IntField(default=0)
     # Which process syncs the mailbox, until when: one sync per mailbox at a time, whatever

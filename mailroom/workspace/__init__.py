@@ -37,6 +37,12 @@ mailboxes   finding a mailbox by address or id; what `mailbox     SYNCED_PROVIDE
                                                                  remove_mailbox, import_mailbox
 connecting  connecting and reconnecting an IMAP mailbox: plan,   add_imap_mailbox,
             connection and login checks                          reconnect_imap_mailbox
+consent     connecting and reconnecting an account by consent    ConsentLink, start_connection,
+            (OAuth: Google): the consent URL, then the           start_reconnection,
+            callback's checks (plan, who holds the account,      finish_connection
+            the same account on reconnect)
+syncing     one pass or a reconciliation of a connected mailbox  Synced, sync_mailbox,
+            on request, whatever its provider                    reconcile_mailbox
 sharing     a mailbox's default sharing; sharing a thread        set_mailbox_sharing, share_thread,
                                                                  unshare_thread
 contacts    the records that are contacts: all but the team's    contact_people, contact_companies,
@@ -51,7 +57,7 @@ threads     a thread as a viewer may see it                      ThreadView, thr
 modules' own helper.
 
 Imports go one way: the command line and the API import this package; it imports `sources` (an
-IMAP login check, the mailboxes push sources fill), `intake`, `resolver`, `parsing` and
+IMAP login check, the mailboxes push sources fill), `oauth`, `intake`, `resolver`, `parsing` and
 `models`, never upward.
 """
 
@@ -66,6 +72,12 @@ from mailroom.workspace.blocklist import (
     remove_blocklist_entry,
 )
 from mailroom.workspace.connecting import add_imap_mailbox, reconnect_imap_mailbox
+from mailroom.workspace.consent import (
+    ConsentLink,
+    finish_connection,
+    start_connection,
+    start_reconnection,
+)
 from mailroom.workspace.contacts import contact_companies, contact_people, is_team_address
 from mailroom.workspace.mailboxes import (
     SYNCED_PROVIDERS,
@@ -98,6 +110,7 @@ from mailroom.workspace.records import (
     update_person,
 )
 from mailroom.workspace.sharing import set_mailbox_sharing, share_thread, unshare_thread
+from mailroom.workspace.syncing import Synced, reconcile_mailbox, sync_mailbox
 from mailroom.workspace.threads import ThreadView, thread_views
 from mailroom.workspace.tokens import (
     IssuedToken,
@@ -125,11 +138,15 @@ from mailroom.workspace.workspaces import (
 )
 
 __all__ = [
+    "Synced",
+    "reconcile_mailbox",
+    "sync_mailbox",
     "MAILBOXES_PER_MEMBER",
     "OPERATOR",
     "SYNCED_PROVIDERS",
     "Access",
     "Actor",
+    "ConsentLink",
     "IssuedToken",
     "Level",
     "PersonChange",
@@ -152,6 +169,7 @@ __all__ = [
     "find_blocklist_entry",
     "find_mailbox",
     "find_token",
+    "finish_connection",
     "forwarding_address",
     "get_member",
     "get_workspace",
@@ -177,6 +195,8 @@ __all__ = [
     "set_record_creation_mode",
     "set_sender_policy",
     "share_thread",
+    "start_connection",
+    "start_reconnection",
     "stored_messages",
     "thread_views",
     "token_by_id",

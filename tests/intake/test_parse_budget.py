@@ -137,7 +137,19 @@ async def test_a_message_over_the_time_budget_is_kept_with_its_headers(
     assert await PendingIngest.all().count() == 0  # kept, never left to be retried
 
 
-async def test_a_header_folded_over_many_lines_is_answered_at_once(gateway: Services) -> None:
+@pytest.fixture
+async def roomy_gateway(budget_settings: Settings) -> AsyncIterator[Services]:
+    """A parse budget the folded header below fits in on a busy machine (it takes half a
+    second on an idle one): what is tested there is the answer, not the budget."""
+    async with running(budget_settings.model_copy(update={"parse_timeout": 10.0})) as services:
+        await _workspace()
+        yield services
+
+
+async def test_a_header_folded_over_many_lines_is_answered_at_once(
+    roomy_gateway: Services,
+) -> None:
+    gateway = roomy_gateway
     # The gateway reads a few headers on its event loop before it answers: every folded line
     # copied the value so far (a Received folded over 750,000 lines: six seconds of silence).
     folded = "Received: from relay" + "\r\n x" * 750_000 + "\r\n"

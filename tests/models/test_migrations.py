@@ -8,6 +8,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -34,11 +35,13 @@ from mailroom.models import (
     Message,
     MessageCopy,
     Person,
+    Plan,
     RawMessage,
 )
 from mailroom.models.bulk import insert_rows
 from mailroom.parsing.normalize import normalize
 from mailroom.settings import Settings
+from mailroom.workspace import add_member, create_workspace
 from tests.conftest import POSTGRES_URL, empty_postgres
 from tests.graphql.conftest import make_team
 from tests.graphql.test_visibility import quarterly_numbers
@@ -127,8 +130,8 @@ async def test_a_database_of_the_previous_release_is_upgraded_and_read(
     await Tortoise.close_connections()
     raws = [quarterly_numbers(), message(message_id=None, subject="No id")]
     async with database_at(config):
-        team = await make_team()  # workspaces, members, mailboxes: unchanged since 0005
-        ids = [await _store_as_0005(team.alice_box, raw) for raw in raws]
+        alice_box, bob_box = await _old_team()
+        ids = [await _store_as_0005(alice_box, raw) for raw in raws]
     await migrate(config=config)
     await Tortoise.close_connections()
     async with database(Settings(database_url=unmigrated_url)):
@@ -136,12 +139,49 @@ async def test_a_database_of_the_previous_release_is_upgraded_and_read(
             row = await Message.get(id=message_id)
             assert row.dedupe_key == dedupe_key(normalize(raw)), row.internet_message_id
             assert row.internet_message_id == normalize(raw).message_id
-        again = await Intake().ingest(team.bob_box, [Incoming(raw) for raw in raws])
+        bob = await Mailbox.get(id=bob_box.id)
+        again = await Intake().ingest(bob, [Incoming(raw) for raw in raws])
         assert [outcome for outcome, _ in again.outcomes] == [Outcome.DUPLICATE] * 2
         assert await Message.all().count() == 2
 
 
-async def _store_as_0005(mailbox: Mailbox, raw: bytes) -> UUID:
+@dataclass(frozen=True)
+class _OldMailbox:
+    """Where an older schema's intake writes: the ids are all it reads of a mailbox."""
+
+    id: UUID
+    workspace_id: UUID
+
+
+async def _old_team() -> tuple[_OldMailbox, _OldMailbox]:
+    """Alice's and Bob's import mailboxes in a database of an older schema: the workspace and
+    members through the models (unchanged since), the mailboxes as rows of the columns the
+    older schema has (the model has gained some since)."""
+    workspace = await create_workspace("acme", plan=Plan.PRO)
+    boxes = []
+    for name in ("alice", "bob"):
+        member = await add_member(workspace, f"{name}@acme.com", admin=name == "alice")
+        row = {
+            "id": uuid.uuid4(),
+            "created_at": datetime.now(UTC),
+            "workspace_id": workspace.id,
+            "owner_id": member.id,
+            "provider": "IMPORT",
+            "address": member.email,
+            "status": "ACTIVE",
+            "default_sharing": "METADATA",
+            "cursor": {},
+            "progress_total": 0,
+            "progress_done": 0,
+            "connection": {},
+            "failures": 0,
+        }
+        await _insert("mailbox", row)
+        boxes.append(_OldMailbox(row["id"], workspace.id))
+    return boxes[0], boxes[1]
+
+
+async def _store_as_0005(mailbox: _OldMailbox, raw: bytes) -> UUID:
     """A message, its bytes, copy and attachments as migration 0005's schema has them."""
     envelope = normalize(raw)
     stored = await RawMessage.create(
@@ -212,14 +252,14 @@ async def test_times_written_with_their_senders_offsets_are_rewritten_in_utc(
     london = datetime(2026, 3, 2, 10, 12, tzinfo=UTC)
     new_york = datetime(2026, 3, 2, 8, 40, tzinfo=timezone(timedelta(hours=-5)))
     async with database_at(config):
-        team = await make_team()
+        alice_box, _ = await _old_team()
         raws = [
             message(sender="jane@globex.com", to="alice@acme.com", date=london, message_id="<l@x>"),
             message(
                 sender="alice@acme.com", to="jane@globex.com", date=new_york, message_id="<n@x>"
             ),
         ]
-        await Intake().ingest(team.alice_box, [Incoming(raw) for raw in raws])
+        await Intake().ingest(alice_box, [Incoming(raw) for raw in raws])
         # As 0007 wrote them: each time in its sender's offset, figures as MIN/MAX of that text.
         connection = connections.get("default")
         await connection.execute_script(

@@ -1,12 +1,17 @@
-"""A member's mailboxes: default sharing, connecting IMAP, reconnecting, removing; the rules
-(who may, plans, checks) are the service layer's, the same as the command line's."""
+"""A member's mailboxes: default sharing, connecting IMAP or an account by consent (Google),
+reconnecting, removing; the rules (who may, plans, checks) are the service layer's, the same
+as the command line's."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from enum import Enum
 from typing import Annotated
 
 import strawberry
 
+from mailroom.choices import AccountProvider
+from mailroom.errors import InvalidInputError
 from mailroom.graphql.context import Info
 from mailroom.graphql.errors import (
     Conflict,
@@ -21,17 +26,46 @@ from mailroom.graphql.workspace.types import MailboxType, SharingLevel
 from mailroom.models import Provider, Sharing
 from mailroom.sources.imap.accounts import connection_for
 from mailroom.workspace import (
+    ConsentLink,
     add_imap_mailbox,
     mailbox_by_id,
     reconnect_imap_mailbox,
     remove_mailbox,
     set_mailbox_sharing,
+    start_connection,
+    start_reconnection,
 )
 
+
+@strawberry.enum(name="AccountProvider", description="Accounts connected by consent (OAuth).")
+class AccountProviderType(Enum):
+    GOOGLE = "GOOGLE"
+
+
+@strawberry.type(
+    description="The account's owner opens `url` in their browser, signs in to the provider "
+    "and allows Mailroom; the mailbox is saved (or its access renewed) once they have. The URL "
+    "works once, until `expiresAt`."
+)
+class ConsentRequired:
+    url: str
+    provider: str = strawberry.field(description="As people name it: Google.")
+    expires_at: datetime
+
+    @classmethod
+    def of(cls, link: ConsentLink) -> ConsentRequired:
+        return cls(url=link.url, provider=link.provider, expires_at=link.expires_at)
+
+
 MailboxResult = Annotated[MailboxType | NotFound | Forbidden, strawberry.union("MailboxResult")]
+# ConsentRequired: what reconnecting a mailbox connected by consent answers.
 ConnectResult = Annotated[
-    MailboxType | InvalidInput | Conflict | LoginFailed | Forbidden | NotFound,
+    MailboxType | ConsentRequired | InvalidInput | Conflict | LoginFailed | Forbidden | NotFound,
     strawberry.union("ConnectResult"),
+]
+ConnectMailboxResult = Annotated[
+    ConsentRequired | InvalidInput | Conflict | Forbidden | NotFound,
+    strawberry.union("ConnectMailboxResult"),
 ]
 
 
@@ -85,10 +119,30 @@ class MailboxMutations:
         return MailboxType.of(row)
 
     @mutation
+    async def connect_mailbox(
+        self, info: Info, provider: AccountProviderType
+    ) -> ConnectMailboxResult:
+        """The viewer's own account, by their consent: the answer is the URL where they give
+        it. The same checks as the command line."""
+        context = info.context
+        account = AccountProvider(provider.value)
+        link = await start_connection(context.settings, context.workspace, context.member, account)
+        return ConsentRequired.of(link)
+
+    @mutation
     async def reconnect_mailbox(
         self, info: Info, mailbox: strawberry.ID, password: str | None = None
     ) -> ConnectResult:
+        """An IMAP mailbox: its login checked again (with `password` if given), answered with
+        the Mailbox. A mailbox connected by consent: ConsentRequired, whose URL its account's
+        owner opens to renew Mailroom's access."""
         context = info.context
+        row = await mailbox_by_id(context.workspace, parse_id(mailbox))
+        if row.provider is Provider.GMAIL:
+            if password is not None:
+                raise InvalidInputError(f"{row.address} is reconnected by consent, not a password")
+            link = await start_reconnection(context.settings, row, by=context.actor)
+            return ConsentRequired.of(link)
         row = await mailbox_by_id(context.workspace, parse_id(mailbox), Provider.IMAP)
         row = await reconnect_imap_mailbox(context.settings, row, password, by=context.actor)
         return MailboxType.of(row)

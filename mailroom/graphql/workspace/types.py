@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from typing import Any
 from uuid import UUID
 
 import strawberry
@@ -95,6 +96,51 @@ class ProgressType:
     total: int
 
 
+@strawberry.type(
+    name="Reconciliation",
+    description="What the provider held against what was stored, when last compared "
+    "(`mailroom mailbox reconcile`).",
+)
+class ReconciliationType:
+    at: datetime
+    provider: int
+    stored: int
+    missing: int
+    extra: int
+    repaired: bool
+    items: strawberry.Private[tuple[list[str], list[str]]]
+    owner_id: strawberry.Private[UUID]  # the mailbox's, for IsAdminOrMailboxOwner
+
+    @strawberry.field(
+        extensions=[PermissionExtension([IsAdminOrMailboxOwner()], fail_silently=True)],
+        description="The provider's keys of the messages missing (at most 1,000); null unless "
+        "you are an admin or the mailbox's owner.",
+    )  # type: ignore[untyped-decorator]
+    def missing_items(self) -> list[str] | None:
+        return self.items[0]
+
+    @strawberry.field(
+        extensions=[PermissionExtension([IsAdminOrMailboxOwner()], fail_silently=True)],
+        description="The provider's keys of the messages extra (at most 1,000); null unless "
+        "you are an admin or the mailbox's owner.",
+    )  # type: ignore[untyped-decorator]
+    def extra_items(self) -> list[str] | None:
+        return self.items[1]
+
+    @classmethod
+    def of(cls, found: dict[str, Any], owner_id: UUID) -> ReconciliationType:
+        return cls(
+            at=datetime.fromisoformat(found["at"]),
+            provider=int(found["provider"]),
+            stored=int(found["stored"]),
+            missing=int(found["missing"]),
+            extra=int(found["extra"]),
+            repaired=bool(found.get("repaired")),
+            items=(list(found.get("missing_items", [])), list(found.get("extra_items", []))),
+            owner_id=owner_id,
+        )
+
+
 @strawberry.type(name="Mailbox")
 class MailboxType:
     id: strawberry.ID
@@ -121,6 +167,12 @@ class MailboxType:
     )  # type: ignore[untyped-decorator]
     def last_error_at(self) -> datetime | None:
         return self.error[1]
+
+    @strawberry.field(description="The last reconciliation, if one was made.")  # type: ignore[untyped-decorator]
+    async def last_reconciliation(self) -> ReconciliationType | None:
+        row = await Mailbox.get_or_none(id=self.row_id).only("id", "reconciliation")
+        found = row.reconciliation if row is not None else None
+        return ReconciliationType.of(found, self.owner_id) if found else None
 
     @strawberry.field
     async def owner(self, info: Info) -> MemberType | None:

@@ -13,33 +13,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import random
-import socket
 import time
-from datetime import UTC, datetime, timedelta
 from uuid import UUID
-
-from tortoise.expressions import Q
 
 from mailroom import logs
 from mailroom.intake import Intake
 from mailroom.intake.port import IngestReport
-from mailroom.metrics import SYNC_PASS_SECONDS, SYNC_PASSES
 from mailroom.models import FolderCursor, Mailbox, MailboxStatus, Provider
-from mailroom.models.bulk import uuids
 from mailroom.settings import Settings
+from mailroom.sources import supervision
 from mailroom.sources.imap.accounts import connection_of, imap_password
 from mailroom.sources.imap.client import ImapSession
-from mailroom.sources.imap.errors import AuthError, SyncError, TransientError, kind
+from mailroom.sources.imap.errors import AuthError, SyncError, TransientError
 from mailroom.sources.imap.folders import Folder, choose_folders
 from mailroom.sources.imap.meter import SessionLimits
 from mailroom.sources.imap.sync import FolderSync
 
 log = logging.getLogger(__name__)
-FAILED_AFTER = 8  # consecutive failures
-LEASE = timedelta(minutes=2)
-OWNER = f"{socket.gethostname()}:{os.getpid()}"
 PROVIDER = Provider.IMAP.value  # the metrics' label
 
 
@@ -73,8 +63,8 @@ class MailboxSync:
             mailbox = await Mailbox.get_or_none(id=self.mailbox_id)
             if mailbox is None or mailbox.status is MailboxStatus.NEEDS_REAUTH:
                 return
-            if not await _lease(mailbox):
-                await asyncio.sleep(LEASE.total_seconds() / 2)  # another process has it
+            if not await supervision.lease(mailbox):
+                await asyncio.sleep(supervision.LEASE.total_seconds() / 2)  # another process has it
                 continue
             try:
                 await self._connected(mailbox)
@@ -138,18 +128,16 @@ class MailboxSync:
         folders = choose_folders(await session.folders())
         first = not await FolderCursor.filter(mailbox_id=mailbox.id, low_uid=1).exists()
         if first and mailbox.status is not MailboxStatus.SYNCING:
-            await _set_status(mailbox, MailboxStatus.SYNCING)
+            await supervision.set_status(mailbox, MailboxStatus.SYNCING)
         if not session.qresync_enabled:
             await session.enable_qresync()
         sync = self._folder_sync(mailbox, session)
         report = IngestReport()
         for folder in folders:
             report.merge(await sync.run(folder))
-            await _lease(mailbox)
+            await supervision.lease(mailbox)
         self.batch_size = min(self.settings.imap_batch_size, self.batch_size * 2)
-        mailbox.status, mailbox.failures = MailboxStatus.ACTIVE, 0
-        mailbox.last_synced_at = datetime.now(UTC)
-        await mailbox.save(update_fields=["status", "failures", "last_synced_at"])
+        await supervision.succeeded(mailbox)
         _synced(mailbox, [f.name for f in folders], report, sync.removed, started, first=first)
         return report
 
@@ -171,34 +159,13 @@ class MailboxSync:
                 report = await sync.run(Folder(inbox.name, "inbox"))
                 _synced(mailbox, [inbox.name], report, sync.removed, started)
                 await session.select(inbox.name)
-            await _lease(mailbox)
+            await supervision.lease(mailbox)
 
     async def _failed(self, mailbox: Mailbox, error: SyncError) -> None:
-        mailbox.failures += 1
-        mailbox.last_error = str(error)[:2000]
-        mailbox.last_error_at = datetime.now(UTC)
-        if isinstance(error, AuthError):
-            mailbox.status = MailboxStatus.NEEDS_REAUTH
-        elif mailbox.failures >= FAILED_AFTER:
-            mailbox.status = MailboxStatus.FAILED
-        await mailbox.save(update_fields=["failures", "last_error", "last_error_at", "status"])
-        SYNC_PASSES.labels(PROVIDER, kind(error)).inc()
-        log.warning(
-            "sync failed",
-            extra=logs.fields(
-                error,
-                mailbox=mailbox.address,
-                reason=kind(error),
-                error=str(error),
-                status=mailbox.status.value,
-                failures=mailbox.failures,
-            ),
-        )
+        await supervision.failed(mailbox, error, PROVIDER, log)
 
     def _backoff(self, failures: int) -> float:
-        """Exponential, capped, with full jitter so that many mailboxes do not retry in step."""
-        ceiling = min(self.settings.imap_max_backoff, 2.0 ** min(failures, 20))
-        return random.uniform(ceiling / 2, ceiling)
+        return supervision.backoff(failures, self.settings.imap_max_backoff)
 
 
 def _synced(
@@ -210,85 +177,27 @@ def _synced(
     *,
     first: bool = False,
 ) -> None:
-    """Count a pass and log it: at INFO when it changed something (or was the first), at DEBUG
-    otherwise, since every mailbox is looked at every `imap_poll_interval`."""
-    seconds = time.monotonic() - started
-    SYNC_PASSES.labels(PROVIDER, "ok").inc()
-    SYNC_PASS_SECONDS.labels(PROVIDER).observe(seconds)
-    changed = first or report.new or report.duplicate or report.failed or removed
-    line = logs.fields(
-        mailbox=mailbox.address,
+    supervision.synced(
+        log,
+        PROVIDER,
+        mailbox,
+        started,
+        changed=bool(first or report.new or report.duplicate or report.failed or removed),
         folders=",".join(folders),
         new=report.new,
         duplicate=report.duplicate,
         failed=report.failed or None,
         removed=removed,
-        seconds=round(seconds, 3),
-        status=mailbox.status.value,
     )
-    log.log(logging.INFO if changed else logging.DEBUG, "synced", extra=line)
 
 
-async def _set_status(mailbox: Mailbox, status: MailboxStatus) -> None:
-    mailbox.status = status
-    await mailbox.save(update_fields=["status"])
-
-
-async def _lease(mailbox: Mailbox) -> bool:
-    """Take or renew this process's lease on the mailbox; False if another process holds it."""
-    now = datetime.now(UTC)
-    taken = await Mailbox.filter(
-        Q(id=mailbox.id)
-        & (Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(lease_owner=OWNER))
-    ).update(lease_owner=OWNER, lease_until=now + LEASE)
-    return bool(taken)
-
-
-class ImapPoller:
-    """Every IMAP mailbox of the database, each synced by its own task; new and reconnected
-    mailboxes are picked up on the next look."""
+class ImapPoller(supervision.Poller):
+    """Every IMAP mailbox of the database, each synced by its own task."""
 
     def __init__(self, settings: Settings, intake: Intake, look_every: float = 15.0) -> None:
+        super().__init__(Provider.IMAP, look_every)
         self.settings = settings
         self.intake = intake
-        self.look_every = look_every
-        self._tasks: dict[UUID, asyncio.Task[None]] = {}
-        self._looking: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        self._looking = asyncio.create_task(self._look(), name="imap-poller")
-
-    @property
-    def running(self) -> bool:
-        """Looking for mailboxes and syncing them: started and not stopped."""
-        return self._looking is not None and not self._looking.done()
-
-    async def stop(self) -> None:
-        tasks = [*self._tasks.values(), *([self._looking] if self._looking else [])]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._tasks.clear()
-        self._looking = None
-
-    async def _look(self) -> None:
-        while True:
-            try:
-                await self._start_new()
-            except Exception:  # noqa: BLE001 - the next look tries again
-                log.exception("looking for IMAP mailboxes failed")
-            await asyncio.sleep(self.look_every)
-
-    async def _start_new(self) -> None:
-        ids = await uuids(
-            Mailbox.filter(provider=Provider.IMAP)
-            .exclude(status=MailboxStatus.NEEDS_REAUTH)
-            .values_list("id", flat=True)
-        )
-        for mailbox_id in ids:
-            task = self._tasks.get(mailbox_id)
-            if task is None or task.done():
-                sync = MailboxSync(mailbox_id, self.settings, self.intake)
-                self._tasks[mailbox_id] = asyncio.create_task(
-                    sync.forever(), name=f"imap-{mailbox_id}"
-                )
+    def supervisor(self, mailbox_id: UUID) -> MailboxSync:
+        return MailboxSync(mailbox_id, self.settings, self.intake)

@@ -201,23 +201,7 @@ class FolderSync:
     async def _store(
         self, folder: Folder, state: FolderState, fetched: list[Fetched]
     ) -> list[Pending]:
-        items = [
-            Incoming(
-                f.raw,
-                SourceFacts(
-                    provider_id=f"{folder.name}:{state.uidvalidity}:{f.uid}",
-                    folder=folder.name,
-                    received_at=f.internaldate,
-                    outbound=folder.outbound,
-                    item=item_key(folder.name, state.uidvalidity, f.uid),
-                    uidvalidity=state.uidvalidity,
-                    uid=f.uid,
-                    truncated_from=(f.size or len(f.raw)) if f.headers_only else None,
-                ),
-            )
-            for f in fetched
-        ]
-        return await self.intake.store(self.mailbox, items)
+        return await self.intake.store(self.mailbox, [incoming(folder, state, f) for f in fetched])
 
     async def _progress(self) -> None:
         cursors = await FolderCursor.filter(mailbox_id=self.mailbox.id).values_list("total", "done")
@@ -275,6 +259,23 @@ class FolderSync:
         if stale:
             await remove_items(self.mailbox.workspace_id, self.mailbox.id, [str(s) for s in stale])
             self.removed += len(stale)
+
+
+def incoming(folder: Folder, state: FolderState, fetched: Fetched) -> Incoming:
+    """A fetched message as the intake takes it, with where the folder holds it."""
+    return Incoming(
+        fetched.raw,
+        SourceFacts(
+            provider_id=f"{folder.name}:{state.uidvalidity}:{fetched.uid}",
+            folder=folder.name,
+            received_at=fetched.internaldate,
+            outbound=folder.outbound,
+            item=item_key(folder.name, state.uidvalidity, fetched.uid),
+            uidvalidity=state.uidvalidity,
+            uid=fetched.uid,
+            truncated_from=(fetched.size or len(fetched.raw)) if fetched.headers_only else None,
+        ),
+    )
 
 
 def item_key(folder: str, uidvalidity: int, uid: int) -> str:

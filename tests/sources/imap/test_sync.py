@@ -402,14 +402,14 @@ async def test_a_pass_that_hangs_is_abandoned(account: Account) -> None:
 
 
 async def test_one_sync_per_mailbox_at_a_time(account: Account) -> None:
-    from mailroom.sources.imap import poller
+    from mailroom.sources import supervision
 
     mailbox = account.mailbox
-    assert await poller._lease(mailbox)
+    assert await supervision.lease(mailbox)
     await Mailbox.filter(id=mailbox.id).update(lease_owner="another-host:1")
-    assert not await poller._lease(mailbox)  # held by another process, not expired
+    assert not await supervision.lease(mailbox)  # held by another process, not expired
     await Mailbox.filter(id=mailbox.id).update(lease_until=None)
-    assert await poller._lease(mailbox)
+    assert await supervision.lease(mailbox)
 
 
 def _counted(name: str, **labels: str) -> float:

@@ -1,0 +1,135 @@
+"""Keeping Gmail mailboxes in sync: one supervised task per mailbox, as for IMAP
+(`sources/supervision.py`: lease, states, backoff), polling history.list every
+`gmail_poll_seconds` once caught up. A pass holds no connection between requests, so a
+restart, a lost lease or a refused grant costs nothing but the pass under way, which the
+cursor lets the next one continue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from uuid import UUID
+
+from mailroom import logs
+from mailroom.errors import AuthError, SyncError, TransientError
+from mailroom.intake import Intake
+from mailroom.models import Mailbox, MailboxStatus, Provider
+from mailroom.oauth.tokens import AccessTokens
+from mailroom.settings import Settings
+from mailroom.sources import supervision
+from mailroom.sources.gmail.client import GmailClient
+from mailroom.sources.gmail.quota import QuotaBucket
+from mailroom.sources.gmail.sync import GmailSync, Pass
+
+log = logging.getLogger(__name__)
+PROVIDER = Provider.GMAIL.value  # the metrics' label
+
+
+class MailboxTokens:
+    """A mailbox's access tokens, as the client asks for them."""
+
+    def __init__(self, tokens: AccessTokens, mailbox: Mailbox) -> None:
+        self.tokens = tokens
+        self.mailbox = mailbox
+
+    async def current(self) -> str:
+        return await self.tokens.current(self.mailbox)
+
+    async def refreshed(self, rejected: str) -> str:
+        return await self.tokens.refreshed(self.mailbox, rejected)
+
+
+class GmailMailboxSync:
+    """Syncs one Gmail mailbox: `once` for a single pass, `forever` for the supervised loop."""
+
+    def __init__(self, mailbox_id: UUID, settings: Settings, intake: Intake) -> None:
+        self.mailbox_id = mailbox_id
+        self.settings = settings
+        self.intake = intake
+        self.tokens = AccessTokens(settings)
+        # One bucket for the mailbox across passes: a pass that starts again after a failure
+        # must not start with a full bucket and spend the user's minute twice.
+        self.quota = QuotaBucket.for_minute(settings.gmail_quota_per_minute)
+
+    async def once(self) -> Pass:
+        """One pass; errors are recorded on the mailbox and raised."""
+        mailbox = await Mailbox.get(id=self.mailbox_id)
+        try:
+            return await self._pass(mailbox)
+        except SyncError as error:
+            await supervision.failed(mailbox, error, PROVIDER, log)
+            raise
+
+    async def forever(self) -> None:
+        while True:
+            mailbox = await Mailbox.get_or_none(id=self.mailbox_id)
+            if mailbox is None or mailbox.status is MailboxStatus.NEEDS_REAUTH:
+                return
+            if not await supervision.lease(mailbox):
+                await asyncio.sleep(supervision.LEASE.total_seconds() / 2)  # another has it
+                continue
+            try:
+                await self._pass(mailbox)
+            except AuthError as error:
+                await supervision.failed(mailbox, error, PROVIDER, log)
+                return
+            except SyncError as error:
+                await supervision.failed(mailbox, error, PROVIDER, log)
+                await asyncio.sleep(
+                    supervision.backoff(mailbox.failures, self.settings.gmail_max_backoff)
+                )
+                continue
+            except Exception as error:  # noqa: BLE001 - a bug or a database outage: retry
+                log.exception(
+                    "sync failed unexpectedly", extra=logs.fields(mailbox=mailbox.address)
+                )
+                await supervision.failed(
+                    mailbox, TransientError(f"{type(error).__name__}: {error}"), PROVIDER, log
+                )
+                await asyncio.sleep(
+                    supervision.backoff(mailbox.failures, self.settings.gmail_max_backoff)
+                )
+                continue
+            await asyncio.sleep(self.settings.gmail_poll_seconds)
+
+    async def _pass(self, mailbox: Mailbox) -> Pass:
+        started = time.monotonic()
+        first = not (mailbox.cursor or {}).get("history_id") or "listing" in (mailbox.cursor or {})
+        if first and mailbox.status is not MailboxStatus.SYNCING:
+            await supervision.set_status(mailbox, MailboxStatus.SYNCING)
+        tokens = MailboxTokens(self.tokens, mailbox)
+        async with GmailClient(self.settings, tokens, quota=self.quota) as client:
+            sync = GmailSync(mailbox, client, self.intake, beat=lambda: supervision.lease(mailbox))
+            done = await sync.run()
+            usage = client.usage
+        await supervision.succeeded(mailbox)
+        report = done.report
+        supervision.synced(
+            log,
+            PROVIDER,
+            mailbox,
+            started,
+            changed=bool(first or report.new or report.duplicate or done.removed),
+            new=report.new,
+            duplicate=report.duplicate,
+            failed=report.failed or None,
+            removed=done.removed,
+            skipped=done.skipped or None,
+            requests=usage.requests,
+            units=usage.units,
+        )
+        return done
+
+
+class GmailPoller(supervision.Poller):
+    """Every Gmail mailbox of the database, each synced by its own task."""
+
+    def __init__(self, settings: Settings, intake: Intake, look_every: float = 15.0) -> None:
+        super().__init__(Provider.GMAIL, look_every)
+        self.settings = settings
+        self.intake = intake
+
+    def supervisor(self, mailbox_id: UUID) -> GmailMailboxSync:
+        return GmailMailboxSync(mailbox_id, self.settings, self.intake)

@@ -1,0 +1,175 @@
+"""What every synced mailbox's supervisor does, whatever its provider (IMAP, Gmail, ...): hold
+a lease so that one process syncs it, record a failure and the state it leads to, back off
+before retrying, and count and log each pass.
+
+A mailbox moves through PENDING (never synced) -> SYNCING (first sync under way) -> ACTIVE
+(caught up). A refused login or a revoked grant stops it in NEEDS_REAUTH until it is
+reconnected; repeated failures make it FAILED, still retried slowly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+from uuid import UUID
+
+from tortoise.expressions import Q
+
+from mailroom import logs
+from mailroom.errors import AuthError, ProtocolError, SyncError, TransientError
+from mailroom.metrics import SYNC_PASS_SECONDS, SYNC_PASSES
+from mailroom.models import Mailbox, MailboxStatus, Provider
+from mailroom.models.bulk import uuids
+
+FAILED_AFTER = 8  # consecutive failures
+LEASE = timedelta(minutes=2)
+OWNER = f"{socket.gethostname()}:{os.getpid()}"
+_log = logging.getLogger(__name__)
+
+
+async def lease(mailbox: Mailbox) -> bool:
+    """Take or renew this process's lease on the mailbox; False if another process holds it."""
+    now = datetime.now(UTC)
+    taken = await Mailbox.filter(
+        Q(id=mailbox.id)
+        & (Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(lease_owner=OWNER))
+    ).update(lease_owner=OWNER, lease_until=now + LEASE)
+    return bool(taken)
+
+
+async def set_status(mailbox: Mailbox, status: MailboxStatus) -> None:
+    mailbox.status = status
+    await mailbox.save(update_fields=["status"])
+
+
+async def succeeded(mailbox: Mailbox) -> None:
+    mailbox.status, mailbox.failures = MailboxStatus.ACTIVE, 0
+    mailbox.last_synced_at = datetime.now(UTC)
+    await mailbox.save(update_fields=["status", "failures", "last_synced_at"])
+
+
+async def failed(mailbox: Mailbox, error: SyncError, provider: str, log: logging.Logger) -> None:
+    """Record a failed pass on the mailbox: NEEDS_REAUTH for a refused login or grant, FAILED
+    after FAILED_AFTER in a row; counted and logged with the reason."""
+    mailbox.failures += 1
+    mailbox.last_error = str(error)[:2000]
+    mailbox.last_error_at = datetime.now(UTC)
+    if isinstance(error, AuthError):
+        mailbox.status = MailboxStatus.NEEDS_REAUTH
+    elif mailbox.failures >= FAILED_AFTER:
+        mailbox.status = MailboxStatus.FAILED
+    await mailbox.save(update_fields=["failures", "last_error", "last_error_at", "status"])
+    SYNC_PASSES.labels(provider, reason(error)).inc()
+    log.warning(
+        "sync failed",
+        extra=logs.fields(
+            error,
+            mailbox=mailbox.address,
+            reason=reason(error),
+            error=str(error),
+            status=mailbox.status.value,
+            failures=mailbox.failures,
+        ),
+    )
+
+
+def reason(error: SyncError) -> str:
+    """The class of a sync error by what is done about it, for logs and metrics: auth,
+    protocol, transient (or error, for a SyncError of no class)."""
+    if isinstance(error, AuthError):
+        return "auth"
+    if isinstance(error, ProtocolError):
+        return "protocol"
+    return "transient" if isinstance(error, TransientError) else "error"
+
+
+def backoff(failures: int, ceiling: float) -> float:
+    """Exponential, capped, with full jitter so that many mailboxes do not retry in step."""
+    top = min(ceiling, 2.0 ** min(failures, 20))
+    return random.uniform(top / 2, top)
+
+
+def synced(
+    log: logging.Logger,
+    provider: str,
+    mailbox: Mailbox,
+    started: float,
+    *,
+    changed: bool,
+    **counts: Any,
+) -> None:
+    """Count a pass and log it: at INFO when it changed something (or was the first), at DEBUG
+    otherwise, since every mailbox is looked at every poll interval."""
+    seconds = time.monotonic() - started
+    SYNC_PASSES.labels(provider, "ok").inc()
+    SYNC_PASS_SECONDS.labels(provider).observe(seconds)
+    line = logs.fields(
+        mailbox=mailbox.address,
+        **counts,
+        seconds=round(seconds, 3),
+        status=mailbox.status.value,
+    )
+    log.log(logging.INFO if changed else logging.DEBUG, "synced", extra=line)
+
+
+class Supervised(Protocol):
+    async def forever(self) -> None: ...
+
+
+class Poller:
+    """Every mailbox of one provider, each synced by its own task (`supervisor` makes it);
+    new and reconnected mailboxes are picked up on the next look."""
+
+    def __init__(self, provider: Provider, look_every: float = 15.0) -> None:
+        self.provider = provider
+        self.look_every = look_every
+        self._tasks: dict[UUID, asyncio.Task[None]] = {}
+        self._looking: asyncio.Task[None] | None = None
+
+    def supervisor(self, mailbox_id: UUID) -> Supervised:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        name = f"{self.provider.value.lower()}-poller"
+        self._looking = asyncio.create_task(self._look(), name=name)
+
+    @property
+    def running(self) -> bool:
+        """Looking for mailboxes and syncing them: started and not stopped."""
+        return self._looking is not None and not self._looking.done()
+
+    async def stop(self) -> None:
+        tasks = [*self._tasks.values(), *([self._looking] if self._looking else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks.clear()
+        self._looking = None
+
+    async def _look(self) -> None:
+        while True:
+            try:
+                await self._start_new()
+            except Exception:  # noqa: BLE001 - the next look tries again
+                _log.exception("looking for %s mailboxes failed", self.provider.value)
+            await asyncio.sleep(self.look_every)
+
+    async def _start_new(self) -> None:
+        ids = await uuids(
+            Mailbox.filter(provider=self.provider)
+            .exclude(status=MailboxStatus.NEEDS_REAUTH)
+            .values_list("id", flat=True)
+        )
+        for mailbox_id in ids:
+            task = self._tasks.get(mailbox_id)
+            if task is None or task.done():
+                name = f"{self.provider.value.lower()}-{mailbox_id}"
+                self._tasks[mailbox_id] = asyncio.create_task(
+                    self.supervisor(mailbox_id).forever(), name=name
+                )

@@ -1,0 +1,77 @@
+"""Syncing and reconciling one connected mailbox on request (`mailroom mailbox sync` and
+`reconcile`), whatever its provider: the command line asks here, and this picks the source.
+`serve` keeps mailboxes in sync with the pollers instead (`bootstrap`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from mailroom.errors import InvalidInputError
+from mailroom.intake import Intake
+from mailroom.intake.port import IngestReport
+from mailroom.models import Mailbox, Provider
+from mailroom.settings import Settings
+from mailroom.sources.reconciliation import Reconciliation
+
+
+@dataclass(frozen=True, slots=True)
+class Synced:
+    report: IngestReport
+    removed: int  # copies removed: deleted at the provider, or moved out of what is synced
+
+
+async def sync_mailbox(settings: Settings, mailbox: Mailbox, intake: Intake) -> Synced:
+    """One pass, to completion; errors are recorded on the mailbox and raised."""
+    if mailbox.provider is Provider.IMAP:
+        from mailroom.sources.imap.poller import MailboxSync
+
+        report = await MailboxSync(mailbox.id, settings, intake).once()
+        return Synced(report, 0)
+    if mailbox.provider is Provider.GMAIL:
+        from mailroom.sources.gmail.poller import GmailMailboxSync
+
+        done = await GmailMailboxSync(mailbox.id, settings, intake).once()
+        return Synced(done.report, done.removed)
+    raise _not_synced(mailbox)
+
+
+async def reconcile_mailbox(
+    settings: Settings, mailbox: Mailbox, intake: Intake, *, repair: bool = False
+) -> Reconciliation:
+    """What the provider holds against what is stored; kept on the mailbox for the API."""
+    if mailbox.provider is Provider.IMAP:
+        from mailroom.sources.imap.accounts import connection_of, imap_password
+        from mailroom.sources.imap.client import ImapSession
+        from mailroom.sources.imap.meter import SessionLimits
+        from mailroom.sources.imap.reconcile import reconcile_imap
+
+        session = await ImapSession.open(
+            connection_of(mailbox), imap_password(settings, mailbox), SessionLimits.of(settings)
+        )
+        try:
+            found = await reconcile_imap(mailbox, session, intake, repair=repair)
+        finally:
+            await session.close()
+    elif mailbox.provider is Provider.GMAIL:
+        from mailroom.oauth.tokens import AccessTokens
+        from mailroom.sources.gmail.client import GmailClient
+        from mailroom.sources.gmail.poller import MailboxTokens
+        from mailroom.sources.gmail.sync import GmailSync
+
+        tokens = MailboxTokens(AccessTokens(settings), mailbox)
+        async with GmailClient(settings, tokens) as client:
+            found = await GmailSync(mailbox, client, intake).reconcile(repair=repair)
+    else:
+        raise _not_synced(mailbox)
+    mailbox.reconciliation = found.to_json(datetime.now(UTC))
+    await mailbox.save(update_fields=["reconciliation"])
+    return found
+
+
+def _not_synced(mailbox: Mailbox) -> InvalidInputError:
+    return InvalidInputError(
+        f"{mailbox.address} is a {mailbox.provider.value.lower()} mailbox, which is not synced "
+        "from a provider",
+        mailbox=mailbox.address,
+    )

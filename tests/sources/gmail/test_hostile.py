@@ -1,0 +1,138 @@
+"""A Gmail that answers what no Gmail would: the client refuses it with a ProtocolError (or
+asks again, where asking again is the right answer), reads no more than its bounds, and never
+follows a redirect."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+
+import pytest
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response, StreamingResponse
+
+from fakes.gmail import FakeGmail
+from fakes.gmail_http import GmailServer
+from mailroom.errors import ProtocolError, TransientError
+from mailroom.sources.gmail import GmailClient, RawMessage, TooLargeError
+from mailroom.sources.gmail.client import LISTING_LIMIT_BYTES
+from tests.sources.gmail.conftest import message
+
+Connect = Callable[..., GmailClient]
+PROFILE = "gmail.users.getProfile"
+
+
+async def test_a_body_that_is_not_json(gmail: FakeGmail, connect: Connect):
+    gmail.script(PROFILE, lambda request: Response(b"<html>Welcome</html>", 200))
+
+    with pytest.raises(ProtocolError, match="not JSON"):
+        await connect().profile()
+
+
+async def test_json_of_the_wrong_shape(gmail: FakeGmail, connect: Connect):
+    body = {"emailAddress": "alice@example.com", "historyId": 1234}  # a number, not a string
+    gmail.script(PROFILE, lambda request: Response(json.dumps(body), 200))
+
+    with pytest.raises(ProtocolError, match="historyId"):
+        await connect().profile()
+
+
+async def test_a_huge_json_body_is_refused_before_it_is_all_read(
+    gmail: FakeGmail, connect: Connect
+):
+    sent = []
+
+    def endless(request: Request) -> Response:
+        def chunks() -> Iterator[bytes]:
+            yield b'{"emailAddress": "'
+            for _ in range(16 * 1024):  # a GiB, never sent in full
+                sent.append(64 * 1024)
+                yield b"a" * 64 * 1024
+
+        return StreamingResponse(chunks(), media_type="application/json")
+
+    gmail.script(PROFILE, endless)
+
+    with pytest.raises(TooLargeError):
+        await connect().profile()
+    assert sum(sent) < LISTING_LIMIT_BYTES + 16 * 1024 * 1024
+
+
+async def test_a_declared_length_over_the_bound_is_refused_unread(
+    gmail: FakeGmail, connect: Connect
+):
+    gmail.script(
+        PROFILE,
+        lambda request: Response(b"{}", headers={"content-length": str(LISTING_LIMIT_BYTES + 1)}),
+    )
+
+    with pytest.raises(TooLargeError, match="declares"):
+        await connect().profile()
+
+
+async def test_a_redirect_is_not_followed(gmail: FakeGmail, connect: Connect):
+    elsewhere = FakeGmail()
+    with GmailServer(elsewhere):
+        target = f"{elsewhere.url}/gmail/v1/users/me/profile"
+        gmail.script(PROFILE, lambda request: RedirectResponse(target, status_code=302))
+
+        with pytest.raises(ProtocolError, match="redirect"):
+            await connect().profile()
+    assert elsewhere.requests == 0
+
+
+async def test_a_batch_answer_with_unknown_content_ids(gmail: FakeGmail, connect: Connect):
+    ids = [gmail.add(message(n)) for n in range(3)]
+    gmail.rename_parts = True
+
+    with pytest.raises(ProtocolError, match="no request of ours"):
+        await connect().get_raw(ids)
+
+
+async def test_a_part_left_out_of_a_batch_answer_is_asked_again(gmail: FakeGmail, connect: Connect):
+    ids = [gmail.add(message(n)) for n in range(5)]
+    gmail.omit_parts = {ids[1]}
+    client = connect()
+
+    fetched = await client.get_raw(ids)
+
+    assert all(isinstance(fetched[i], RawMessage) for i in ids)
+    assert gmail.calls["gmail.users.messages.get"] == 5  # the left-out one only once, later
+    assert client.usage.calls == 6
+
+
+async def test_a_batch_answer_that_is_not_multipart(gmail: FakeGmail, connect: Connect):
+    ids = [gmail.add(message(n)) for n in range(3)]
+    gmail.script("batch", lambda request: Response(b"{}", media_type="application/json"))
+
+    with pytest.raises(ProtocolError, match="multipart"):
+        await connect().get_raw(ids)
+
+
+async def test_a_part_answering_for_another_message(gmail: FakeGmail, connect: Connect):
+    ids = [gmail.add(message(n)) for n in range(2)]
+    other = gmail.messages[ids[1]]
+
+    def wrong(request: Request) -> Response:
+        body = {"id": other.id, "threadId": other.thread_id, "raw": "", "historyId": "1",
+                "internalDate": "0"}  # fmt: skip
+        return Response(json.dumps(body), media_type="application/json")
+
+    gmail.script("gmail.users.messages.get", wrong)
+
+    with pytest.raises(ProtocolError, match="for " + ids[0]):
+        await connect(fetch="concurrent").get_raw([ids[0]])
+
+
+async def test_a_server_that_drops_the_connection_is_transient(gmail: FakeGmail, connect: Connect):
+    def broken(request: Request) -> Response:
+        def chunks() -> Iterator[bytes]:
+            yield b'{"emailAddress"'
+            raise RuntimeError("the server died mid-answer")
+
+        return StreamingResponse(chunks(), media_type="application/json")
+
+    gmail.script(PROFILE, broken)
+
+    with pytest.raises(TransientError):
+        await connect().profile()
