@@ -18,11 +18,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import statistics
 import sys
 import tempfile
 import time
+from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
+
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -46,18 +51,66 @@ TARGET_RATIO, TARGET_UNITS_OVER = 0.8, 1.05
 MEMBER = "alice@acme-corp.com"
 
 
+class RemoteGmail:
+    """The local Gmail in a process of its own, as Gmail is not in Mailroom's: its encoding
+    and schema checks must not take the interpreter the sync runs in. Driven over a pipe."""
+
+    def __init__(self, count: int) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._conn, child = context.Pipe()
+        self._process = context.Process(target=_serve, args=(child, count), daemon=True)
+        self._process.start()
+        self.url: str = self._conn.recv()
+
+    def ask(self, command: str, argument: Any = None) -> Any:
+        self._conn.send((command, argument))
+        return self._conn.recv()
+
+    def cpu_seconds(self) -> float:
+        """CPU the fake's process has used (its work happens at Google for a real mailbox)."""
+        times = psutil.Process(self._process.pid).cpu_times()
+        return float(times.user + times.system)
+
+    def add(self, raw: bytes) -> str:
+        return str(self.ask("add", raw))
+
+    def stop(self) -> list[str]:
+        violations: list[str] = self.ask("violations")
+        self._conn.send(("stop", None))
+        self._process.join(30)
+        return violations
+
+
+def _serve(conn: Connection, count: int) -> None:
+    fake = FakeGmail("alice@acme-corp.com")
+    for raw in messages(count):
+        fake.add(raw, ["INBOX"])
+    with GmailServer(fake):
+        conn.send(fake.url)
+        while True:
+            command, argument = conn.recv()
+            if command == "stop":
+                return
+            if command == "add":
+                conn.send(fake.add(argument))
+            elif command == "grant":
+                conn.send(fake.grant())
+            else:
+                conn.send(list(fake.violations))
+
+
 class Tokens:
     """Access tokens as the OAuth layer gives them, from the fake's own grant."""
 
-    def __init__(self, fake: FakeGmail) -> None:
+    def __init__(self, fake: RemoteGmail) -> None:
         self.fake = fake
-        self.token = fake.grant()
+        self.token = str(fake.ask("grant"))
 
     async def current(self) -> str:
         return self.token
 
     async def refreshed(self, rejected: str) -> str:
-        self.token = self.fake.grant()
+        self.token = str(self.fake.ask("grant"))
         return self.token
 
 
@@ -83,7 +136,7 @@ async def import_rate(path: Path, folder: Path) -> float:
 
 
 async def sync_rate(
-    fake: FakeGmail, folder: Path, samples: int
+    fake: RemoteGmail, folder: Path, samples: int
 ) -> tuple[float, int, Usage, list[float]]:
     # A quota far above what the run spends: the protocol's cost is measured, not Google's cap.
     settings = Settings(
@@ -112,7 +165,7 @@ async def sync_rate(
 
 
 async def poll_latency(
-    fake: FakeGmail, sync: GmailSync, samples: int, every: float = 1.0
+    fake: RemoteGmail, sync: GmailSync, samples: int, every: float = 1.0
 ) -> list[float]:
     """Seconds from a message added to the fake to it being stored, with a pass every
     `every` seconds (what `gmail_poll_seconds` sets; 60 by default)."""
@@ -131,7 +184,7 @@ async def poll_latency(
                 b"Message-ID: <poll-%d@bench>\r\nFrom: j@globex.com\r\nSubject: ping\r\n\r\nhi\r\n"
                 % n
             )
-            added_id = fake.add(raw)
+            added_id = await asyncio.to_thread(fake.add, raw)
             added = time.perf_counter()
             while not await ProviderItem.filter(item=added_id).exists():
                 await asyncio.sleep(0.01)
@@ -148,15 +201,19 @@ def main() -> None:
     parser.add_argument("--poll-samples", type=int, default=10)
     args = parser.parse_args()
     path = write_mbox(DATA / f"gmail-{args.messages}.mbox", args.messages)
-    fake = FakeGmail("alice@acme-corp.com")
-    for raw in messages(args.messages):
-        fake.add(raw, ["INBOX"])
-    with tempfile.TemporaryDirectory() as scratch, GmailServer(fake):
-        folder = Path(scratch)
-        rate_a = asyncio.run(import_rate(path, folder))
-        print(f"(a) import: {rate_a:,.0f} msg/s", flush=True)
-        rate_b, stored, usage, delays = asyncio.run(sync_rate(fake, folder, args.poll_samples))
-    assert not fake.violations, fake.violations
+    fake = RemoteGmail(args.messages)
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            folder = Path(scratch)
+            rate_a = asyncio.run(import_rate(path, folder))
+            print(f"(a) import: {rate_a:,.0f} msg/s", flush=True)
+            cpu_before, started = fake.cpu_seconds(), time.perf_counter()
+            rate_b, stored, usage, delays = asyncio.run(sync_rate(fake, folder, args.poll_samples))
+            # The whole of (b) and the latency samples: the fake's share of the two cores.
+            fake_share = (fake.cpu_seconds() - cpu_before) / (time.perf_counter() - started)
+    finally:
+        violations = fake.stop()
+    assert not violations, violations
     ratio = rate_b / rate_a
     units, requests = usage.units / stored, usage.requests / stored
     get_cost = Settings().gmail_cost_messages_get
@@ -164,8 +221,9 @@ def main() -> None:
     body = (
         f"{args.messages:,} seeded synthetic messages (bench/corpus.py) in the local Gmail "
         "(fakes/gmail.py, every answer checked against Google's discovery document), served "
-        "over HTTP on loopback; the same messages as an mbox for (a). Both into SQLite with "
-        "the default normalize workers.\n\n"
+        "over HTTP on loopback from a process of its own; the same messages as an mbox for "
+        "(a). Both into SQLite with the default normalize workers, on a 2-core machine that "
+        "also runs the fake.\n\n"
         "| measure | result | target |\n|---|---|---|\n"
         f"| (a) import of the same messages (mbox) | {rate_a:,.0f} msg/s | baseline |\n"
         f"| (b) first Gmail sync | {rate_b:,.0f} msg/s ({stored:,} stored) | |\n"
@@ -177,7 +235,16 @@ def main() -> None:
         f"| HTTP requests per message | {requests:.3f} ({usage.requests:,} in all; "
         f"{usage.calls:,} API calls) | |\n"
         f"| added to stored, a history.list pass every 1 s (median of {len(delays)}) | "
-        f"{latency:.2f} s (max {max(delays):.2f} s) | within the poll interval |\n\n"
+        f"{latency:.2f} s (max {max(delays):.2f} s) | within the poll interval |\n"
+        f"| CPU the local Gmail used while (b) ran | {fake_share:.2f} of a core | |\n\n"
+        "Why (b)/(a) stays under 0.8 (runs of this benchmark gave 0.51 to 0.66): not the local "
+        "Gmail (the share of a core above), and not waiting for it (two chunks are fetched "
+        "ahead of the one stored; three made no difference); a profile puts the time in "
+        "Mailroom's own process: reading the batch answers "
+        "(multipart, JSON, base64) and storing in transactions of 100 messages, where the import "
+        "stores 500 (a Gmail message's size is unknown until it arrives, so a chunk is bounded "
+        "by count). Fetching larger chunks at once slowed the sync sharply (76 msg/s with 500 "
+        "per call): a lead for the next round of work, recorded in the issue.\n\n"
         "At Google's default quota (6,000 units per user per minute) the first sync of a real "
         f"mailbox is bound by the quota, not by Mailroom: {6000 / units:,.0f} messages a minute "
         "at the units measured here.\n"

@@ -16,7 +16,9 @@ work, and none doubles a message.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -30,7 +32,7 @@ from mailroom.models import Mailbox, MessageCopy, ProviderItem
 from mailroom.models.bulk import chunked
 from mailroom.sources.gmail.client import GmailClient
 from mailroom.sources.gmail.errors import HistoryExpired
-from mailroom.sources.gmail.resources import Change, Gone, Oversize, RawMessage
+from mailroom.sources.gmail.resources import Change, Fetched, Gone, Oversize, RawMessage
 from mailroom.sources.reconciliation import Reconciliation
 
 log = logging.getLogger(__name__)
@@ -39,9 +41,12 @@ log = logging.getLogger(__name__)
 LEAVES = frozenset({"SPAM", "TRASH"})
 NEVER = frozenset({"DRAFT", "CHAT"})
 EXCLUDED = LEAVES | NEVER
-# Messages fetched and stored together: one batch request of Gmail's at most 50 parts, and
-# one transaction with the cursor.
-CHUNK = 50
+# Messages fetched and stored together (two batch requests of Gmail's at most 50 parts) in one
+# transaction with the cursor: larger ones would hold more bytes in memory, whose sizes are
+# not known before they arrive; smaller ones cost a disk sync each.
+CHUNK = 100
+# Chunks fetched ahead of the one being stored; each holds at most CHUNK messages in memory.
+FETCH_AHEAD = 2
 
 
 @dataclass(slots=True)
@@ -116,9 +121,7 @@ class GmailSync:
         if not repair:
             return found
         async with Batches(self.intake) as processing:
-            done = Pass()
-            for chunk in _chunks(found.missing):
-                await processing.add(await self._fetch_and_store(chunk, done))
+            await self._store_chunks(list(_chunks(found.missing)), Pass(), processing)
             await processing.finish()
         await self._remove(found.extra)
         return replace(found, repaired=True)
@@ -144,10 +147,11 @@ class GmailSync:
             stored = await self._stored_items([ref.id for ref in page.messages])
             wanted = [ref.id for ref in page.messages if ref.id not in stored]
             chunks = list(_chunks(wanted))
-            for index, chunk in enumerate(chunks):
-                last = index == len(chunks) - 1
-                moved = {**listing, "page_token": page.next_page_token} if last else listing
-                await processing.add(await self._fetch_and_store(chunk, done, listing=moved))
+            # The page's last batch moves the cursor to the next page; the others keep it here.
+            moves = [listing] * (len(chunks) - 1) + [
+                {**listing, "page_token": page.next_page_token}
+            ]
+            await self._store_chunks(chunks, done, processing, moves)
             if not chunks:
                 await self._advance({**listing, "page_token": page.next_page_token})
             listing["page_token"] = page.next_page_token
@@ -181,8 +185,7 @@ class GmailSync:
                 done.removed += await self._remove(leaving)
             stored = await self._stored_items(list(wanted))
             fetch = [i for i in wanted if i not in stored]
-            for chunk in _chunks(fetch):
-                await processing.add(await self._fetch_and_store(chunk, done))
+            await self._store_chunks(list(_chunks(fetch)), done, processing)
             done.relabeled += await self._relabel(
                 {i: change for i, change in labels.items() if i not in leaving}
             )
@@ -195,12 +198,38 @@ class GmailSync:
 
     # Storing.
 
-    async def _fetch_and_store(
-        self, ids: Sequence[str], done: Pass, listing: dict[str, Any] | None = None
+    async def _store_chunks(
+        self,
+        chunks: list[list[str]],
+        done: Pass,
+        processing: Batches,
+        moves: Sequence[dict[str, Any] | None] | None = None,
+    ) -> None:
+        """Fetch and store each chunk, the next ones on the wire while this one is stored (and
+        the one before processed): Gmail's answers and the disk's syncs overlap."""
+        ahead: deque[asyncio.Task[dict[str, Fetched]]] = deque()
+        try:
+            for index, chunk in enumerate(chunks):
+                # Keep FETCH_AHEAD chunks on the wire: Gmail answers while this one is stored.
+                while len(ahead) < FETCH_AHEAD and index + len(ahead) < len(chunks):
+                    following = chunks[index + len(ahead)]
+                    ahead.append(asyncio.create_task(self.client.get_raw(following)))
+                fetched = await ahead.popleft()
+                move = moves[index] if moves is not None else None
+                await processing.add(await self._store(chunk, fetched, done, move))
+        finally:
+            # On failure, the fetches in flight end before the caller closes the client.
+            await asyncio.gather(*ahead, return_exceptions=True)
+
+    async def _store(
+        self,
+        ids: Sequence[str],
+        fetched: dict[str, Fetched],
+        done: Pass,
+        listing: dict[str, Any] | None = None,
     ) -> list[Pending]:
-        """Fetch `ids` and store what Gmail still keeps, with the cursor's move (`listing`)
-        in the same transaction."""
-        fetched = await self.client.get_raw(ids)
+        """Store what Gmail still keeps of `ids`, with the cursor's move (`listing`) in the
+        same transaction."""
         items: list[Incoming] = []
         for message_id in ids:
             got = fetched.get(message_id)

@@ -194,6 +194,6 @@ async def test_a_first_sync_of_ten_thousand_messages(
     assert await stored_ids(mailbox) == set(ids)
     await mailbox.refresh_from_db()
     assert (mailbox.progress_done, mailbox.progress_total) == (10_000, 10_000)
-    # Twenty pages of ids and two hundred batches of fifty: each message fetched once.
+    # Twenty pages of ids and batches of at most fifty: each message fetched once.
     assert gmail.calls[GET] == 10_000 and max(gmail.batch_sizes) <= 50
     assert sync.client.usage.units == 10_000 * 5 + 20 * 5 + 1 + 2  # gets, lists, profile, history
