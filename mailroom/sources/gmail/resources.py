@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -130,7 +131,7 @@ def profile(payload: dict[str, Any]) -> Profile:
 
 def message_page(payload: dict[str, Any]) -> MessagePage:
     refs = tuple(
-        MessageRef(_field(item, "id", str), _field(item, "threadId", str))
+        MessageRef(_key(item, "id"), _key(item, "threadId"))
         for item in _objects(payload, "messages")
     )
     return MessagePage(
@@ -155,8 +156,8 @@ def raw_message(payload: dict[str, Any]) -> RawMessage:
     except (OverflowError, OSError, ValueError) as error:
         raise ProtocolError(f"a message's internalDate is out of range: {millis}") from error
     return RawMessage(
-        id=_field(payload, "id", str),
-        thread_id=_field(payload, "threadId", str),
+        id=_key(payload, "id"),
+        thread_id=_key(payload, "threadId"),
         raw=raw,
         label_ids=frozenset(_strings(payload, "labelIds")),
         history_id=_id(payload, "historyId"),
@@ -177,8 +178,8 @@ def history_page(payload: dict[str, Any]) -> HistoryPage:
                 changes.append(
                     Change(
                         kind,
-                        _field(message, "id", str),
-                        _field(message, "threadId", str),
+                        _key(message, "id"),
+                        _key(message, "threadId"),
                         frozenset(_strings(labels, "labelIds")),
                     )
                 )
@@ -204,6 +205,19 @@ def _field(payload: dict[str, Any], name: str, kind: type, default: Any = _MISSI
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise ProtocolError(f"Gmail's {name} is not a {kind.__name__}")
     return value
+
+
+# Gmail's message and thread ids are hex digits. Whatever a server sends goes into a request's
+# path (where `.` and `..` would name another resource) and into a stored key of at most 600
+# characters: anything else is refused, not fetched and not stored.
+_KEY = re.compile(r"[0-9A-Za-z_-]{1,128}")
+
+
+def _key(payload: dict[str, Any], name: str) -> str:
+    text: str = _field(payload, name, str)
+    if not _KEY.fullmatch(text):
+        raise ProtocolError(f"Gmail's {name} is not an id: {text[:40]!r}")
+    return text
 
 
 def _id(payload: dict[str, Any], name: str) -> int:

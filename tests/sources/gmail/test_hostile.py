@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
 from fakes.gmail import FakeGmail
 from fakes.gmail_http import GmailServer
@@ -136,3 +136,20 @@ async def test_a_server_that_drops_the_connection_is_transient(gmail: FakeGmail,
 
     with pytest.raises(TransientError):
         await connect().profile()
+
+
+@pytest.mark.parametrize("lie", [".", "..", "x" * 5000, "a/b", "m\r\nX-Injected: 1"])
+async def test_a_listed_id_that_is_no_gmail_id_is_refused(
+    gmail: FakeGmail, connect: Connect, lie: str
+) -> None:
+    """A lying server's id would go into a request's path (`.` and `..` name another
+    resource there) and into a stored key: it is refused before either."""
+
+    def listing(request: Request) -> Response:
+        body = {"messages": [{"id": lie, "threadId": "18c0"}], "resultSizeEstimate": 1}
+        return JSONResponse(body)
+
+    gmail.script("gmail.users.messages.list", listing)
+    with pytest.raises(ProtocolError, match="is not an id"):
+        await connect().list_message_ids()
+    assert gmail.calls["gmail.users.messages.get"] == 0
