@@ -8,7 +8,6 @@ application/http parts, each answered in a multipart/mixed part with Content-ID
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import secrets
 import socket
@@ -147,7 +146,7 @@ def _part(boundary: str, content_id: str, answer: Answer) -> str:
     return (
         f"--{boundary}\r\nContent-Type: application/http\r\nContent-ID: <{content_id}>\r\n\r\n"
         f"HTTP/1.1 {answer.status} {reason}\r\nContent-Type: application/json; charset=UTF-8\r\n"
-        f"{head}\r\n{json.dumps(answer.body)}\r\n"
+        f"{head}\r\n{answer.text}\r\n"
     )
 
 

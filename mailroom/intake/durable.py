@@ -77,11 +77,16 @@ async def present(
     return kept
 
 
-async def pending_batches(batch_size: int) -> AsyncIterator[list[Pending]]:
-    """Every pending row, oldest first, in batches: what an interrupted run left behind."""
+async def pending_batches(
+    batch_size: int, mailbox_id: UUID | None = None
+) -> AsyncIterator[list[Pending]]:
+    """Every pending row (of one mailbox, or all), oldest first, in batches: what an
+    interrupted run left behind."""
     last: UUID | None = None
     while True:
         query = PendingIngest.all().order_by("id").limit(batch_size)
+        if mailbox_id is not None:
+            query = query.filter(mailbox_id=mailbox_id)
         if last is not None:
             query = query.filter(id__gt=last)
         rows = await query.prefetch_related("raw_message")

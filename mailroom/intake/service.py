@@ -10,9 +10,11 @@ it while the previous one is being committed.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from collections.abc import Sequence
 from types import TracebackType
+from uuid import UUID
 
 from mailroom.intake import durable
 from mailroom.intake.durable import Target
@@ -20,6 +22,8 @@ from mailroom.intake.port import Incoming, IngestReport, Outcome, Pending
 from mailroom.intake.process import Prepared, Processor
 from mailroom.intake.workers import NormalizePool
 from mailroom.parsing.limits import DEFAULT_LIMITS, Limits
+
+log = logging.getLogger(__name__)
 
 
 class Intake:
@@ -52,10 +56,11 @@ class Intake:
             return await self._one_by_one(pending, error)
         return await self.commit_or_retry(prepared, pending)
 
-    async def replay(self, batch_size: int = 200) -> IngestReport:
-        """Process every pending row, oldest first: what a crash left behind."""
+    async def replay(self, batch_size: int = 200, mailbox_id: UUID | None = None) -> IngestReport:
+        """Process every pending row (of one mailbox, or all), oldest first: what a crash left
+        behind."""
         report = IngestReport()
-        async for batch in durable.pending_batches(batch_size):
+        async for batch in durable.pending_batches(batch_size, mailbox_id):
             report.merge(await self.process(batch))
         return report
 
@@ -75,6 +80,14 @@ class Intake:
     async def _one_by_one(self, pending: Sequence[Pending], error: Exception) -> IngestReport:
         report = IngestReport()
         if len(pending) > 1:
+            # Loud: a batch that fails as a whole is a bug or a bad message, and one at a time
+            # is many times slower.
+            log.warning(
+                "a batch of %d messages failed (%s: %s); processing them one at a time",
+                len(pending),
+                type(error).__name__,
+                str(error)[:200],
+            )
             for one in pending:
                 report.merge(await self.process([one]))
             return report

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from uuid import UUID
 
-from tortoise.expressions import Q
 from uuid_utils.compat import uuid7
 
 from mailroom.envelope import Envelope
@@ -104,12 +103,17 @@ async def _load_hints(plan: _Plan, items: Sequence[Threadable]) -> None:
     wanted = {(i.mailbox_id, i.provider_thread_id) for i in items if i.provider_thread_id}
     if not wanted:
         return
-    query = Q()
+    # By mailbox, in chunks of `IN` lists: an OR of one Q per hint nests as deep as the batch
+    # is long, and Tortoise resolves it recursively (past Python's limit at a few hundred).
+    by_mailbox: dict[UUID, list[str]] = {}
     for mailbox_id, provider_thread_id in wanted:
-        query |= Q(mailbox_id=mailbox_id, provider_thread_id=provider_thread_id)
-    rows = await MessageCopy.filter(query).values_list(
-        "mailbox_id", "provider_thread_id", "message__thread_id"
-    )
+        by_mailbox.setdefault(mailbox_id, []).append(provider_thread_id)
+    rows: list[tuple[UUID, str, UUID | None]] = []
+    for mailbox_id, hints in by_mailbox.items():
+        for chunk in chunked(sorted(hints)):
+            rows += await MessageCopy.filter(
+                mailbox_id=mailbox_id, provider_thread_id__in=chunk
+            ).values_list("mailbox_id", "provider_thread_id", "message__thread_id")
     for mailbox_id, provider_thread_id, thread_id in rows:
         if thread_id is not None:
             plan.hints[(mailbox_id, provider_thread_id)] = thread_id

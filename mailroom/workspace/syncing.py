@@ -22,18 +22,24 @@ class Synced:
 
 
 async def sync_mailbox(settings: Settings, mailbox: Mailbox, intake: Intake) -> Synced:
-    """One pass, to completion; errors are recorded on the mailbox and raised."""
+    """One pass, to completion; errors are recorded on the mailbox and raised.
+
+    First what an earlier run of this mailbox stored and did not process (it was killed):
+    `serve` takes that up when it starts, and so does a pass run on its own, or the sync
+    would look for those messages as if they were not there."""
+    if mailbox.provider not in (Provider.IMAP, Provider.GMAIL):
+        raise _not_synced(mailbox)
+    report = await intake.replay(mailbox_id=mailbox.id)
     if mailbox.provider is Provider.IMAP:
         from mailroom.sources.imap.poller import MailboxSync
 
-        report = await MailboxSync(mailbox.id, settings, intake).once()
+        report.merge(await MailboxSync(mailbox.id, settings, intake).once())
         return Synced(report, 0)
-    if mailbox.provider is Provider.GMAIL:
-        from mailroom.sources.gmail.poller import GmailMailboxSync
+    from mailroom.sources.gmail.poller import GmailMailboxSync
 
-        done = await GmailMailboxSync(mailbox.id, settings, intake).once()
-        return Synced(done.report, done.removed)
-    raise _not_synced(mailbox)
+    done = await GmailMailboxSync(mailbox.id, settings, intake).once()
+    report.merge(done.report)
+    return Synced(report, done.removed)
 
 
 async def reconcile_mailbox(

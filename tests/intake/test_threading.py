@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from mailroom.intake.port import SourceFacts
+import logging
+
+import pytest
+
+from mailroom.intake import Intake
+from mailroom.intake.port import Incoming, SourceFacts
 from mailroom.models import Message, Thread
 from mailroom.settings import Settings
 from tests.helpers import ingest, later, message, team
@@ -90,6 +95,35 @@ async def test_provider_thread_id_is_a_hint(db: Settings) -> None:
     three = message(message_id="<g3@x>", subject="Unrelated")
     await ingest(t.bob_box, three, facts=SourceFacts(provider_thread_id="gmail-thread-1"))
     assert await _thread_of("g3@x") != await _thread_of("g1@x")
+
+
+async def test_a_batch_of_many_provider_threads_is_processed_as_one_batch(
+    db: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A Gmail or Graph sync stores hundreds of messages at once, each with a thread hint; the
+    # hints were once looked up as one OR per hint, which Tortoise resolved past Python's
+    # recursion limit, so every such batch fell back to one message at a time.
+    t = await team()
+    first = [message(message_id=f"<a{n}@x>", subject=f"Topic {n}") for n in range(600)]
+    await Intake().ingest(
+        t.alice_box,
+        [Incoming(raw, SourceFacts(provider_thread_id=f"t{n}")) for n, raw in enumerate(first)],
+    )
+    replies = [message(message_id=f"<b{n}@x>", subject=f"Other {n}") for n in range(600)]
+    with caplog.at_level(logging.WARNING, logger="mailroom.intake.service"):
+        report = await Intake().ingest(
+            t.alice_box,
+            [
+                Incoming(raw, SourceFacts(provider_thread_id=f"t{n}"))
+                for n, raw in enumerate(replies)
+            ],
+        )
+    assert report.new == 600
+    assert not [r for r in caplog.records if "one at a time" in r.getMessage()]
+    for n in (0, 300, 599):
+        assert await _thread_of(f"a{n}@x") == await _thread_of(f"b{n}@x")
+    assert await _thread_of("a0@x") != await _thread_of("a1@x")
+    assert await Thread.all().count() == 600
 
 
 async def test_reply_with_unknown_parents_groups_by_subject_within_a_window(db: Settings) -> None:

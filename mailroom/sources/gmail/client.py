@@ -23,7 +23,14 @@ from mailroom.sources.gmail.calls import Core, TokenSource, Usage
 from mailroom.sources.gmail.errors import HistoryExpired, ProtocolError
 from mailroom.sources.gmail.fetch import BatchFetcher, ConcurrentFetcher, Target
 from mailroom.sources.gmail.quota import QuotaBucket
-from mailroom.sources.gmail.resources import Fetched, HistoryPage, MessagePage, Profile
+from mailroom.sources.gmail.resources import (
+    Fetched,
+    Gone,
+    HistoryPage,
+    MessageHead,
+    MessagePage,
+    Profile,
+)
 from mailroom.sources.gmail.retry import RetryPolicy
 from mailroom.sources.gmail.transport import Params
 
@@ -129,6 +136,26 @@ class GmailClient:
             return {}
         return await self._fetcher.fetch(unique)
 
+    async def get_head(self, message_id: str) -> MessageHead | Gone:
+        """users.messages.get?format=metadata: the header fields of a message too large to
+        fetch whole (Oversize), or Gone."""
+        try:
+            payload = await self._get(
+                "users.messages.get",
+                f"/messages/{quote(message_id, safe='')}",
+                [("format", "metadata")],
+                self._settings.gmail_cost_messages_get,
+                not_found=_NotFound(),
+            )
+        except _NotFound:
+            return Gone(message_id)
+        head = resources.message_head(payload, self._settings.limits.max_header_length)
+        if head.id != message_id:
+            raise ProtocolError(
+                f"Gmail answered for message {head.id[:40]} when asked for one other"
+            )
+        return head
+
     async def history(
         self, start_history_id: int, page_token: str | None = None, max_results: int = MAX_PAGE
     ) -> HistoryPage:
@@ -185,3 +212,7 @@ class GmailClient:
         if reply.status == 404:
             raise not_found or ProtocolError(f"Gmail answered 404 to {what}")
         return resources.parse_json(reply.body, what)
+
+
+class _NotFound(Exception):
+    """messages.get answered 404: the message is gone."""

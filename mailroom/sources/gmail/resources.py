@@ -61,6 +61,20 @@ class RawMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class MessageHead:
+    """A message as messages.get?format=metadata returns it: its header fields, not its
+    bytes (for a message too large to fetch whole). `header` is those fields as a header
+    block, in Gmail's order."""
+
+    id: str
+    thread_id: str
+    header: bytes
+    size: int
+    label_ids: frozenset[str]
+    internal_date: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Gone:
     """The message was deleted between being listed and being fetched (404)."""
 
@@ -150,11 +164,7 @@ def raw_message(payload: dict[str, Any]) -> RawMessage:
         )
     except (binascii.Error, ValueError) as error:
         raise ProtocolError("a message's raw field is not base64url") from error
-    millis = _id(payload, "internalDate")
-    try:
-        internal_date = datetime.fromtimestamp(millis / 1000, UTC)
-    except (OverflowError, OSError, ValueError) as error:
-        raise ProtocolError(f"a message's internalDate is out of range: {millis}") from error
+    internal_date = _date(payload)
     return RawMessage(
         id=_key(payload, "id"),
         thread_id=_key(payload, "threadId"),
@@ -162,6 +172,33 @@ def raw_message(payload: dict[str, Any]) -> RawMessage:
         label_ids=frozenset(_strings(payload, "labelIds")),
         history_id=_id(payload, "historyId"),
         internal_date=internal_date,
+    )
+
+
+def message_head(payload: dict[str, Any], limit: int) -> MessageHead:
+    """`limit` bounds the header block rebuilt from the fields (a hostile server's header is
+    cut there, at a field's end)."""
+    payload_part = _field(payload, "payload", dict)
+    lines: list[bytes] = []
+    size = 0
+    for header in _objects(payload_part, "headers"):
+        name, value = _field(header, "name", str), _field(header, "value", str)
+        # A field name is printable ASCII without a colon (RFC 5322 2.2); a value holds no
+        # line break of its own, or a server could write fields of its choosing.
+        if not _FIELD_NAME.fullmatch(name):
+            raise ProtocolError(f"a header field name is not one: {name[:40]!r}")
+        line = f"{name}: {_BREAKS.sub(' ', value)}\r\n".encode()
+        size += len(line)
+        if size > limit:
+            break
+        lines.append(line)
+    return MessageHead(
+        id=_key(payload, "id"),
+        thread_id=_key(payload, "threadId"),
+        header=b"".join(lines) + b"\r\n",
+        size=_field(payload, "sizeEstimate", int, 0),
+        label_ids=frozenset(_strings(payload, "labelIds")),
+        internal_date=_date(payload),
     )
 
 
@@ -191,7 +228,17 @@ def history_page(payload: dict[str, Any]) -> HistoryPage:
     )
 
 
+def _date(payload: dict[str, Any]) -> datetime:
+    millis = _id(payload, "internalDate")
+    try:
+        return datetime.fromtimestamp(millis / 1000, UTC)
+    except (OverflowError, OSError, ValueError) as error:
+        raise ProtocolError(f"a message's internalDate is out of range: {millis}") from error
+
+
 _URLSAFE = str.maketrans("-_", "+/")
+_FIELD_NAME = re.compile(r"[\x21-\x39\x3b-\x7e]{1,200}")
+_BREAKS = re.compile(r"[\r\n]+")
 _MISSING: Any = object()
 
 

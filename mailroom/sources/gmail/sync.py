@@ -32,7 +32,14 @@ from mailroom.models import Mailbox, MessageCopy, ProviderItem
 from mailroom.models.bulk import chunked
 from mailroom.sources.gmail.client import GmailClient
 from mailroom.sources.gmail.errors import HistoryExpired
-from mailroom.sources.gmail.resources import Change, Fetched, Gone, Oversize, RawMessage
+from mailroom.sources.gmail.resources import (
+    Change,
+    Fetched,
+    Gone,
+    MessageHead,
+    Oversize,
+    RawMessage,
+)
 from mailroom.sources.reconciliation import Reconciliation
 
 log = logging.getLogger(__name__)
@@ -41,12 +48,15 @@ log = logging.getLogger(__name__)
 LEAVES = frozenset({"SPAM", "TRASH"})
 NEVER = frozenset({"DRAFT", "CHAT"})
 EXCLUDED = LEAVES | NEVER
-# Messages fetched and stored together (two batch requests of Gmail's at most 50 parts) in one
-# transaction with the cursor: larger ones would hold more bytes in memory, whose sizes are
-# not known before they arrive; smaller ones cost a disk sync each.
+# Messages fetched by one call (two batch requests of Gmail's at most 50 parts): larger ones
+# would hold more bytes in memory, whose sizes are not known before they arrive.
 CHUNK = 100
 # Chunks fetched ahead of the one being stored; each holds at most CHUNK messages in memory.
-FETCH_AHEAD = 2
+FETCH_AHEAD = 6
+# Fetched chunks are stored (and then processed) together, in one transaction, up to this many
+# messages or bytes: each transaction costs a disk sync, and the import's batches are as large.
+STORE_MESSAGES = 500
+STORE_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -55,7 +65,7 @@ class Pass:
 
     report: IngestReport = field(default_factory=IngestReport)
     removed: int = 0  # copies removed (deleted at Gmail, moved to spam or trash)
-    skipped: int = 0  # listed, but gone when fetched or over the size bound
+    skipped: int = 0  # listed, but gone when fetched
     relabeled: int = 0
     full: bool = False  # a listing ran (first sync or resync)
 
@@ -147,13 +157,9 @@ class GmailSync:
             stored = await self._stored_items([ref.id for ref in page.messages])
             wanted = [ref.id for ref in page.messages if ref.id not in stored]
             chunks = list(_chunks(wanted))
-            # The page's last batch moves the cursor to the next page; the others keep it here.
-            moves = [listing] * (len(chunks) - 1) + [
-                {**listing, "page_token": page.next_page_token}
-            ]
-            await self._store_chunks(chunks, done, processing, moves)
-            if not chunks:
-                await self._advance({**listing, "page_token": page.next_page_token})
+            # The page's last batch moves the cursor to the next page.
+            following = {"listing": {**listing, "page_token": page.next_page_token}}
+            await self._store_chunks(chunks, done, processing, following)
             listing["page_token"] = page.next_page_token
             if page.next_page_token is None:
                 break
@@ -169,10 +175,6 @@ class GmailSync:
         self.mailbox.cursor = cursor
         await self.mailbox.save(update_fields=["cursor"])
 
-    async def _advance(self, listing: dict[str, Any]) -> None:
-        self.mailbox.cursor = {**self._cursor(), "listing": listing}
-        await self.mailbox.save(update_fields=["cursor"])
-
     # Increments: history.list from the stored history id.
 
     async def _increments(self, done: Pass, processing: Batches) -> None:
@@ -181,19 +183,21 @@ class GmailSync:
         while True:
             page = await self.client.history(start, token)
             wanted, leaving, labels = _net_changes(page.changes)
+            # Removals and label changes may be applied again (a crash before the cursor
+            # moves), so they go first; what is fetched comes with Gmail's labels of now.
             if leaving:
                 done.removed += await self._remove(leaving)
-            stored = await self._stored_items(list(wanted))
-            fetch = [i for i in wanted if i not in stored]
-            await self._store_chunks(list(_chunks(fetch)), done, processing)
             done.relabeled += await self._relabel(
                 {i: change for i, change in labels.items() if i not in leaving}
             )
+            stored = await self._stored_items(list(wanted))
+            fetch = [i for i in wanted if i not in stored]
             token = page.next_page_token
+            # Every page applied, the last one's batch moves the history id: later passes
+            # start from there.
+            following = None if token is not None else {"history_id": page.history_id}
+            await self._store_chunks(list(_chunks(fetch)), done, processing, following)
             if token is None:
-                # Every page applied: later passes start from here.
-                self.mailbox.cursor = {**self._cursor(), "history_id": page.history_id}
-                await self.mailbox.save(update_fields=["cursor"])
                 return
 
     # Storing.
@@ -203,20 +207,36 @@ class GmailSync:
         chunks: list[list[str]],
         done: Pass,
         processing: Batches,
-        moves: Sequence[dict[str, Any] | None] | None = None,
+        following: dict[str, Any] | None = None,
     ) -> None:
-        """Fetch and store each chunk, the next ones on the wire while this one is stored (and
-        the one before processed): Gmail's answers and the disk's syncs overlap."""
+        """Fetch the chunks, the next ones on the wire while those before are stored (and
+        processed): Gmail's answers and the disk's syncs overlap. Fetched chunks are stored
+        together, up to STORE_MESSAGES or STORE_BYTES. The last batch moves the cursor to
+        `following` (what it holds replaces the cursor's fields), in its transaction; with
+        nothing to store, the cursor moves alone."""
+        if not chunks:
+            if following is not None:
+                await self._store([], {}, done, following)
+            return
         ahead: deque[asyncio.Task[dict[str, Fetched]]] = deque()
+        group: list[str] = []
+        fetched: dict[str, Fetched] = {}
+        size = 0
         try:
             for index, chunk in enumerate(chunks):
                 # Keep FETCH_AHEAD chunks on the wire: Gmail answers while this one is stored.
                 while len(ahead) < FETCH_AHEAD and index + len(ahead) < len(chunks):
-                    following = chunks[index + len(ahead)]
-                    ahead.append(asyncio.create_task(self.client.get_raw(following)))
-                fetched = await ahead.popleft()
-                move = moves[index] if moves is not None else None
-                await processing.add(await self._store(chunk, fetched, done, move))
+                    coming = chunks[index + len(ahead)]
+                    ahead.append(asyncio.create_task(self.client.get_raw(coming)))
+                answers = await ahead.popleft()
+                fetched.update(answers)
+                size += _size(answers)
+                group += chunk
+                last = index == len(chunks) - 1
+                if last or len(group) >= STORE_MESSAGES or size >= STORE_BYTES:
+                    move = following if last else None
+                    await processing.add(await self._store(group, fetched, done, move))
+                    group, fetched, size = [], {}, 0
         finally:
             # On failure, the fetches in flight end before the caller closes the client.
             await asyncio.gather(*ahead, return_exceptions=True)
@@ -226,27 +246,34 @@ class GmailSync:
         ids: Sequence[str],
         fetched: dict[str, Fetched],
         done: Pass,
-        listing: dict[str, Any] | None = None,
+        move: dict[str, Any] | None = None,
     ) -> list[Pending]:
-        """Store what Gmail still keeps of `ids`, with the cursor's move (`listing`) in the
-        same transaction."""
+        """Store what Gmail still keeps of `ids`, with the cursor's `move` in the same
+        transaction."""
         items: list[Incoming] = []
         for message_id in ids:
             got = fetched.get(message_id)
-            if isinstance(got, RawMessage) and not got.label_ids & EXCLUDED:
-                items.append(Incoming(got.raw, _facts(got)))
-            elif isinstance(got, Gone | Oversize) or got is None:
-                done.skipped += 1
-                if isinstance(got, Oversize):
-                    # Gmail accepts at most 50 MB: only a hostile or broken answer is larger.
+            if isinstance(got, Oversize):
+                # Over the size bound (Gmail takes up to 50 MB; only a hostile or broken answer
+                # is larger): kept with its header, its size noted, as the IMAP sync keeps one.
+                head = await self.client.get_head(message_id)
+                if isinstance(head, MessageHead) and not head.label_ids & EXCLUDED:
                     log.warning(
-                        "Gmail message over the size bound, not stored",
+                        "Gmail message over the size bound: only its header is kept",
                         extra={"mailbox": self.mailbox.address, "item": message_id},
                     )
+                    truncated = max(head.size, got.limit + 1)
+                    items.append(Incoming(head.header, _facts(head, truncated)))
+                elif isinstance(head, Gone):
+                    done.skipped += 1
+            elif isinstance(got, RawMessage) and not got.label_ids & EXCLUDED:
+                items.append(Incoming(got.raw, _facts(got)))
+            elif isinstance(got, Gone) or got is None:
+                done.skipped += 1
         async with in_transaction():
             pending = await self.intake.store(self.mailbox, items) if items else []
-            if listing is not None:
-                self.mailbox.cursor = {**self._cursor(), "listing": listing}
+            if move is not None:
+                self.mailbox.cursor = {**self._cursor(), **move}
             self.mailbox.progress_done += len(items)
             await self.mailbox.save(update_fields=["cursor", "progress_done"])
         if self.beat is not None:
@@ -295,7 +322,7 @@ class GmailSync:
         return dict(self.mailbox.cursor or {})
 
 
-def _facts(message: RawMessage) -> SourceFacts:
+def _facts(message: RawMessage | MessageHead, truncated_from: int | None = None) -> SourceFacts:
     return SourceFacts(
         provider_id=message.id,
         provider_thread_id=message.thread_id,
@@ -303,6 +330,7 @@ def _facts(message: RawMessage) -> SourceFacts:
         received_at=message.internal_date,
         outbound="SENT" in message.label_ids,
         item=message.id,
+        truncated_from=truncated_from,
     )
 
 
@@ -338,6 +366,10 @@ def _net_changes(
                 leaving.discard(ident)
             labels[ident] = (added - change.label_ids, removed | change.label_ids)
     return wanted, leaving, labels
+
+
+def _size(fetched: dict[str, Fetched]) -> int:
+    return sum(len(got.raw) for got in fetched.values() if isinstance(got, RawMessage))
 
 
 def _chunks(ids: Sequence[str]) -> Iterable[list[str]]:

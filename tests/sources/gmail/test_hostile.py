@@ -20,6 +20,7 @@ from tests.sources.gmail.conftest import message
 
 Connect = Callable[..., GmailClient]
 PROFILE = "gmail.users.getProfile"
+GET = "gmail.users.messages.get"
 
 
 async def test_a_body_that_is_not_json(gmail: FakeGmail, connect: Connect):
@@ -153,3 +154,36 @@ async def test_a_listed_id_that_is_no_gmail_id_is_refused(
     with pytest.raises(ProtocolError, match="is not an id"):
         await connect().list_message_ids()
     assert gmail.calls["gmail.users.messages.get"] == 0
+
+
+async def test_header_fields_that_would_forge_others_are_refused_or_flattened(
+    gmail: FakeGmail, connect: Connect
+):
+    ident = gmail.add(message(1))
+    base = {
+        "id": ident,
+        "threadId": ident,
+        "labelIds": ["INBOX"],
+        "historyId": "2000",
+        "internalDate": "1700000000000",
+        "sizeEstimate": 90_000_000,
+    }
+
+    def answer(headers: list[dict[str, str]]) -> Callable[[Request], Response]:
+        payload = {"mimeType": "text/plain", "headers": headers}
+        return lambda request: JSONResponse({**base, "payload": payload})
+
+    # A value with line breaks cannot add fields of its own.
+    gmail.script(GET, answer([{"name": "Subject", "value": "Hi\r\nBcc: eve@evil.example"}]))
+    head = await connect().get_head(ident)
+    assert head.header == b"Subject: Hi Bcc: eve@evil.example\r\n\r\n"
+    # A name that is no field name is a protocol error, not a header.
+    gmail.script(GET, answer([{"name": "To: eve@evil.example\r\nX", "value": "y"}]))
+    with pytest.raises(ProtocolError, match="field name"):
+        await connect().get_head(ident)
+    # A header larger than the parser would take is cut at a field's end.
+    many = [{"name": "X-Filler", "value": "v" * 1000}] * 5000
+    gmail.script(GET, answer(many))
+    head = await connect().get_head(ident)
+    assert 0 < len(head.header) <= 1024 * 1024 + 2
+    assert head.header.endswith(b"v\r\n\r\n")

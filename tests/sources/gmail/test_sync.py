@@ -94,6 +94,30 @@ async def test_the_first_sync_stores_what_gmail_keeps(
     assert gmail.calls[GET] == 121  # what is kept, each once
 
 
+async def test_a_message_over_the_size_bound_is_kept_with_its_header(
+    gmail: FakeGmail, connect: Connect, mailbox: Mailbox
+) -> None:
+    small = gmail.add(message(1))
+    large = gmail.add(
+        b"From: Peter <peter@initech.example>\r\nTo: alice@example.com,\r\n"
+        b" Bob <bob@globex.example>\r\nSubject: The whole archive\r\n"
+        b"Message-ID: <big@initech.example>\r\n\r\n" + b"x" * 200_000,
+        ["INBOX"],
+        thread_id="t-big",
+    )
+    done = await syncer(mailbox, connect, max_message_bytes=10_000).run()
+    assert done.report.new == 2 and done.skipped == 0
+    assert await stored_ids(mailbox) == {small, large}
+    kept = await Message.get(internet_message_id="big@initech.example")
+    assert kept.subject == "The whole archive"
+    assert kept.size > 200_000
+    assert any("over the size limit: only its header block" in d for d in kept.defects)
+    # The folded To: came through Gmail's header fields whole.
+    participants = {p.address for p in await kept.participants.all()}
+    assert {"peter@initech.example", "alice@example.com", "bob@globex.example"} <= participants
+    assert gmail.calls[GET] == 3  # each once whole (one refused as too large), one header
+
+
 async def test_increments_follow_every_change(
     gmail: FakeGmail, connect: Connect, mailbox: Mailbox
 ) -> None:
