@@ -18,6 +18,7 @@ from mailroom.intake.workers import NormalizePool
 from mailroom.models import Mailbox
 from mailroom.settings import Settings
 from mailroom.sources.gmail.poller import GmailPoller
+from mailroom.sources.graph.poller import GraphPoller
 from mailroom.sources.imap.poller import ImapPoller
 from mailroom.sources.smtp.authenticity import Authenticator, TrustedRelays
 from mailroom.sources.smtp.dns import Lookups, make_resolver
@@ -71,11 +72,12 @@ class Services:
     smtp: asyncio.Server | None
     poller: ImapPoller | None = None
     gmail: GmailPoller | None = None
+    graph: GraphPoller | None = None
 
     @property
     def pollers(self) -> list[Poller]:
         """The pollers that run: one per synced provider that is on."""
-        return [p for p in (self.poller, self.gmail) if p is not None]
+        return [p for p in (self.poller, self.gmail, self.graph) if p is not None]
 
     @property
     def smtp_port(self) -> int:
@@ -117,6 +119,12 @@ async def running(settings: Settings) -> AsyncIterator[Services]:
             gmail = GmailPoller(settings, intake)
             gmail.start()
             stack.push_async_callback(gmail.stop)
+        graph = None
+        if settings.graph_enabled:
+            await _check_secret_key(settings)
+            graph = GraphPoller(settings, intake)
+            graph.start()
+            stack.push_async_callback(graph.stop)
         server = None
         if settings.smtp_enabled:
             handler = GatewayHandler(settings, pipeline, authenticator(settings))
@@ -124,7 +132,7 @@ async def running(settings: Settings) -> AsyncIterator[Services]:
             stack.push_async_callback(_close_server, server)
         statistics = asyncio.create_task(_refresh_statistics_hourly())
         stack.callback(statistics.cancel)
-        yield Services(pipeline, server, poller, gmail)
+        yield Services(pipeline, server, poller, gmail, graph)
 
 
 async def _refresh_statistics_hourly() -> None:

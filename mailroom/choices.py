@@ -41,7 +41,8 @@ class Provider(StrEnum):
 
 class AccountProvider(StrEnum):
     """Whose accounts a member connects by consent (OAuth), as `--provider` and the API name
-    them: a Google account's mail is a GMAIL mailbox (its calendar will come with it)."""
+    them: a Google account's mail is a GMAIL mailbox, a Microsoft 365 (work or school)
+    account's a MICROSOFT one (their calendars will come with them)."""
 
     GOOGLE = "GOOGLE"
-    # MICROSOFT = "MICROSOFT": Microsoft 365 work or school accounts (issue 13)
+    MICROSOFT = "MICROSOFT"

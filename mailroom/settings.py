@@ -124,6 +124,22 @@ class Settings(BaseSettings):
     gmail_timeout: float = Field(default=60.0, gt=0)  # one HTTP request
     gmail_max_backoff: float = Field(default=900.0, gt=0)
 
+    # Microsoft 365 work or school accounts (Outlook mail now, its calendar later): an app
+    # registration in Microsoft Entra, the tenant (`organizations`: any work or school tenant;
+    # or one tenant's id), and Microsoft's endpoints (tests point them at local servers).
+    microsoft_client_id: str | None = None
+    microsoft_client_secret: str | None = None
+    microsoft_login_url: str = "https://login.microsoftonline.com"
+    microsoft_tenant: str = "organizations"
+    graph_api_url: str = "https://graph.microsoft.com"
+    graph_enabled: bool = True  # `serve` keeps Microsoft 365 mailboxes in sync
+    graph_poll_seconds: float = Field(default=60.0, gt=0)  # the delta links, for new mail
+    # Outlook serves at most 4 concurrent requests per mailbox (MailboxConcurrency).
+    graph_concurrency: int = Field(default=4, ge=1, le=4)
+    graph_page_size: int = Field(default=200, ge=1, le=1000)  # Prefer: odata.maxpagesize
+    graph_timeout: float = Field(default=60.0, gt=0)  # one HTTP request
+    graph_max_backoff: float = Field(default=900.0, gt=0)
+
     # The GraphQL API. GraphiQL and introspection are for development (`make run` turns them
     # on); production settings leave them off.
     graphiql: bool = False

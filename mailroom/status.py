@@ -130,6 +130,7 @@ def log_banner(settings: Settings, services: Services) -> None:
         mail_domain=settings.mail_domain,
         imap="on" if services.poller is not None else "off",
         gmail="on" if services.gmail is not None else "off",
+        microsoft="on" if services.graph is not None else "off",
         database=redacted(settings.database_url),
     )
     log.info("Mailroom %s started", _version(), extra=line)

@@ -105,7 +105,8 @@ def mailbox_connect(
             "--provider",
             metavar="PROVIDER",
             case_sensitive=False,
-            help="google: a Google account (Gmail).",
+            help="google: a Google account (Gmail); microsoft: a Microsoft 365 work or school "
+            "account (Outlook).",
         ),
     ],
 ) -> None:
@@ -114,7 +115,9 @@ def mailbox_connect(
 
     Example: mailroom mailbox connect acme alice@acme.com --provider google
 
-    Settings: MAILROOM_GOOGLE_CLIENT_ID and MAILROOM_GOOGLE_CLIENT_SECRET (the OAuth client),
+    Settings: MAILROOM_GOOGLE_CLIENT_ID and MAILROOM_GOOGLE_CLIENT_SECRET (Google's OAuth
+    client) or MAILROOM_MICROSOFT_CLIENT_ID and MAILROOM_MICROSOFT_CLIENT_SECRET (the Entra
+    app registration; MAILROOM_MICROSOFT_TENANT),
     MAILROOM_PUBLIC_URL (where the browser comes back: `mailroom serve` must answer there),
     MAILROOM_SECRET_KEY (encrypts the tokens), MAILROOM_DATABASE_URL or MAILROOM_DATA_DIR.
     """
@@ -180,14 +183,15 @@ def mailbox_sync(
     slug: Annotated[str, typer.Argument(metavar="SLUG", help="The workspace's slug.")],
     address: Annotated[str, typer.Argument(metavar="ADDRESS", help="The mailbox's address.")],
 ) -> None:
-    """Sync one mailbox (IMAP or Gmail) to completion and exit (for cron, or to catch up by
-    hand).
+    """Sync one mailbox (IMAP, Gmail or Microsoft 365) to completion and exit (for cron, or
+    to catch up by hand).
 
     Example: mailroom mailbox sync acme alice@acme.com
 
     Settings: MAILROOM_DATABASE_URL or MAILROOM_DATA_DIR (the database), MAILROOM_SECRET_KEY,
     MAILROOM_IMAP_* (timeouts, batches, private hosts), MAILROOM_GMAIL_* and
-    MAILROOM_GOOGLE_* (quota, endpoints, the OAuth client), MAILROOM_NORMALIZE_WORKERS,
+    MAILROOM_GOOGLE_* (quota, endpoints, the OAuth client), MAILROOM_GRAPH_* and
+    MAILROOM_MICROSOFT_* (the same for Microsoft 365), MAILROOM_NORMALIZE_WORKERS,
     MAILROOM_PARSE_TIMEOUT and the message limits (MAILROOM_MAX_*).
     """
     from mailroom.bootstrap import intake_for
@@ -212,8 +216,9 @@ def mailbox_reconcile(
         bool, typer.Option("--repair", help="Fetch what is missing and remove what is extra.")
     ] = False,
 ) -> None:
-    """Compare what the provider holds (Gmail: messages outside spam, trash and drafts; IMAP:
-    the UIDs of each synced folder) with what Mailroom stored for the mailbox.
+    """Compare what the provider holds (Gmail: messages outside spam, trash and drafts;
+    Microsoft 365: the messages of Inbox and Sent Items; IMAP: the UIDs of each synced folder)
+    with what Mailroom stored for the mailbox.
 
     Prints `provider N, stored N, missing N, extra N` and the keys missing and extra; exits with
     1 when they differ and were not repaired.
@@ -221,7 +226,8 @@ def mailbox_reconcile(
     Example: mailroom mailbox reconcile acme alice@acme.com --repair
 
     Settings: MAILROOM_DATABASE_URL or MAILROOM_DATA_DIR (the database), MAILROOM_SECRET_KEY,
-    MAILROOM_IMAP_* and MAILROOM_GMAIL_* / MAILROOM_GOOGLE_* (as for `mailbox sync`).
+    MAILROOM_IMAP_*, MAILROOM_GMAIL_* / MAILROOM_GOOGLE_* and MAILROOM_GRAPH_* /
+    MAILROOM_MICROSOFT_* (as for `mailbox sync`).
     """
     from mailroom.bootstrap import intake_for
     from mailroom.workspace import reconcile_mailbox

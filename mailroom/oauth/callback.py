@@ -28,7 +28,7 @@ from mailroom.errors import (
     SyncError,
 )
 from mailroom.oauth.page import page
-from mailroom.oauth.providers import PROVIDER_NAMES
+from mailroom.oauth.providers import ADMIN_CONSENT, PROVIDER_NAMES, admin_consent_needed
 from mailroom.oauth.states import START_AGAIN, take_state
 from mailroom.settings import Settings
 from mailroom.vault import Vault
@@ -113,6 +113,14 @@ class OAuthCallback:
         # The state is used up either way: the same link cannot be finished later.
         consent = await take_state(Vault(self.settings.secret_key), state)
         name = PROVIDER_NAMES.get(consent.provider, "The provider")
+        if error == "consent_required" or admin_consent_needed(error, description):
+            client = self.settings.microsoft_client_id or "MAILROOM_MICROSOFT_CLIENT_ID"
+            return page(
+                "An administrator must allow Mailroom",
+                f"Nothing was connected: {ADMIN_CONSENT} (Mailroom's application id: {client}).",
+                status=403,
+                detail=description,
+            )
         if error == "access_denied":
             return page(
                 "Nothing was connected",

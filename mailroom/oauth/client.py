@@ -86,7 +86,8 @@ async def refresh(provider: OAuthProvider, refresh_token: str) -> dict[str, Any]
     """A new access token (and, from some providers, a new refresh token)."""
     # No scope on the client: authlib would ask for it again with the refresh, which Google
     # takes as a request to narrow the grant.
-    async with _client(provider) as client:
+    options = {"scope": " ".join(provider.scopes)} if provider.scope_on_refresh else {}
+    async with _client(provider, **options) as client:
         return await _asking(
             provider, client.refresh_token(provider.token_url, refresh_token=refresh_token)
         )

@@ -2,22 +2,7 @@
 `OAuthProvider` description per provider, built from the settings, read by the rest of the
 package (the consent URL, the token endpoint, the ID token's checks, the refresh).
 
-Google is described here. Microsoft (issue 13) fits the same shape:
-
-    OAuthProvider(
-        kind=Provider.MICROSOFT, name="Microsoft", setting="MICROSOFT",
-        auth_url=f"{login_url}/{tenant}/oauth2/v2.0/authorize",
-        token_url=f"{login_url}/{tenant}/oauth2/v2.0/token",
-        revoke_url=None,                      # Microsoft has no revocation endpoint
-        scopes=("offline_access", "openid", "email", "User.Read", "Mail.Read",
-                "Calendars.Read"),
-        authorize_params={"prompt": "select_account"},  # offline_access asks for the refresh
-        issuers=frozenset({f"{login_url}/{{tid}}/v2.0"}),
-        address_of=work_account,              # refuses the consumer tenant, reads
-                                              # preferred_username / email
-        no_refresh_token="... the offline_access scope was not granted ...",
-        timeout=settings.graph_timeout,
-    )
+Google and Microsoft are described here; a third provider is one more function.
 """
 
 from __future__ import annotations
@@ -38,9 +23,28 @@ GOOGLE_SCOPES = (
     "https://www.googleapis.com/auth/gmail.readonly",
     "https://www.googleapis.com/auth/calendar.readonly",
 )
+MICROSOFT_SCOPES = (
+    "offline_access",
+    "openid",
+    "email",
+    "User.Read",
+    "Mail.Read",
+    "Calendars.Read",
+)
+# The tenant of personal Microsoft accounts (outlook.com, hotmail.com): not Microsoft 365.
+CONSUMER_TENANT = "9188040d-6c67-4c5b-b112-36a304b66dad"
 # Google's ID tokens name either form of its issuer (OpenID Connect discovery says the URL).
 GOOGLE_ISSUERS = frozenset({"accounts.google.com", "https://accounts.google.com"})
 CALLBACK_PATH = "/oauth/callback"
+# Microsoft's answers when a tenant lets only its administrators consent to an application:
+# AADSTS65001 (no consent yet), AADSTS90094 (admin consent required), and the error itself.
+ADMIN_CONSENT_CODES = ("AADSTS65001", "AADSTS90094")
+ADMIN_CONSENT = (
+    "your organization lets only its administrators allow applications. An administrator of "
+    "your Microsoft 365 organization must grant consent to Mailroom for the organization (in "
+    "the Microsoft Entra admin center: Enterprise applications, Mailroom, Permissions, "
+    "'Grant admin consent'); then connect again"
+)
 # Providers as sentences name them, by the kind of mailbox their accounts become.
 PROVIDER_NAMES = {Provider.GMAIL: "Google", Provider.MICROSOFT: "Microsoft"}
 # A token request holds the mailbox's row lock (on SQLite the database's write lock, which
@@ -73,6 +77,9 @@ class OAuthProvider:
     # Why a token answer can lack the refresh token, and what the person should do.
     no_refresh_token: str
     timeout: float  # seconds for one request to the provider
+    # Microsoft wants the scopes again with a refresh (a subset of those granted); Google
+    # takes them as a request to narrow the grant.
+    scope_on_refresh: bool = False
 
     @property
     def token_timeout(self) -> float:
@@ -88,33 +95,47 @@ def provider_for(settings: Settings, kind: Provider | AccountProvider) -> OAuthP
     """The provider of a mailbox kind (or of an account kind, as a person names it)."""
     if kind in (Provider.GMAIL, AccountProvider.GOOGLE):
         return google(settings)
+    if kind in (Provider.MICROSOFT, AccountProvider.MICROSOFT):
+        return microsoft(settings)
     raise InvalidInputError(f"{kind.value.lower()} accounts are not connected by consent (OAuth)")
 
 
 def mailbox_kind(account: AccountProvider) -> Provider:
     """The kind of mailbox an account of this provider becomes."""
-    return {AccountProvider.GOOGLE: Provider.GMAIL}[account]
+    return {AccountProvider.GOOGLE: Provider.GMAIL, AccountProvider.MICROSOFT: Provider.MICROSOFT}[
+        account
+    ]
+
+
+def _client_of(settings: Settings, name: str, where: str) -> tuple[str, str]:
+    """The operator's OAuth client for a provider; refuses, naming the setting, when it is not
+    configured."""
+    client_id = getattr(settings, f"{name.lower()}_client_id")
+    client_secret = getattr(settings, f"{name.lower()}_client_secret")
+    for value, setting in (
+        (client_id, f"MAILROOM_{name}_CLIENT_ID"),
+        (client_secret, f"MAILROOM_{name}_CLIENT_SECRET"),
+    ):
+        if not value:
+            raise SettingsError(
+                f"{name.title()} accounts cannot be connected: {setting} is not set ({where}, "
+                "README.md says how)"
+            )
+    return str(client_id), str(client_secret)
 
 
 def google(settings: Settings) -> OAuthProvider:
     """Google's endpoints and the operator's OAuth client; refuses, naming the setting, when
     the client is not configured."""
-    for value, name in (
-        (settings.google_client_id, "MAILROOM_GOOGLE_CLIENT_ID"),
-        (settings.google_client_secret, "MAILROOM_GOOGLE_CLIENT_SECRET"),
-    ):
-        if not value:
-            raise SettingsError(
-                f"Google accounts cannot be connected: {name} is not set (create an OAuth "
-                "client in Google Cloud, README.md says how)"
-            )
-    assert settings.google_client_id and settings.google_client_secret  # checked just above
+    client_id, client_secret = _client_of(
+        settings, "GOOGLE", "create an OAuth client in Google Cloud"
+    )
     return OAuthProvider(
         kind=Provider.GMAIL,
         name="Google",
         setting="GOOGLE",
-        client_id=settings.google_client_id,
-        client_secret=settings.google_client_secret,
+        client_id=client_id,
+        client_secret=client_secret,
         auth_url=settings.google_auth_url,
         token_url=settings.google_token_url,
         revoke_url=settings.google_revoke_url,
@@ -150,3 +171,64 @@ def google_address(claims: Mapping[str, Any]) -> str:
     if address is None:
         raise InvalidInputError(f"Google named the account's address as {email!r}, not an address")
     return address
+
+
+def microsoft(settings: Settings) -> OAuthProvider:
+    """Microsoft's identity platform (v2.0 endpoints) for work or school accounts."""
+    client_id, client_secret = _client_of(
+        settings, "MICROSOFT", "register an application in Microsoft Entra"
+    )
+    login = settings.microsoft_login_url.rstrip("/")
+    base = f"{login}/{settings.microsoft_tenant}/oauth2/v2.0"
+    return OAuthProvider(
+        kind=Provider.MICROSOFT,
+        name="Microsoft",
+        setting="MICROSOFT",
+        client_id=client_id,
+        client_secret=client_secret,
+        auth_url=f"{base}/authorize",
+        token_url=f"{base}/token",
+        revoke_url=None,  # Microsoft has no revocation endpoint for a client
+        scopes=MICROSOFT_SCOPES,
+        # offline_access (a scope) brings the refresh token; the person picks the account.
+        authorize_params={"prompt": "select_account", "response_mode": "query"},
+        # A v2.0 ID token's issuer names the account's own tenant.
+        issuers=frozenset({f"{login}/{{tid}}/v2.0"}),
+        address_of=microsoft_address,
+        no_refresh_token=(
+            "Microsoft sends one only when the offline_access permission is granted; an "
+            "administrator of your organization may have to allow it"
+        ),
+        timeout=settings.graph_timeout,
+        scope_on_refresh=True,
+    )
+
+
+def microsoft_address(claims: Mapping[str, Any]) -> str:
+    """A work or school account's address. Personal Microsoft accounts are refused: their mail
+    (outlook.com, hotmail.com) is not Microsoft 365's."""
+    if claims.get("tid") == CONSUMER_TENANT:
+        raise InvalidInputError(
+            "this is a personal Microsoft account (outlook.com, hotmail.com, live.com); "
+            "Mailroom syncs Microsoft 365 work or school accounts only. Connect the account "
+            "your organization gave you, or connect a personal mailbox by IMAP"
+        )
+    # preferred_username is the sign-in name (the UPN, an address for Microsoft 365 users);
+    # `email` is present only when the tenant has one on file.
+    for claim in ("email", "preferred_username"):
+        value = claims.get(claim)
+        if isinstance(value, str) and value:
+            address = normalize_address(value)
+            if address is not None:
+                return address
+    raise InvalidInputError(
+        "Microsoft did not say which address the account has; connect again and allow "
+        "Mailroom to see the address (the email permission)"
+    )
+
+
+def admin_consent_needed(error: str, description: str | None) -> bool:
+    """Whether a provider's refusal means that only an administrator may consent."""
+    return error == "admin_consent_required" or any(
+        code in (description or "") for code in ADMIN_CONSENT_CODES
+    )

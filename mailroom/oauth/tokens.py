@@ -28,7 +28,12 @@ from mailroom.errors import AuthError, NotFoundError
 from mailroom.models import Mailbox, MailboxStatus, Workspace
 from mailroom.oauth.client import GrantRefused, refresh
 from mailroom.oauth.credentials import Credentials
-from mailroom.oauth.providers import OAuthProvider, provider_for
+from mailroom.oauth.providers import (
+    ADMIN_CONSENT,
+    OAuthProvider,
+    admin_consent_needed,
+    provider_for,
+)
 from mailroom.oauth.rowlock import locked_mailbox
 from mailroom.settings import Settings
 from mailroom.vault import Vault
@@ -126,6 +131,15 @@ def _refusal(provider: OAuthProvider, address: str, error: GrantRefused) -> str:
         return (
             f"{provider.name} no longer accepts Mailroom's access to {address}: the account's "
             "owner revoked it or changed their password"
+        )
+    if error.error == "interaction_required":
+        return (
+            f"{provider.name} wants the owner of {address} to sign in again (their "
+            "organization requires multi-factor authentication or another check)"
+        )
+    if error.error == "consent_required" or admin_consent_needed(error.error, error.description):
+        return (
+            f"{provider.name} no longer has consent for Mailroom to read {address}: {ADMIN_CONSENT}"
         )
     if error.error in ("invalid_client", "unauthorized_client"):
         return (

@@ -15,6 +15,7 @@ import os
 import random
 import socket
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
@@ -116,6 +117,42 @@ def synced(
         status=mailbox.status.value,
     )
     log.log(logging.INFO if changed else logging.DEBUG, "synced", extra=line)
+
+
+async def keep_synced(
+    mailbox_id: UUID,
+    one_pass: Callable[[Mailbox], Awaitable[object]],
+    *,
+    provider: str,
+    poll_seconds: float,
+    max_backoff: float,
+    log: logging.Logger,
+) -> None:
+    """The supervised loop of a mailbox synced by passes (Gmail, Graph): hold the lease, run
+    `one_pass`, wait `poll_seconds`; a failure is recorded and backed off from, a refused
+    grant ends the loop (the poller starts a new one once the mailbox is reconnected)."""
+    while True:
+        mailbox = await Mailbox.get_or_none(id=mailbox_id)
+        if mailbox is None or mailbox.status is MailboxStatus.NEEDS_REAUTH:
+            return
+        if not await lease(mailbox):
+            await asyncio.sleep(LEASE.total_seconds() / 2)  # another process has it
+            continue
+        try:
+            await one_pass(mailbox)
+        except AuthError as error:
+            await failed(mailbox, error, provider, log)
+            return
+        except SyncError as error:
+            await failed(mailbox, error, provider, log)
+            await asyncio.sleep(backoff(mailbox.failures, max_backoff))
+            continue
+        except Exception as error:  # noqa: BLE001 - a bug or a database outage: retry
+            log.exception("sync failed unexpectedly", extra=logs.fields(mailbox=mailbox.address))
+            await failed(mailbox, TransientError(f"{type(error).__name__}: {error}"), provider, log)
+            await asyncio.sleep(backoff(mailbox.failures, max_backoff))
+            continue
+        await asyncio.sleep(poll_seconds)
 
 
 class Supervised(Protocol):

@@ -1,12 +1,12 @@
-"""Connecting a member's Google account (Microsoft's next) by consent, and reconnecting one
+"""Connecting a member's Google or Microsoft 365 account by consent, and reconnecting one
 whose access was revoked: the same rules whoever asks (the command line, the API).
 
 Starting gives a consent URL for the account's owner to open, bound by its `state` to the
 workspace, the member and (reconnecting) the mailbox. Finishing, when the provider sends the
 browser back to `/oauth/callback`, takes the state, exchanges the code, reads whose account it
-is, and only then saves: the plan must have room, the account must not be another member's
-mailbox in the workspace already, a reconnect must be the same account. Mail already synced is
-never touched.
+is (for Microsoft, also that Graph can read its mailbox), and only then saves: the plan must
+have room, the account must not be another member's mailbox in the workspace already, a
+reconnect must be the same account. Mail already synced is never touched.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from mailroom.choices import AccountProvider
+from mailroom.choices import AccountProvider, Provider
 from mailroom.errors import ConflictError, InvalidInputError, MailroomError, NotFoundError
 from mailroom.models import Mailbox, MailboxStatus, Member, Workspace
 from mailroom.oauth import (
@@ -34,6 +34,7 @@ from mailroom.oauth import (
     take_state,
 )
 from mailroom.settings import Settings
+from mailroom.sources.graph.account import check_mailbox
 from mailroom.vault import Vault
 from mailroom.workspace.actors import Actor, require_manager
 from mailroom.workspace.plans import check_room_for_mailbox
@@ -86,6 +87,8 @@ async def finish_connection(settings: Settings, state: str, code: str) -> Connec
                 f"{provider.name} sent no refresh token, which Mailroom needs to keep reading "
                 f"{address} without asking you again. {provider.no_refresh_token}"
             )
+        if provider.kind is Provider.MICROSOFT:
+            await check_mailbox(settings, str(token["access_token"]))
         credentials = Credentials.from_token(token, str(token["refresh_token"]))
         return await _save(vault, provider, consent, address, credentials)
     except MailroomError:

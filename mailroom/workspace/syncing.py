@@ -27,7 +27,7 @@ async def sync_mailbox(settings: Settings, mailbox: Mailbox, intake: Intake) -> 
     First what an earlier run of this mailbox stored and did not process (it was killed):
     `serve` takes that up when it starts, and so does a pass run on its own, or the sync
     would look for those messages as if they were not there."""
-    if mailbox.provider not in (Provider.IMAP, Provider.GMAIL):
+    if mailbox.provider not in (Provider.IMAP, Provider.GMAIL, Provider.MICROSOFT):
         raise _not_synced(mailbox)
     report = await intake.replay(mailbox_id=mailbox.id)
     if mailbox.provider is Provider.IMAP:
@@ -35,11 +35,17 @@ async def sync_mailbox(settings: Settings, mailbox: Mailbox, intake: Intake) -> 
 
         report.merge(await MailboxSync(mailbox.id, settings, intake).once())
         return Synced(report, 0)
-    from mailroom.sources.gmail.poller import GmailMailboxSync
+    if mailbox.provider is Provider.GMAIL:
+        from mailroom.sources.gmail.poller import GmailMailboxSync
 
-    done = await GmailMailboxSync(mailbox.id, settings, intake).once()
-    report.merge(done.report)
-    return Synced(report, done.removed)
+        done = await GmailMailboxSync(mailbox.id, settings, intake).once()
+        report.merge(done.report)
+        return Synced(report, done.removed)
+    from mailroom.sources.graph.poller import GraphMailboxSync
+
+    graph = await GraphMailboxSync(mailbox.id, settings, intake).once()
+    report.merge(graph.report)
+    return Synced(report, graph.removed)
 
 
 async def reconcile_mailbox(
@@ -62,12 +68,21 @@ async def reconcile_mailbox(
     elif mailbox.provider is Provider.GMAIL:
         from mailroom.oauth.tokens import AccessTokens
         from mailroom.sources.gmail.client import GmailClient
-        from mailroom.sources.gmail.poller import MailboxTokens
         from mailroom.sources.gmail.sync import GmailSync
+        from mailroom.sources.tokens import MailboxTokens
 
         tokens = MailboxTokens(AccessTokens(settings), mailbox)
         async with GmailClient(settings, tokens) as client:
             found = await GmailSync(mailbox, client, intake).reconcile(repair=repair)
+    elif mailbox.provider is Provider.MICROSOFT:
+        from mailroom.oauth.tokens import AccessTokens
+        from mailroom.sources.graph.client import GraphClient
+        from mailroom.sources.graph.sync import GraphSync
+        from mailroom.sources.tokens import MailboxTokens
+
+        tokens = MailboxTokens(AccessTokens(settings), mailbox)
+        async with GraphClient(settings, tokens) as graph:
+            found = await GraphSync(mailbox, graph, intake).reconcile(repair=repair)
     else:
         raise _not_synced(mailbox)
     mailbox.reconciliation = found.to_json(datetime.now(UTC))

@@ -40,6 +40,7 @@ from mailroom.workspace import (
 @strawberry.enum(name="AccountProvider", description="Accounts connected by consent (OAuth).")
 class AccountProviderType(Enum):
     GOOGLE = "GOOGLE"
+    MICROSOFT = "MICROSOFT"
 
 
 @strawberry.type(

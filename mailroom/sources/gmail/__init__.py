@@ -4,16 +4,17 @@ client     `GmailClient(settings, tokens, http=None, fetch="batch")`, one per ma
            `profile()`, `list_message_ids(page_token)`, `get_raw(ids)`,
            `history(start_history_id, page_token)`; `usage` counts requests and units
 calls      the core of every request: quota first, bearer token, one refresh on 401,
-           retries by class; `TokenSource`, the port for a mailbox's access tokens
+           retries by class
 fetch      raw messages by id: HTTP batches (adaptive, parts retried alone) or bounded
            concurrency
 batch      Gmail's multipart/mixed batch format, both ways
-transport  one HTTP exchange, bounded in time and size, no redirects; httpx's errors translated
 quota      a token bucket per mailbox spending Gmail's quota units, waiting instead of refused
-retry      how long to wait (Retry-After, jittered backoff) and how many times
 resources  the answers as frozen dataclasses: Profile, MessagePage, RawMessage, Gone,
            Oversize, HistoryPage, HistoryRecord, Change
 errors     the sync errors, plus HistoryExpired (resync in full) and TooLargeError
+
+Shared with the other providers' APIs: `sources.http` (one HTTP exchange, bounded in time and
+size, no redirects) and `sources.retry` (how long to wait, and how many times).
 
 How a sync uses it:
 
@@ -31,7 +32,7 @@ How a sync uses it:
   the client and never reach the sync unless they last.
 """
 
-from mailroom.sources.gmail.calls import TokenSource, Usage
+from mailroom.sources.gmail.calls import Usage
 from mailroom.sources.gmail.client import GmailClient
 from mailroom.sources.gmail.errors import HistoryExpired, TooLargeError
 from mailroom.sources.gmail.quota import QuotaBucket
@@ -47,7 +48,8 @@ from mailroom.sources.gmail.resources import (
     Profile,
     RawMessage,
 )
-from mailroom.sources.gmail.retry import RetryPolicy
+from mailroom.sources.retry import RetryPolicy
+from mailroom.sources.tokens import TokenSource
 
 __all__ = [
     "Change",

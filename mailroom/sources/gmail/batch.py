@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 
 from mailroom.sources.gmail.errors import ProtocolError
-from mailroom.sources.gmail.transport import Reply
+from mailroom.sources.http import Reply
 
 _BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)
 _STATUS_LINE = re.compile(rb"HTTP/\d(?:\.\d)? (\d{3})")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Protocol
 
 import httpx
 
@@ -23,18 +22,9 @@ from mailroom.sources.gmail.errors import (
     verdict,
 )
 from mailroom.sources.gmail.quota import QuotaBucket
-from mailroom.sources.gmail.retry import RetryPolicy
-from mailroom.sources.gmail.transport import Params, Reply, exchange
-
-
-class TokenSource(Protocol):
-    """A mailbox's access tokens (the sync binds `oauth.tokens.AccessTokens` to a mailbox).
-    `refreshed(rejected)` returns a token other than `rejected`, refreshing if no one has
-    yet; both raise AuthError when the grant is gone."""
-
-    async def current(self) -> str: ...
-
-    async def refreshed(self, rejected: str) -> str: ...
+from mailroom.sources.http import Params, Reply, exchange
+from mailroom.sources.retry import RetryPolicy
+from mailroom.sources.tokens import TokenSource
 
 
 @dataclass(frozen=True, slots=True)

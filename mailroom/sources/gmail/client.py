@@ -4,7 +4,7 @@ bucket and token source); `async with GmailClient(...)`, or `aclose()` when done
 
 Requests and their answers are exactly those of Google's REST reference (users.getProfile,
 users.messages.list, users.messages.get with format=raw, users.history.list, and the batch
-endpoint); every answer is bounded in size and time (`transport`), quota is spent before each
+endpoint); every answer is bounded in size and time (`sources.http`), quota is spent before each
 request (`quota`), and failures are retried or raised by their class (`calls`, `errors`).
 """
 
@@ -19,7 +19,7 @@ import httpx
 
 from mailroom.settings import Settings
 from mailroom.sources.gmail import resources
-from mailroom.sources.gmail.calls import Core, TokenSource, Usage
+from mailroom.sources.gmail.calls import Core, Usage
 from mailroom.sources.gmail.errors import HistoryExpired, ProtocolError
 from mailroom.sources.gmail.fetch import BatchFetcher, ConcurrentFetcher, Target
 from mailroom.sources.gmail.quota import QuotaBucket
@@ -31,8 +31,9 @@ from mailroom.sources.gmail.resources import (
     MessagePage,
     Profile,
 )
-from mailroom.sources.gmail.retry import RetryPolicy
-from mailroom.sources.gmail.transport import Params
+from mailroom.sources.http import Params
+from mailroom.sources.retry import RetryPolicy
+from mailroom.sources.tokens import TokenSource
 
 FetchMode = Literal["batch", "concurrent"]
 # Every message the sync keeps: nothing in SPAM or TRASH (includeSpamTrash=false), and neither

@@ -19,6 +19,7 @@ import json
 from dataclasses import dataclass
 
 from mailroom.errors import AuthError, ProtocolError, SyncError, TransientError
+from mailroom.sources.http import TooLargeError
 
 __all__ = [
     "AuthError",
@@ -37,10 +38,6 @@ __all__ = [
 # 403 reasons that mean "slow down", not "forbidden" (Google's "Resolve errors" guide).
 RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
 SERVER_ERRORS = frozenset({500, 502, 503, 504})
-
-
-class TooLargeError(ProtocolError):
-    """A response larger than any answer to its request may be; not read past the bound."""
 
 
 class HistoryExpired(SyncError):

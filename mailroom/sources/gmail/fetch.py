@@ -30,7 +30,7 @@ from mailroom.sources.gmail.errors import (
     verdict,
 )
 from mailroom.sources.gmail.resources import Fetched, Gone, Oversize, parse_json, raw_message
-from mailroom.sources.gmail.transport import Reply
+from mailroom.sources.http import Reply
 
 MAX_BATCH = 50  # Google's advice: larger batches trigger rate limiting
 # What a batch's answer may take beyond one message at its largest: the other parts, as the

@@ -7,13 +7,11 @@ cursor lets the next one continue.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from uuid import UUID
 
-from mailroom import logs
-from mailroom.errors import AuthError, SyncError, TransientError
+from mailroom.errors import SyncError
 from mailroom.intake import Intake
 from mailroom.models import Mailbox, MailboxStatus, Provider
 from mailroom.oauth.tokens import AccessTokens
@@ -22,23 +20,10 @@ from mailroom.sources import supervision
 from mailroom.sources.gmail.client import GmailClient
 from mailroom.sources.gmail.quota import QuotaBucket
 from mailroom.sources.gmail.sync import GmailSync, Pass
+from mailroom.sources.tokens import MailboxTokens
 
 log = logging.getLogger(__name__)
 PROVIDER = Provider.GMAIL.value  # the metrics' label
-
-
-class MailboxTokens:
-    """A mailbox's access tokens, as the client asks for them."""
-
-    def __init__(self, tokens: AccessTokens, mailbox: Mailbox) -> None:
-        self.tokens = tokens
-        self.mailbox = mailbox
-
-    async def current(self) -> str:
-        return await self.tokens.current(self.mailbox)
-
-    async def refreshed(self, rejected: str) -> str:
-        return await self.tokens.refreshed(self.mailbox, rejected)
 
 
 class GmailMailboxSync:
@@ -63,36 +48,14 @@ class GmailMailboxSync:
             raise
 
     async def forever(self) -> None:
-        while True:
-            mailbox = await Mailbox.get_or_none(id=self.mailbox_id)
-            if mailbox is None or mailbox.status is MailboxStatus.NEEDS_REAUTH:
-                return
-            if not await supervision.lease(mailbox):
-                await asyncio.sleep(supervision.LEASE.total_seconds() / 2)  # another has it
-                continue
-            try:
-                await self._pass(mailbox)
-            except AuthError as error:
-                await supervision.failed(mailbox, error, PROVIDER, log)
-                return
-            except SyncError as error:
-                await supervision.failed(mailbox, error, PROVIDER, log)
-                await asyncio.sleep(
-                    supervision.backoff(mailbox.failures, self.settings.gmail_max_backoff)
-                )
-                continue
-            except Exception as error:  # noqa: BLE001 - a bug or a database outage: retry
-                log.exception(
-                    "sync failed unexpectedly", extra=logs.fields(mailbox=mailbox.address)
-                )
-                await supervision.failed(
-                    mailbox, TransientError(f"{type(error).__name__}: {error}"), PROVIDER, log
-                )
-                await asyncio.sleep(
-                    supervision.backoff(mailbox.failures, self.settings.gmail_max_backoff)
-                )
-                continue
-            await asyncio.sleep(self.settings.gmail_poll_seconds)
+        await supervision.keep_synced(
+            self.mailbox_id,
+            self._pass,
+            provider=PROVIDER,
+            poll_seconds=self.settings.gmail_poll_seconds,
+            max_backoff=self.settings.gmail_max_backoff,
+            log=log,
+        )
 
     async def _pass(self, mailbox: Mailbox) -> Pass:
         started = time.monotonic()

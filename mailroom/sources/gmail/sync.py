@@ -16,9 +16,7 @@ work, and none doubles a message.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -41,6 +39,7 @@ from mailroom.sources.gmail.resources import (
     RawMessage,
 )
 from mailroom.sources.reconciliation import Reconciliation
+from mailroom.sources.storing import fetch_and_store
 
 log = logging.getLogger(__name__)
 
@@ -209,37 +208,14 @@ class GmailSync:
         processing: Batches,
         following: dict[str, Any] | None = None,
     ) -> None:
-        """Fetch the chunks, the next ones on the wire while those before are stored (and
-        processed): Gmail's answers and the disk's syncs overlap. Fetched chunks are stored
-        together, up to STORE_MESSAGES or STORE_BYTES. The last batch moves the cursor to
-        `following` (what it holds replaces the cursor's fields), in its transaction; with
-        nothing to store, the cursor moves alone."""
-        if not chunks:
-            if following is not None:
-                await self._store([], {}, done, following)
-            return
-        ahead: deque[asyncio.Task[dict[str, Fetched]]] = deque()
-        group: list[str] = []
-        fetched: dict[str, Fetched] = {}
-        size = 0
-        try:
-            for index, chunk in enumerate(chunks):
-                # Keep FETCH_AHEAD chunks on the wire: Gmail answers while this one is stored.
-                while len(ahead) < FETCH_AHEAD and index + len(ahead) < len(chunks):
-                    coming = chunks[index + len(ahead)]
-                    ahead.append(asyncio.create_task(self.client.get_raw(coming)))
-                answers = await ahead.popleft()
-                fetched.update(answers)
-                size += _size(answers)
-                group += chunk
-                last = index == len(chunks) - 1
-                if last or len(group) >= STORE_MESSAGES or size >= STORE_BYTES:
-                    move = following if last else None
-                    await processing.add(await self._store(group, fetched, done, move))
-                    group, fetched, size = [], {}, 0
-        finally:
-            # On failure, the fetches in flight end before the caller closes the client.
-            await asyncio.gather(*ahead, return_exceptions=True)
+        async def store(
+            ids: list[str], fetched: dict[str, Fetched], move: dict[str, Any] | None
+        ) -> list[Pending]:
+            return await self._store(ids, fetched, done, move)
+
+        await fetch_and_store(
+            chunks, self.client.get_raw, store, processing, size=_size, following=following
+        )
 
     async def _store(
         self,

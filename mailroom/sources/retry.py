@@ -1,10 +1,10 @@
-"""How long to wait before asking Gmail again, and how many times.
+"""How long to wait before asking a provider's API (Gmail, Graph) again, and how many times.
 
 Rate refusals (429, 403 rate reasons) wait what Retry-After says, with a little jitter so that
 many mailboxes refused together do not return together, or else back off exponentially; they
 are retried many times, since they only mean "later". Server errors (5xx) and network errors are
 retried a few times, then given up as a TransientError for the poller's own, longer backoff.
-Every wait is bounded by `gmail_max_backoff`.
+Every wait is bounded by `max_backoff` (the provider's `*_max_backoff` setting).
 """
 
 from __future__ import annotations
