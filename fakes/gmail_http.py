@@ -1,5 +1,5 @@
-"""The fake Gmail over HTTP: a Starlette app on uvicorn, on 127.0.0.1 and a free port, in a
-thread with its own event loop (so tests on any loop can use it), and Gmail's batch endpoint
+"""The fake Gmail over HTTP: a Starlette app served by `fakes.server.LocalServer` (uvicorn on
+127.0.0.1 and a free port, in a thread with its own event loop), and Gmail's batch endpoint
 (https://developers.google.com/gmail/api/guides/batch): a multipart/mixed POST of
 application/http parts, each answered in a multipart/mixed part with Content-ID
 `response-` + the request's, each with its own status.
@@ -10,20 +10,16 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
-import socket
-import threading
-from types import TracebackType
 from urllib.parse import parse_qsl, urlsplit
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from fakes.gmail import Answer, FakeGmail, error_body, rate_refusal, route
+from fakes.server import LocalServer
 
-HOST = "127.0.0.1"
 MAX_PARTS = 100  # Google refuses larger batches
 _BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)
 
@@ -33,7 +29,8 @@ def app(fake: FakeGmail) -> Starlette:
         routed = route(request.url.path)
         scripted = fake.scripts.get(routed[0] if routed else "")
         if scripted is not None:
-            return scripted(request)
+            response: Response = scripted(request)
+            return response
         with fake.lock:
             fake.in_flight += 1
         try:
@@ -57,7 +54,8 @@ def app(fake: FakeGmail) -> Starlette:
     async def batch(request: Request) -> Response:
         scripted = fake.scripts.get("batch")
         if scripted is not None:
-            return scripted(request)
+            response: Response = scripted(request)
+            return response
         await asyncio.sleep(fake.delay)
         fault = fake.outer_fault()
         if fault is not None:
@@ -150,45 +148,13 @@ def _part(boundary: str, content_id: str, answer: Answer) -> str:
     )
 
 
-class GmailServer:
+class GmailServer(LocalServer):
     """Serves `fake` on 127.0.0.1 (its url set on start). A context manager."""
 
     def __init__(self, fake: FakeGmail) -> None:
+        super().__init__(app(fake))
         self.fake = fake
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind((HOST, 0))
-        config = uvicorn.Config(app(fake), lifespan="off", log_level="warning", access_log=False)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        asyncio.run(self._server.serve(sockets=[self._socket]))
 
     def start(self) -> None:
-        self._thread.start()
-        for _ in range(500):
-            if self._server.started or not self._thread.is_alive():
-                break
-            threading.Event().wait(0.01)
-        if not self._server.started:
-            raise RuntimeError("the fake Gmail did not start")
-        port = self._socket.getsockname()[1]
-        self.fake.url = f"http://{HOST}:{port}"
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-        self._socket.close()
-
-    def __enter__(self) -> GmailServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
+        super().start()
+        self.fake.url = self.url

@@ -29,7 +29,6 @@ import base64
 import hashlib
 import hmac
 import secrets
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -39,13 +38,14 @@ from html import escape
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-import uvicorn
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
+
+from fakes.server import LocalServer
 
 CLIENT_ID = "1234-mailroom.apps.googleusercontent.com"
 CLIENT_SECRET = "GOCSPX-local-secret"
@@ -400,21 +400,6 @@ def _error_page(status: int, error: str, description: str) -> HTMLResponse:
 
 @contextmanager
 def serving(app: Any) -> Iterator[str]:
-    """Serve an ASGI app with uvicorn in a thread on a free loopback port; its base URL."""
-    sock = socket.create_server(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_config=None, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the local server did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+    """Serve an ASGI app on a free loopback port (`fakes.server.LocalServer`); its base URL."""
+    with LocalServer(app) as server:
+        yield server.url

@@ -50,7 +50,8 @@ async def exchange(
     sent = {"authorization": f"Bearer {token}", **(headers or {})}
     try:
         async with asyncio.timeout(timeout + limit / BYTES_PER_SECOND_GRANTED):
-            request = http.build_request(method, url, params=list(params), content=content)
+            # No params at all: an empty list would drop the query a link already carries.
+            request = http.build_request(method, url, params=list(params) or None, content=content)
             request.headers.update(sent)
             response = await http.send(request, stream=True, follow_redirects=False)
             try:

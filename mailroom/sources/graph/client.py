@@ -45,6 +45,7 @@ LISTING_LIMIT_BYTES = 16 * 1024 * 1024  # a page of JSON
 MESSAGE_SLACK_BYTES = 64 * 1024
 LIST_PAGE = 1000  # $top's largest for messages
 SERVER_ERRORS = frozenset({500, 502, 503, 504})
+THROTTLED_ATTEMPTS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +73,11 @@ class GraphClient:
         self._origin = httpx.URL(self._base)
         self._slots = asyncio.Semaphore(settings.graph_concurrency)
         self._in_flight = 0
-        self._retry = retry or RetryPolicy(max_backoff=settings.graph_max_backoff)
+        # Throttling is never a reason to give up (it says "later", and Graph says when):
+        # retried until a pass of hours would have passed, each wait at most max_backoff.
+        self._retry = retry or RetryPolicy(
+            max_backoff=settings.graph_max_backoff, throttled_attempts=THROTTLED_ATTEMPTS
+        )
         self._owns_http = http is None
         self._http = http or httpx.AsyncClient(
             limits=httpx.Limits(max_connections=settings.graph_concurrency),

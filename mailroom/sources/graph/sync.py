@@ -33,7 +33,7 @@ from mailroom.intake.removal import remove_items
 from mailroom.models import Mailbox, ProviderItem
 from mailroom.models.bulk import chunked
 from mailroom.sources.graph.client import GraphClient
-from mailroom.sources.graph.errors import DeltaExpired
+from mailroom.sources.graph.errors import DeltaExpired, ProtocolError
 from mailroom.sources.graph.resources import DeltaItem, Fetched, Gone, Oversize
 from mailroom.sources.reconciliation import Reconciliation
 from mailroom.sources.storing import chunks_of, fetch_and_store
@@ -130,12 +130,17 @@ class GraphSync:
             done.full = True
         while True:
             page = await self.client.delta(folder, link)
-            leaving = [_key(folder, i.id) for i in page.items if i.removed or i.draft]
+            # Entries come in the order things happened: a message's last one says where it is.
+            latest = {item.id: item for item in page.items}
+            leaving = [_key(folder, i.id) for i in latest.values() if i.removed or i.draft]
             if leaving:
                 done.removed += await self._remove(leaving)
-            present = {i.id: i for i in page.items if not (i.removed or i.draft)}
+            present = {i.id: i for i in latest.values() if not (i.removed or i.draft)}
             stored = await self._stored_items([_key(folder, i) for i in present])
             wanted = [i for i in present if _key(folder, i) not in stored]
+            if page.next_link is not None and page.next_link == link:
+                # A server that sends a page back to itself would be paged forever.
+                raise ProtocolError(f"Graph's delta of {folder} links a page to itself")
             link = page.next_link or page.delta_link
             caught_up = state.get("synced") or page.delta_link is not None
             following = {folder: {**state, "link": link, "synced": bool(caught_up)}}
