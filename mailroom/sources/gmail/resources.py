@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from mailroom.sources.gmail.errors import ProtocolError
+from mailroom.sources.headers import header_block
 
 ChangeKind = Literal["messageAdded", "messageDeleted", "labelAdded", "labelRemoved"]
 CHANGE_FIELDS: dict[str, ChangeKind] = {
@@ -179,23 +180,15 @@ def message_head(payload: dict[str, Any], limit: int) -> MessageHead:
     """`limit` bounds the header block rebuilt from the fields (a hostile server's header is
     cut there, at a field's end)."""
     payload_part = _field(payload, "payload", dict)
-    lines: list[bytes] = []
-    size = 0
-    for header in _objects(payload_part, "headers"):
-        name, value = _field(header, "name", str), _field(header, "value", str)
-        # A field name is printable ASCII without a colon (RFC 5322 2.2); a value holds no
-        # line break of its own, or a server could write fields of its choosing.
-        if not _FIELD_NAME.fullmatch(name):
-            raise ProtocolError(f"a header field name is not one: {name[:40]!r}")
-        line = f"{name}: {_BREAKS.sub(' ', value)}\r\n".encode()
-        size += len(line)
-        if size > limit:
-            break
-        lines.append(line)
+    fields = (
+        (_field(header, "name", str), _field(header, "value", str))
+        for header in _objects(payload_part, "headers")
+    )
+    header = header_block(fields, limit)
     return MessageHead(
         id=_key(payload, "id"),
         thread_id=_key(payload, "threadId"),
-        header=b"".join(lines) + b"\r\n",
+        header=header,
         size=_field(payload, "sizeEstimate", int, 0),
         label_ids=frozenset(_strings(payload, "labelIds")),
         internal_date=_date(payload),
@@ -237,8 +230,6 @@ def _date(payload: dict[str, Any]) -> datetime:
 
 
 _URLSAFE = str.maketrans("-_", "+/")
-_FIELD_NAME = re.compile(r"[\x21-\x39\x3b-\x7e]{1,200}")
-_BREAKS = re.compile(r"[\r\n]+")
 _MISSING: Any = object()
 
 

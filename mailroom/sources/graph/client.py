@@ -127,6 +127,18 @@ class GraphClient:
         found = await asyncio.gather(*(self._mime(message_id) for message_id in unique))
         return dict(zip(unique, found, strict=True))
 
+    async def head(self, message_id: str) -> bytes | Gone:
+        """The header block of a message too large to fetch whole (Oversize), or Gone."""
+        url = f"{self._base}/me/messages/{quote(message_id, safe='')}"
+        params = [("$select", "id,internetMessageHeaders")]
+        reply = await self._call("messages", "GET", url, params=params)
+        if reply.status == 404:
+            return Gone(message_id)
+        payload = resources.parse_json(reply.body, "messages")
+        if resources.message_id(payload) != message_id:
+            raise ProtocolError("Graph answered for another message than the one asked for")
+        return resources.message_head(payload, self._settings.limits.max_header_length)
+
     async def folder_ids(self, folder: str, link: str | None = None) -> IdPage:
         """A page of every message id in the folder (for reconciliation)."""
         if link is None:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mailroom.sources.graph.errors import ProtocolError
+from mailroom.sources.headers import header_block
 
 # Graph's message ids (REST and immutable) are URL-safe base64. Whatever a server sends goes
 # into a request's path and into a stored key of at most 600 characters: anything else is
@@ -101,6 +102,17 @@ def folder(payload: dict[str, Any]) -> Folder:
     if not isinstance(total, int) or isinstance(total, bool) or total < 0:
         raise ProtocolError("Graph's totalItemCount is not a count")
     return Folder(message_id(payload), total)
+
+
+def message_head(payload: dict[str, Any], limit: int) -> bytes:
+    """A message's header block from its internetMessageHeaders, at most `limit` bytes."""
+    fields = []
+    for header in _objects(payload, "internetMessageHeaders"):
+        name, value = header.get("name"), header.get("value")
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise ProtocolError("Graph's internetMessageHeaders holds a field that is not one")
+        fields.append((name, value))
+    return header_block(fields, limit)
 
 
 def message_id(payload: dict[str, Any]) -> str:

@@ -56,7 +56,7 @@ class Pass:
 
     report: IngestReport = field(default_factory=IngestReport)
     removed: int = 0  # copies removed (deleted, or moved out of the synced folders)
-    skipped: int = 0  # reported, but gone when fetched, or over the size bound
+    skipped: int = 0  # reported, but gone when fetched
     full: bool = False  # a full round ran for a folder (first sync or resync)
 
 
@@ -201,11 +201,17 @@ class GraphSync:
                 self._check_message_id(message_id, item, got)
                 incoming.append(Incoming(got, _facts(folder, item)))
             elif isinstance(got, Oversize):
-                done.skipped += 1
+                # Kept with its header, its size noted, as the IMAP and Gmail syncs keep one.
+                head = await self.client.head(message_id)
+                if isinstance(head, Gone):
+                    done.skipped += 1
+                    continue
                 log.warning(
-                    "Graph message over the size bound, not stored",
+                    "Graph message over the size bound: only its header is kept",
                     extra={"mailbox": self.mailbox.address, "item": message_id},
                 )
+                facts = replace(_facts(folder, items[message_id]), truncated_from=got.limit + 1)
+                incoming.append(Incoming(head, facts))
             elif isinstance(got, Gone) or got is None:
                 done.skipped += 1
         async with in_transaction():

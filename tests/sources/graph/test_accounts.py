@@ -21,7 +21,13 @@ import pytest
 
 from fakes.graph import FakeGraph
 from fakes.graph_http import GraphServer
-from fakes.microsoft_identity import CLIENT_ID, CLIENT_SECRET, CONSUMER_TENANT, MicrosoftIdentity
+from fakes.microsoft_identity import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    CONSUMER_TENANT,
+    TENANT_ID,
+    MicrosoftIdentity,
+)
 from mailroom.app import create_app
 from mailroom.bootstrap import running
 from mailroom.models import (
@@ -38,11 +44,14 @@ from mailroom.oauth.tokens import AccessTokens
 from mailroom.settings import Settings
 from mailroom.vault import Vault, new_key
 from mailroom.workspace import add_member, create_workspace
+from tests.graphql.conftest import Api, make_team
 from tests.sources.graph.conftest import message
 
 ADDRESS = "alice@contoso.com"
 PUBLIC_URL = "http://mailroom.test"
 CALLBACK = f"{PUBLIC_URL}/oauth/callback"
+CONNECT = """mutation { connectMailbox(provider: MICROSOFT) { __typename
+  ... on ConsentRequired { url provider expiresAt } ... on InvalidInput { message } } }"""
 
 
 @pytest.fixture
@@ -175,6 +184,23 @@ async def test_connect_a_work_account_by_consent(
     assert asked["code_challenge_method"] == "S256" and asked["prompt"] == "select_account"
     held = Credentials.opened(Vault(configured.secret_key), mailbox)
     assert held.refresh_token and held.access_token
+
+
+async def test_connect_through_the_api(
+    configured: Settings, identity: MicrosoftIdentity, browser: httpx.AsyncClient
+) -> None:
+    made = await make_team("contoso")
+    api = Api(browser, configured)
+    base = httpx.URL(PUBLIC_URL)
+    api.client.base_url = base
+    answer = (await api.data(made.alice_token, CONNECT))["connectMailbox"]
+    assert answer["__typename"] == "ConsentRequired" and answer["provider"] == "Microsoft"
+    assert answer["url"].startswith(f"{identity.login_url}/organizations/oauth2/v2.0/authorize")
+    assert identity.account == (ADDRESS, TENANT_ID)
+    page = await consent(browser, answer["url"])
+    assert page.status_code == 200 and f"Connected {ADDRESS}" in page.text
+    boxes = await api.data(made.alice_token, "{ mailboxes { address provider status } }")
+    assert {"address": ADDRESS, "provider": "MICROSOFT", "status": "PENDING"} in boxes["mailboxes"]
 
 
 async def test_a_personal_microsoft_account_is_refused(

@@ -9,7 +9,14 @@ import pytest
 
 from fakes.graph import FakeGraph
 from mailroom.errors import TransientError
-from mailroom.models import Direction, Mailbox, Message, MessageCopy, ProviderItem
+from mailroom.models import (
+    Direction,
+    Mailbox,
+    Message,
+    MessageCopy,
+    Participant,
+    ProviderItem,
+)
 from mailroom.sources.graph.sync import first_sync_due
 from tests.sources.graph.conftest import Connect, message, syncer
 
@@ -58,6 +65,25 @@ async def test_the_first_sync_stores_inbox_and_sent_items(
     assert copy.labels == ["inbox"] and copy.provider_id == inbox[3]
     # Every request asked for immutable ids and pages of the configured size.
     assert all("ImmutableId" in str(r) for r in graph.requests if "delta" in str(r))
+
+
+async def test_a_message_over_the_size_bound_is_kept_with_its_header(
+    graph: FakeGraph, connect: Connect, mailbox: Mailbox
+) -> None:
+    small = graph.add(message(1))
+    large = graph.add(
+        b"From: Peter <peter@fabrikam.example>\r\nTo: alice@contoso.com,\r\n"
+        b" Bob <bob@globex.example>\r\nSubject: The whole archive\r\n"
+        b"Message-ID: <big@fabrikam.example>\r\n\r\n" + b"x" * 200_000
+    )
+    done = await syncer(mailbox, connect, max_message_bytes=10_000).run()
+    assert done.report.new == 2 and done.skipped == 0
+    assert await stored_keys(mailbox) == keys("inbox", small, large)
+    kept = await Message.get(internet_message_id="big@fabrikam.example")
+    assert kept.subject == "The whole archive" and kept.size > 10_000
+    assert any("over the size limit: only its header block" in d for d in kept.defects)
+    addresses = set(await Participant.filter(message_id=kept.id).values_list("address", flat=True))
+    assert {"peter@fabrikam.example", "bob@globex.example"} <= addresses
 
 
 async def test_increments_follow_every_change(
