@@ -50,14 +50,10 @@ from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes, policy
-from email.header import decode_header, make_header
-from email.parser import BytesHeaderParser
-from email.policy import compat32
-from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
+from fakes.graph_mime import read_body, read_headers
 from fakes.microsoft_identity import object_id
 
 DEFAULT_PAGE = 10  # Graph's page without odata.maxpagesize
@@ -187,7 +183,7 @@ class Stored:
     rest_id: str
     folder: str  # its folder's id
     raw: bytes
-    headers: dict[str, Any]  # what `_read_headers` found
+    headers: dict[str, Any]  # what `read_headers` found
     received: datetime
     created: datetime
     modified: datetime
@@ -333,7 +329,7 @@ class FakeGraph:
         """Deliver a message; its immutable id (`rest_id()` gives the default one). Received
         times rise a second with each message unless given; `conversation` names the thread
         (else References' first id, In-Reply-To, or the Message-ID)."""
-        headers = _read_headers(raw)
+        headers = read_headers(raw)
         with self.lock:
             target = self._folder(folder)
             self.seq += 1
@@ -895,7 +891,7 @@ class FakeGraph:
             if name in values:
                 body[name] = values[name]
             elif name != "id":  # body, uniqueBody, bodyPreview: the MIME parsed
-                parsed = parsed or _body(stored.raw)
+                parsed = parsed or read_body(stored.raw)
                 body[name] = parsed[1] if name == "bodyPreview" else parsed[0]
         body["id"] = message_id
         return body
@@ -1002,70 +998,3 @@ def _applied(call: Call, page_size: int | None) -> dict[str, str]:
     if call.immutable:
         applied.append('IdType="ImmutableId"')
     return {"Preference-Applied": ", ".join(applied)} if applied else {}
-
-
-def _decoded(value: Any) -> str:
-    """A header field's text, encoded words decoded, unfolded."""
-    text = str(value)
-    try:
-        text = str(make_header(decode_header(text)))
-    except (ValueError, LookupError, UnicodeError):
-        pass
-    return re.sub(r"\r?\n[ \t]*", " ", text).strip()
-
-
-def _recipients(values: list[Any]) -> list[dict[str, Any]]:
-    found = []
-    for name, address in getaddresses([_decoded(v) for v in values]):
-        if address:
-            found.append({"emailAddress": {"name": name or address, "address": address}})
-    return found
-
-
-def _read_headers(raw: bytes) -> dict[str, Any]:
-    """What Exchange reads of a message's header for the message resource."""
-    header = BytesHeaderParser(policy=compat32).parsebytes(raw)
-    references = (header.get("references") or "").split()
-    in_reply_to = (header.get("in-reply-to") or "").split()
-    try:
-        date: datetime | None = parsedate_to_datetime(str(header.get("date", "")))
-        if date is not None and date.tzinfo is None:
-            date = date.replace(tzinfo=UTC)
-    except (TypeError, ValueError, IndexError):
-        date = None
-    priority = (header.get("importance") or header.get("x-priority") or "").strip().lower()
-    importance = "high" if priority[:1] in ("h", "1", "2") else "normal"
-    if priority[:1] in ("l", "4", "5"):
-        importance = "low"
-    return {
-        "subject": _decoded(header.get("subject", "")),
-        "message_id": (header.get("message-id") or "").strip(),
-        "thread_root": (references or in_reply_to or [""])[0],
-        "thread_index": (header.get("thread-index") or "").strip() or None,
-        "date": date,
-        "importance": importance,
-        "read_receipt": "disposition-notification-to" in header,
-        "content_type": header.get_content_type(),
-        "from": _recipients(header.get_all("from", [])),
-        "sender": _recipients(header.get_all("sender", [])),
-        "to": _recipients(header.get_all("to", [])),
-        "cc": _recipients(header.get_all("cc", [])),
-        "bcc": _recipients(header.get_all("bcc", [])),
-        "reply_to": _recipients(header.get_all("reply-to", [])),
-        "all": [{"name": name, "value": _decoded(value)} for name, value in header.items()],
-    }
-
-
-def _body(raw: bytes) -> tuple[dict[str, str], str]:
-    """The body resource (HTML preferred, as Graph answers by default) and the preview (its
-    first 255 characters of text)."""
-    try:
-        message = message_from_bytes(raw, policy=policy.default)
-        part = message.get_body(preferencelist=("html", "plain"))
-        content = part.get_content() if part is not None else ""
-        kind = "html" if part is not None and part.get_content_subtype() == "html" else "text"
-    except (LookupError, ValueError, AttributeError, UnicodeError):
-        content, kind = "", "text"
-    text = re.sub(r"<[^>]*>", " ", content) if kind == "html" else content
-    preview = re.sub(r"\s+", " ", text).strip()[:255]
-    return {"contentType": kind, "content": content}, preview
