@@ -125,7 +125,9 @@ async def test_health_reports_the_gateway_and_the_pollers(db: Settings) -> None:
 
 
 async def test_health_with_the_gateway_and_the_pollers_off(db: Settings) -> None:
-    async with served(db, smtp_enabled=False, imap_enabled=False, gmail_enabled=False) as serving:
+    async with served(
+        db, smtp_enabled=False, imap_enabled=False, gmail_enabled=False, graph_enabled=False
+    ) as serving:
         response = await serving.client.get("/health")
     assert response.status_code == 200
     assert response.json() == {
@@ -180,7 +182,9 @@ async def test_metrics_report_mailboxes_by_state_and_their_sync_lag(db: Settings
 
 
 async def test_metrics_count_api_requests_by_operation(db: Settings) -> None:
-    async with served(db, smtp_enabled=False, imap_enabled=False, gmail_enabled=False) as serving:
+    async with served(
+        db, smtp_enabled=False, imap_enabled=False, gmail_enabled=False, graph_enabled=False
+    ) as serving:
         workspace = await create_workspace("acme")
         token = await create_token(await add_member(workspace, "alice@acme.com", admin=True))
         headers = {"Authorization": f"Bearer {token}"}
@@ -208,11 +212,21 @@ async def test_metrics_count_api_requests_by_operation(db: Settings) -> None:
 
 async def test_metrics_can_be_turned_off_or_served_elsewhere(db: Settings) -> None:
     async with served(
-        db, metrics_enabled=False, smtp_enabled=False, imap_enabled=False, gmail_enabled=False
+        db,
+        metrics_enabled=False,
+        smtp_enabled=False,
+        imap_enabled=False,
+        gmail_enabled=False,
+        graph_enabled=False,
     ) as off:
         assert (await off.client.get("/metrics")).status_code == 404
     async with served(
-        db, metrics_port=9464, smtp_enabled=False, imap_enabled=False, gmail_enabled=False
+        db,
+        metrics_port=9464,
+        smtp_enabled=False,
+        imap_enabled=False,
+        gmail_enabled=False,
+        graph_enabled=False,
     ) as apart:
         # On a listener of its own (run_server), never on the API's port.
         assert (await apart.client.get("/metrics")).status_code == 404
@@ -223,7 +237,12 @@ async def test_the_banner_says_where_everything_is(
 ) -> None:
     caplog.set_level(logging.INFO, logger="mailroom.status")
     async with served(
-        db, graphiql=True, http_port=8080, imap_enabled=False, gmail_enabled=False
+        db,
+        graphiql=True,
+        http_port=8080,
+        imap_enabled=False,
+        gmail_enabled=False,
+        graph_enabled=False,
     ) as serving:
         secret = serving.settings.model_copy(
             update={"database_url": "postgres://mailroom:s3cret-pw@db.example:5432/mailroom"}
@@ -240,5 +259,6 @@ async def test_the_banner_says_where_everything_is(
         "mail_domain": DOMAIN,
         "imap": "off",
         "gmail": "off",
+        "microsoft": "off",
         "database": "postgres://mailroom@db.example:5432/mailroom",
     }
