@@ -52,6 +52,8 @@ bench: $(DEV) services
 	$(BIN)/python bench/imap.py
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/gmail.py
+	$(BIN)/python bench/graph.py
 
 # After changing the API: write schema.graphql (a test fails while it differs from the code).
 schema: $(DEV)

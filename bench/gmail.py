@@ -18,122 +18,72 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
 import statistics
 import sys
 import tempfile
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
-
-import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.corpus import messages, write_mbox  # noqa: E402
+from bench.provider import (  # noqa: E402
+    MEMBER,
+    Remote,
+    Tokens,
+    answer,
+    import_rate,
+    poll_latency,
+    pool_of,
+)
 from bench.results import write_section  # noqa: E402
 from fakes.gmail import FakeGmail  # noqa: E402
 from fakes.gmail_http import GmailServer  # noqa: E402
 from mailroom.db import database  # noqa: E402
 from mailroom.intake import Intake  # noqa: E402
-from mailroom.intake.workers import NormalizePool  # noqa: E402
-from mailroom.models import Mailbox, MailboxStatus, Plan, Provider, ProviderItem  # noqa: E402
+from mailroom.models import Mailbox, MailboxStatus, Plan, Provider  # noqa: E402
 from mailroom.settings import Settings  # noqa: E402
-from mailroom.sources.files.formats import Kind, Source  # noqa: E402
-from mailroom.sources.files.importer import import_sources  # noqa: E402
 from mailroom.sources.gmail import GmailClient, Usage  # noqa: E402
 from mailroom.sources.gmail.sync import GmailSync  # noqa: E402
-from mailroom.workspace import add_member, create_workspace, import_mailbox  # noqa: E402
+from mailroom.workspace import add_member, create_workspace  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
 TARGET_RATIO, TARGET_UNITS_OVER = 0.8, 1.05
-MEMBER = "alice@acme-corp.com"
 
 
-class RemoteGmail:
-    """The local Gmail in a process of its own, as Gmail is not in Mailroom's: its encoding
-    and schema checks must not take the interpreter the sync runs in. Driven over a pipe."""
+class RemoteGmail(Remote):
+    """The local Gmail in a process of its own: its encoding and schema checks must not take
+    the interpreter the sync runs in."""
 
     def __init__(self, count: int) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._conn, child = context.Pipe()
-        self._process = context.Process(target=_serve, args=(child, count), daemon=True)
-        self._process.start()
-        self.url: str = self._conn.recv()
-
-    def ask(self, command: str, argument: Any = None) -> Any:
-        self._conn.send((command, argument))
-        return self._conn.recv()
-
-    def cpu_seconds(self) -> float:
-        """CPU the fake's process has used (its work happens at Google for a real mailbox)."""
-        times = psutil.Process(self._process.pid).cpu_times()
-        return float(times.user + times.system)
+        super().__init__(_serve, count)
 
     def add(self, raw: bytes) -> str:
         return str(self.ask("add", raw))
 
-    def stop(self) -> list[str]:
+    def finish(self) -> list[str]:
+        """Stop it; what it found wrong in Mailroom's requests."""
         violations: list[str] = self.ask("violations")
-        self._conn.send(("stop", None))
-        self._process.join(30)
+        self.stop()
         return violations
 
 
 def _serve(conn: Connection, count: int) -> None:
-    fake = FakeGmail("alice@acme-corp.com")
+    fake = FakeGmail(MEMBER)
     for raw in messages(count):
         fake.add(raw, ["INBOX"])
     fake.prerender()
     with GmailServer(fake):
-        conn.send(fake.url)
-        while True:
-            command, argument = conn.recv()
-            if command == "stop":
-                return
-            if command == "add":
-                conn.send(fake.add(argument))
-            elif command == "grant":
-                conn.send(fake.grant())
-            else:
-                conn.send(list(fake.violations))
-
-
-class Tokens:
-    """Access tokens as the OAuth layer gives them, from the fake's own grant."""
-
-    def __init__(self, fake: RemoteGmail) -> None:
-        self.fake = fake
-        self.token = str(fake.ask("grant"))
-
-    async def current(self) -> str:
-        return self.token
-
-    async def refreshed(self, rejected: str) -> str:
-        self.token = str(self.fake.ask("grant"))
-        return self.token
-
-
-def pool_of(settings: Settings) -> NormalizePool | None:
-    return NormalizePool(settings.normalize_workers) if settings.normalize_workers else None
-
-
-async def import_rate(path: Path, folder: Path) -> float:
-    settings = Settings(data_dir=folder / "import")
-    async with database(settings):
-        workspace = await create_workspace("bench", "Bench", Plan.ENTERPRISE)
-        box = await import_mailbox(await add_member(workspace, MEMBER))
-        pool = pool_of(settings)
-        try:
-            start = time.perf_counter()
-            report = await import_sources(
-                Intake(settings.limits, pool), box, [Source(Kind.MBOX, path)]
-            )
-            return report.new / (time.perf_counter() - start)
-        finally:
-            if pool is not None:
-                pool.close()
+        answer(
+            conn,
+            fake.url,
+            {
+                "add": fake.add,
+                "grant": lambda _: fake.grant(),
+                "violations": lambda _: list(fake.violations),
+            },
+        )
 
 
 async def sync_rate(
@@ -158,42 +108,11 @@ async def sync_rate(
                 done = await sync.run()
                 rate = done.report.new / (time.perf_counter() - start)
                 usage = client.usage
-                delays = await poll_latency(fake, sync, samples)
+                delays = await poll_latency(fake.add, sync.run, samples)
         finally:
             if pool is not None:
                 pool.close()
     return rate, done.report.new, usage, delays
-
-
-async def poll_latency(
-    fake: RemoteGmail, sync: GmailSync, samples: int, every: float = 1.0
-) -> list[float]:
-    """Seconds from a message added to the fake to it being stored, with a pass every
-    `every` seconds (what `gmail_poll_seconds` sets; 60 by default)."""
-
-    async def poll() -> None:
-        while True:
-            await sync.run()
-            await asyncio.sleep(every)
-
-    polling = asyncio.create_task(poll())
-    delays = []
-    try:
-        for n in range(samples):
-            await asyncio.sleep(every * (0.3 + 0.7 * n / max(1, samples - 1)))  # any phase
-            raw = (
-                b"Message-ID: <poll-%d@bench>\r\nFrom: j@globex.com\r\nSubject: ping\r\n\r\nhi\r\n"
-                % n
-            )
-            added_id = await asyncio.to_thread(fake.add, raw)
-            added = time.perf_counter()
-            while not await ProviderItem.filter(item=added_id).exists():
-                await asyncio.sleep(0.01)
-            delays.append(time.perf_counter() - added)
-    finally:
-        polling.cancel()
-        await asyncio.gather(polling, return_exceptions=True)
-    return delays
 
 
 def main() -> None:
@@ -206,14 +125,14 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as scratch:
             folder = Path(scratch)
-            rate_a = asyncio.run(import_rate(path, folder))
+            rate_a, _ = asyncio.run(import_rate(path, folder, fake.pid))
             print(f"(a) import: {rate_a:,.0f} msg/s", flush=True)
             cpu_before, started = fake.cpu_seconds(), time.perf_counter()
             rate_b, stored, usage, delays = asyncio.run(sync_rate(fake, folder, args.poll_samples))
             # The whole of (b) and the latency samples: the fake's share of the two cores.
             fake_share = (fake.cpu_seconds() - cpu_before) / (time.perf_counter() - started)
     finally:
-        violations = fake.stop()
+        violations = fake.finish()
     assert not violations, violations
     ratio = rate_b / rate_a
     units, requests = usage.units / stored, usage.requests / stored

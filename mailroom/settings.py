@@ -136,7 +136,7 @@ class Settings(BaseSettings):
     graph_poll_seconds: float = Field(default=60.0, gt=0)  # the delta links, for new mail
     # Outlook serves at most 4 concurrent requests per mailbox (MailboxConcurrency).
     graph_concurrency: int = Field(default=4, ge=1, le=4)
-    graph_page_size: int = Field(default=200, ge=1, le=1000)  # Prefer: odata.maxpagesize
+    graph_page_size: int = Field(default=1000, ge=1, le=1000)  # Prefer: odata.maxpagesize
     graph_timeout: float = Field(default=60.0, gt=0)  # one HTTP request
     graph_max_backoff: float = Field(default=900.0, gt=0)
 

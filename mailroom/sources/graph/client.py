@@ -1,5 +1,6 @@
 """A Microsoft Graph mail client for one mailbox (the signed-in user's, `/me`): a folder's
-message delta page by page, message MIME by id, a folder's ids for reconciliation.
+message delta page by page, message MIME by id (in chained batches of 20, `batch`), a
+folder's ids for reconciliation.
 
 Outlook serves at most 4 concurrent requests per mailbox (its MailboxConcurrency limit):
 every request of this client, whatever asks for it, takes one of `graph_concurrency` (at most
@@ -22,7 +23,7 @@ from urllib.parse import quote
 import httpx
 
 from mailroom.settings import Settings
-from mailroom.sources.graph import resources
+from mailroom.sources.graph import batch, resources
 from mailroom.sources.graph.errors import (
     AuthError,
     DeltaExpired,
@@ -46,6 +47,9 @@ MESSAGE_SLACK_BYTES = 64 * 1024
 LIST_PAGE = 1000  # $top's largest for messages
 SERVER_ERRORS = frozenset({500, 502, 503, 504})
 THROTTLED_ATTEMPTS = 1000
+IMMUTABLE_IDS = 'IdType="ImmutableId"'
+# A batch's answer: 20 messages, base64 in JSON; a larger one is split and asked again.
+BATCH_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +92,8 @@ class GraphClient:
         self.usage = Usage()
         # Asked with every request: ids that stay when a message moves between folders
         # (ImmutableId), and pages as large as the settings say.
-        self._prefer = f'odata.maxpagesize={settings.graph_page_size}, IdType="ImmutableId"'
+        self._headers = {"prefer": f"odata.maxpagesize={settings.graph_page_size}, {IMMUTABLE_IDS}"}
+        self._json_headers = {**self._headers, "content-type": "application/json"}
 
     # The calls the sync makes.
 
@@ -121,11 +126,57 @@ class GraphClient:
         return resources.delta_page(resources.parse_json(reply.body, "messages/delta"))
 
     async def mime(self, ids: Sequence[str]) -> dict[str, Fetched]:
-        """Each message's MIME (`/messages/{id}/$value`), Gone or Oversize, concurrently
-        within the mailbox's slots."""
+        """Each message's MIME (`/messages/{id}/$value`), Gone or Oversize: in chained
+        batches of 20 (`batch`), concurrently within the mailbox's slots."""
         unique = list(dict.fromkeys(ids))
-        found = await asyncio.gather(*(self._mime(message_id) for message_id in unique))
-        return dict(zip(unique, found, strict=True))
+        size = batch.PARTS
+        groups = [unique[start : start + size] for start in range(0, len(unique), size)]
+        found: dict[str, Fetched] = {}
+        for answers in await asyncio.gather(*(self._mime_batch(group) for group in groups)):
+            found.update(answers)
+        return {message_id: found[message_id] for message_id in unique}
+
+    async def _mime_batch(self, ids: list[str]) -> dict[str, Fetched]:
+        found: dict[str, Fetched] = {}
+        pending = ids
+        refreshed = False
+        server_failures = throttled = 0
+        while pending:
+            if len(pending) == 1:
+                found[pending[0]] = await self._mime(pending[0])
+                break
+            body, names = batch.request_body(pending, IMMUTABLE_IDS)
+            try:
+                reply = await self._call(
+                    "$batch", "POST", f"{self._base}/$batch", content=body, limit=BATCH_BYTES
+                )
+            except TooLargeError:
+                # Too large together: in halves, down to single requests.
+                half = len(pending) // 2
+                found.update(await self._mime_batch(pending[:half]))
+                found.update(await self._mime_batch(pending[half:]))
+                break
+            if reply.status == 404:
+                raise ProtocolError("Graph has no $batch endpoint here")
+            outcome = batch.read_answer(reply.body, names, self._message_limit)
+            found.update(outcome.fetched)
+            pending = outcome.again
+            if outcome.unauthorized:
+                if refreshed:
+                    raise AuthError("Microsoft refused the mailbox's access token after a refresh")
+                refreshed = True
+                await self._refresh(await self._tokens.current())
+            if outcome.throttled is not None:
+                throttled += 1
+                self._count(throttled=1)
+                if throttled >= self._retry.throttled_attempts:
+                    raise TransientError("Graph kept throttling the messages of a batch")
+                await self._pause(self._retry.throttled_wait(throttled, outcome.throttled))
+            elif outcome.failed or (pending and not outcome.fetched and not outcome.unauthorized):
+                # Server errors, parts left out, or a round that moved nothing: a few times.
+                server_failures += 1
+                await self._server_failed("$batch", server_failures, "parts of a batch failed")
+        return found
 
     async def head(self, message_id: str) -> bytes | Gone:
         """The header block of a message too large to fetch whole (Oversize), or Gone."""
@@ -183,6 +234,7 @@ class GraphClient:
         url: str,
         *,
         params: Params = (),
+        content: bytes | None = None,
         limit: int = LISTING_LIMIT_BYTES,
         expiring: bool = False,
     ) -> Reply:
@@ -208,7 +260,8 @@ class GraphClient:
                         timeout=self._settings.graph_timeout,
                         service=SERVICE,
                         params=params,
-                        headers={"prefer": self._prefer},
+                        content=content,
+                        headers=self._headers if content is None else self._json_headers,
                     )
                 except TransientError as failure:
                     reply, error_text = None, str(failure)

@@ -4,6 +4,7 @@ Graph, reads no more than its bounds, and never pages forever."""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -15,7 +16,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response, Stream
 from starlette.routing import Route
 
 from fakes.server import LocalServer
-from mailroom.errors import ProtocolError
+from mailroom.errors import ProtocolError, TransientError
 from mailroom.intake import Intake
 from mailroom.models import Mailbox, ProviderItem
 from mailroom.settings import Settings
@@ -46,6 +47,7 @@ class Hostile:
 
     async def handle(self, request: Request) -> Response:
         self.seen.append((request.url.path, request.headers.get("authorization", "")))
+        request.state.body = await request.body()  # for handlers, which are not async
         for prefix, handler in self.routes.items():
             if request.url.path.startswith(prefix):
                 return handler(request)
@@ -142,12 +144,63 @@ async def test_a_huge_answer_is_refused_before_it_is_all_read(hostile: Hostile) 
     assert sum(sent) < LISTING_LIMIT_BYTES + 16 * 1024 * 1024
 
 
+def serve_batches(server: Hostile, parts: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+    """A $batch endpoint answering each request of a batch with `parts(request)`."""
+
+    def answer(request: Request) -> Response:
+        asked = json.loads(request.state.body)
+        return JSONResponse({"responses": [{"id": r["id"], **parts(r)} for r in asked["requests"]]})
+
+    server.routes["/v1.0/$batch"] = answer
+
+
+def mime_of(request: dict[str, Any], bodies: dict[str, bytes]) -> dict[str, Any]:
+    name = request["url"].split("/")[3]
+    return {"status": 200, "body": base64.b64encode(bodies[name]).decode()}
+
+
 async def test_a_message_over_the_size_bound_is_not_read(hostile: Hostile) -> None:
-    hostile.routes["/v1.0/me/messages/big"] = lambda request: Response(b"x" * 300_000)
-    hostile.routes["/v1.0/me/messages/small"] = lambda request: Response(message(1))
+    bodies = {"big": b"x" * 300_000, "small": message(1)}
+    serve_batches(hostile, lambda request: mime_of(request, bodies))
     async with client(hostile, max_message_bytes=10_000) as graph:
         found = await graph.mime(["big", "small"])
     assert isinstance(found["big"], Oversize) and found["small"] == message(1)
+
+
+@pytest.mark.parametrize(
+    "part",
+    [
+        {"status": 200, "body": "not base64 at all!"},
+        {"status": 200, "body": {"json": "instead of MIME"}},
+        {"status": "200"},
+        {"status": 400, "body": {"error": {"code": "BadRequest", "message": "no"}}},
+    ],
+)
+async def test_batch_parts_of_the_wrong_shape_are_refused(
+    hostile: Hostile, part: dict[str, Any]
+) -> None:
+    serve_batches(hostile, lambda request: part)
+    async with client(hostile) as graph:
+        with pytest.raises(ProtocolError):
+            await graph.mime(["one", "two"])
+
+
+async def test_a_batch_answering_for_requests_never_made_is_refused(hostile: Hostile) -> None:
+    hostile.routes["/v1.0/$batch"] = lambda request: JSONResponse(
+        {"responses": [{"id": "99", "status": 200, "body": "eA=="}]}
+    )
+    async with client(hostile) as graph:
+        with pytest.raises(ProtocolError, match="no request of ours"):
+            await graph.mime(["one", "two"])
+
+
+async def test_a_batch_that_never_moves_is_given_up(hostile: Hostile) -> None:
+    # Every part "failed because one before it failed": no round would ever end.
+    serve_batches(hostile, lambda request: {"status": 424, "body": {}})
+    async with client(hostile) as graph:
+        with pytest.raises(TransientError):
+            await graph.mime(["one", "two", "three"])
+    assert len(hostile.seen) <= FAST.server_attempts
 
 
 async def test_a_redirect_is_not_followed(hostile: Hostile, elsewhere: Hostile) -> None:
