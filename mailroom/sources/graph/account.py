@@ -8,6 +8,9 @@ from mailroom.errors import AuthError, InvalidInputError
 from mailroom.settings import Settings
 from mailroom.sources.graph.client import GraphClient
 from mailroom.sources.graph.errors import OnPremises
+from mailroom.sources.retry import RetryPolicy
+
+AT_CONNECT = RetryPolicy(base=0.5, max_backoff=5.0, server_attempts=2, throttled_attempts=3)
 
 
 class _Given:
@@ -25,7 +28,8 @@ class _Given:
 
 async def check_mailbox(settings: Settings, access_token: str) -> None:
     """Raises InvalidInputError, saying why, for a mailbox Mailroom cannot sync."""
-    async with GraphClient(settings, _Given(access_token)) as client:
+    # A person waits for this page: a few short tries, not a sync's patience.
+    async with GraphClient(settings, _Given(access_token), retry=AT_CONNECT) as client:
         try:
             await client.folder("inbox")
         except OnPremises as error:
