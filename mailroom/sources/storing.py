@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 from mailroom.intake import Batches
 from mailroom.intake.port import Pending
+from mailroom.models import Mailbox, ProviderItem
+from mailroom.models.bulk import chunked
 
 T = TypeVar("T")
 Move = dict[str, Any]  # fields of the cursor to replace
@@ -64,3 +66,15 @@ async def fetch_and_store(
 
 def chunks_of(ids: list[str], size: int) -> list[list[str]]:
     return [ids[start : start + size] for start in range(0, len(ids), size)]
+
+
+async def stored_items(mailbox: Mailbox, keys: Sequence[str] | None = None) -> set[str]:
+    """The provider's keys the mailbox holds: all of them, or those of `keys`."""
+    query = ProviderItem.filter(mailbox_id=mailbox.id)
+    if keys is None:
+        return {str(i) for i in await query.values_list("item", flat=True)}
+    found: set[str] = set()
+    for chunk in chunked(list(keys)):
+        rows = await query.filter(item__in=chunk).values_list("item", flat=True)
+        found |= {str(i) for i in rows}
+    return found

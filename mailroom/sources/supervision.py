@@ -17,7 +17,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 from tortoise.expressions import Q
@@ -32,6 +32,7 @@ FAILED_AFTER = 8  # consecutive failures
 LEASE = timedelta(minutes=2)
 OWNER = f"{socket.gethostname()}:{os.getpid()}"
 _log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 async def lease(mailbox: Mailbox) -> bool:
@@ -117,6 +118,23 @@ def synced(
         status=mailbox.status.value,
     )
     log.log(logging.INFO if changed else logging.DEBUG, "synced", extra=line)
+
+
+async def once(
+    mailbox_id: UUID,
+    one_pass: Callable[[Mailbox], Awaitable[T]],
+    *,
+    provider: str,
+    log: logging.Logger,
+) -> T:
+    """One pass of a mailbox synced by passes, on request (`mailroom mailbox sync`): a
+    failure is recorded on the mailbox, as the supervised loop records it, and raised."""
+    mailbox = await Mailbox.get(id=mailbox_id)
+    try:
+        return await one_pass(mailbox)
+    except SyncError as error:
+        await failed(mailbox, error, provider, log)
+        raise
 
 
 async def keep_synced(

@@ -11,7 +11,6 @@ import logging
 import time
 from uuid import UUID
 
-from mailroom.errors import SyncError
 from mailroom.intake import Intake
 from mailroom.models import Mailbox, MailboxStatus, Provider
 from mailroom.oauth.tokens import AccessTokens
@@ -40,12 +39,7 @@ class GmailMailboxSync:
 
     async def once(self) -> Pass:
         """One pass; errors are recorded on the mailbox and raised."""
-        mailbox = await Mailbox.get(id=self.mailbox_id)
-        try:
-            return await self._pass(mailbox)
-        except SyncError as error:
-            await supervision.failed(mailbox, error, PROVIDER, log)
-            raise
+        return await supervision.once(self.mailbox_id, self._pass, provider=PROVIDER, log=log)
 
     async def forever(self) -> None:
         await supervision.keep_synced(

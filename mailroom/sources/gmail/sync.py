@@ -27,7 +27,6 @@ from mailroom.intake import Batches, Intake
 from mailroom.intake.port import Incoming, IngestReport, Pending, SourceFacts
 from mailroom.intake.removal import remove_items
 from mailroom.models import Mailbox, MessageCopy, ProviderItem
-from mailroom.models.bulk import chunked
 from mailroom.sources.gmail.client import GmailClient
 from mailroom.sources.gmail.errors import HistoryExpired
 from mailroom.sources.gmail.resources import (
@@ -39,7 +38,7 @@ from mailroom.sources.gmail.resources import (
     RawMessage,
 )
 from mailroom.sources.reconciliation import Reconciliation
-from mailroom.sources.storing import fetch_and_store
+from mailroom.sources.storing import fetch_and_store, stored_items
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +119,7 @@ class GmailSync:
             if token is None:
                 break
         at_gmail = set(listed)
-        stored = await self._stored_items()
+        stored = await stored_items(self.mailbox)
         found = Reconciliation(
             provider=len(at_gmail),
             stored=len(stored),
@@ -153,7 +152,7 @@ class GmailSync:
         listing = dict(self._cursor()["listing"])
         while True:
             page = await self.client.list_message_ids(listing.get("page_token"))
-            stored = await self._stored_items([ref.id for ref in page.messages])
+            stored = await stored_items(self.mailbox, [ref.id for ref in page.messages])
             wanted = [ref.id for ref in page.messages if ref.id not in stored]
             chunks = list(_chunks(wanted))
             # The page's last batch moves the cursor to the next page.
@@ -189,7 +188,7 @@ class GmailSync:
             done.relabeled += await self._relabel(
                 {i: change for i, change in labels.items() if i not in leaving}
             )
-            stored = await self._stored_items(list(wanted))
+            stored = await stored_items(self.mailbox, list(wanted))
             fetch = [i for i in wanted if i not in stored]
             token = page.next_page_token
             # Every page applied, the last one's batch moves the history id: later passes
@@ -282,17 +281,6 @@ class GmailSync:
                 await copy.save(update_fields=["labels"])
                 count += 1
         return count
-
-    async def _stored_items(self, ids: Sequence[str] | None = None) -> set[str]:
-        """The Gmail ids the mailbox holds: all of them, or those of `ids`."""
-        query = ProviderItem.filter(mailbox_id=self.mailbox.id)
-        if ids is None:
-            return {str(i) for i in await query.values_list("item", flat=True)}
-        found: set[str] = set()
-        for chunk in chunked(list(ids)):
-            rows = await query.filter(item__in=chunk).values_list("item", flat=True)
-            found |= {str(i) for i in rows}
-        return found
 
     def _cursor(self) -> dict[str, Any]:
         return dict(self.mailbox.cursor or {})

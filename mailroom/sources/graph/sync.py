@@ -30,13 +30,12 @@ from tortoise.transactions import in_transaction
 from mailroom.intake import Batches, Intake
 from mailroom.intake.port import Incoming, IngestReport, Pending, SourceFacts
 from mailroom.intake.removal import remove_items
-from mailroom.models import Mailbox, ProviderItem
-from mailroom.models.bulk import chunked
+from mailroom.models import Mailbox
 from mailroom.sources.graph.client import GraphClient
 from mailroom.sources.graph.errors import DeltaExpired, ProtocolError
 from mailroom.sources.graph.resources import DeltaItem, Fetched, Gone, Oversize
 from mailroom.sources.reconciliation import Reconciliation
-from mailroom.sources.storing import chunks_of, fetch_and_store
+from mailroom.sources.storing import chunks_of, fetch_and_store, stored_items
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +101,7 @@ class GraphSync:
         for folder in FOLDERS:
             listed += [_key(folder, i) for i in await self.client.all_ids(folder)]
         at_graph = set(listed)
-        stored = await self._stored_items()
+        stored = await stored_items(self.mailbox)
         found = Reconciliation(
             provider=len(at_graph),
             stored=len(stored),
@@ -136,7 +135,7 @@ class GraphSync:
             if leaving:
                 done.removed += await self._remove(leaving)
             present = {i.id: i for i in latest.values() if not (i.removed or i.draft)}
-            stored = await self._stored_items([_key(folder, i) for i in present])
+            stored = await stored_items(self.mailbox, [_key(folder, i) for i in present])
             wanted = [i for i in present if _key(folder, i) not in stored]
             if page.next_link is not None and page.next_link == link:
                 # A server that sends a page back to itself would be paged forever.
@@ -156,7 +155,7 @@ class GraphSync:
 
     async def _reconcile_folder(self, folder: str, done: Pass) -> None:
         at_graph = {_key(folder, i) for i in await self.client.all_ids(folder)}
-        stored = {key for key in await self._stored_items() if key.startswith(folder + "/")}
+        stored = {key for key in await stored_items(self.mailbox) if key.startswith(folder + "/")}
         done.removed += await self._remove(stored - at_graph)
 
     async def _fetch_and_store(
@@ -256,20 +255,10 @@ class GraphSync:
         wanted = list(keys)
         if not wanted:
             return 0
-        held = await self._stored_items(wanted)
+        held = await stored_items(self.mailbox, wanted)
         if held:
             await remove_items(self.mailbox.workspace_id, self.mailbox.id, list(held))
         return len(held)
-
-    async def _stored_items(self, keys: list[str] | None = None) -> set[str]:
-        query = ProviderItem.filter(mailbox_id=self.mailbox.id)
-        if keys is None:
-            return {str(i) for i in await query.values_list("item", flat=True)}
-        found: set[str] = set()
-        for chunk in chunked(keys):
-            rows = await query.filter(item__in=chunk).values_list("item", flat=True)
-            found |= {str(i) for i in rows}
-        return found
 
     async def _save_state(self, folder: str, state: dict[str, Any]) -> None:
         self.mailbox.cursor = {**self._cursor(), folder: state}

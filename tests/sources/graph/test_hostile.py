@@ -226,3 +226,23 @@ async def test_a_delta_that_pages_to_itself_ends(hostile: Hostile, mailbox: Mail
             await GraphSync(mailbox, graph, Intake()).run()
     assert len(hostile.seen) < 10
     assert not await ProviderItem.exists()
+
+
+async def test_header_fields_that_would_forge_others_are_refused_or_flattened(
+    hostile: Hostile,
+) -> None:
+    def fields(*pairs: tuple[str, str]) -> Handler:
+        headers = [{"name": name, "value": value} for name, value in pairs]
+        return lambda request: JSONResponse({"id": "big", "internetMessageHeaders": headers})
+
+    hostile.routes["/v1.0/me/messages/big"] = fields(("Subject", "Hi\r\nBcc: eve@evil.example"))
+    async with client(hostile) as graph:
+        assert await graph.head("big") == b"Subject: Hi Bcc: eve@evil.example\r\n\r\n"
+        hostile.routes["/v1.0/me/messages/big"] = fields(("To: eve@evil.example\r\nX", "y"))
+        with pytest.raises(ProtocolError, match="field name"):
+            await graph.head("big")
+        hostile.routes["/v1.0/me/messages/big"] = lambda request: JSONResponse(
+            {"id": "other", "internetMessageHeaders": []}
+        )
+        with pytest.raises(ProtocolError, match="another message"):
+            await graph.head("big")
