@@ -12,11 +12,13 @@ from dataclasses import dataclass
 
 from mailroom.db import close_database, open_database, refresh_statistics
 from mailroom.intake import Intake
+from mailroom.intake.events import CalendarRules
 from mailroom.intake.pipeline import Pipeline
 from mailroom.intake.spool import Spool
 from mailroom.intake.workers import NormalizePool
 from mailroom.models import Mailbox
 from mailroom.settings import Settings
+from mailroom.sources.caldav.poller import CalDavPoller
 from mailroom.sources.gmail.poller import GmailPoller
 from mailroom.sources.graph.poller import GraphPoller
 from mailroom.sources.imap.poller import ImapPoller
@@ -54,10 +56,19 @@ async def intake_for(
     if pool is not None:
         pool.start()
     try:
-        yield Intake(settings.limits, pool)
+        yield Intake(settings.limits, pool, calendar_rules(settings))
     finally:
         if pool is not None:
             pool.close()
+
+
+def calendar_rules(settings: Settings) -> CalendarRules:
+    return CalendarRules(
+        days_back=settings.calendar_days_back,
+        days_ahead=settings.calendar_days_ahead,
+        max_occurrences=settings.calendar_max_occurrences,
+        max_attendees=settings.calendar_max_attendees,
+    )
 
 
 def authenticator(settings: Settings) -> Authenticator:
@@ -73,11 +84,12 @@ class Services:
     poller: ImapPoller | None = None
     gmail: GmailPoller | None = None
     graph: GraphPoller | None = None
+    caldav: CalDavPoller | None = None
 
     @property
     def pollers(self) -> list[Poller]:
         """The pollers that run: one per synced provider that is on."""
-        return [p for p in (self.poller, self.gmail, self.graph) if p is not None]
+        return [p for p in (self.poller, self.gmail, self.graph, self.caldav) if p is not None]
 
     @property
     def smtp_port(self) -> int:
@@ -125,6 +137,12 @@ async def running(settings: Settings) -> AsyncIterator[Services]:
             graph = GraphPoller(settings, intake)
             graph.start()
             stack.push_async_callback(graph.stop)
+        caldav = None
+        if settings.caldav_enabled and settings.calendar_enabled:
+            await _check_secret_key(settings)
+            caldav = CalDavPoller(settings)
+            caldav.start()
+            stack.push_async_callback(caldav.stop)
         server = None
         if settings.smtp_enabled:
             handler = GatewayHandler(settings, pipeline, authenticator(settings))
@@ -132,7 +150,7 @@ async def running(settings: Settings) -> AsyncIterator[Services]:
             stack.push_async_callback(_close_server, server)
         statistics = asyncio.create_task(_refresh_statistics_hourly())
         stack.callback(statistics.cancel)
-        yield Services(pipeline, server, poller, gmail, graph)
+        yield Services(pipeline, server, poller, gmail, graph, caldav)
 
 
 async def _refresh_statistics_hourly() -> None:

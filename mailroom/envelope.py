@@ -75,6 +75,86 @@ class CalendarPart:
     size: int
 
 
+class EventStatus(StrEnum):
+    CONFIRMED = "CONFIRMED"
+    TENTATIVE = "TENTATIVE"
+    CANCELLED = "CANCELLED"
+
+
+class Response(StrEnum):
+    """An attendee's answer to an invitation (iCalendar PARTSTAT, Google responseStatus,
+    Graph responseStatus.response), in one vocabulary."""
+
+    NEEDS_ACTION = "NEEDS_ACTION"
+    ACCEPTED = "ACCEPTED"
+    TENTATIVE = "TENTATIVE"
+    DECLINED = "DECLINED"
+
+
+class AttendeeKind(StrEnum):
+    """Who an attendee is (iCalendar CUTYPE): rooms, resources and groups never become
+    people."""
+
+    PERSON = "PERSON"
+    ROOM = "ROOM"
+    RESOURCE = "RESOURCE"
+    GROUP = "GROUP"
+
+
+@dataclass(frozen=True, slots=True)
+class Attendee:
+    """One attendee or organizer of an event; `address` normalized as `Address.address`."""
+
+    address: str
+    name: str | None = None
+    response: Response = Response.NEEDS_ACTION
+    kind: AttendeeKind = AttendeeKind.PERSON
+    optional: bool = False
+
+    @property
+    def domain(self) -> str:
+        return self.address.rpartition("@")[2]
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarEvent:
+    """One occurrence of a meeting, normalized from any source (Google Calendar, Graph,
+    iCalendar).
+
+    `uid` is the iCalendar UID the meeting has in every calendar that holds it, and
+    `recurrence_id` the original start (UTC) of an occurrence of a series, None for a single
+    event: together they key the event across calendars. `start` and `end` keep the offset
+    they were written in; an all-day event starts at midnight UTC of its first day and ends at
+    midnight after its last. `private` events are never stored: a source hands them in only
+    so that a copy stored before it became private is removed.
+    """
+
+    uid: str
+    recurrence_id: datetime | None
+    start: datetime
+    end: datetime
+    all_day: bool = False
+    summary: str | None = None
+    description: str | None = None
+    location: str | None = None
+    conference: str | None = None  # a link to join the meeting online
+    status: EventStatus = EventStatus.CONFIRMED
+    organizer: Attendee | None = None
+    attendees: tuple[Attendee, ...] = ()
+    private: bool = False
+    sequence: int = 0
+    updated: datetime | None = None
+    defects: tuple[str, ...] = ()
+
+    def everyone(self) -> Iterator[Attendee]:
+        """The organizer, then the attendees, once per address."""
+        seen: set[str] = set()
+        for attendee in (self.organizer, *self.attendees):
+            if attendee is not None and attendee.address not in seen:
+                seen.add(attendee.address)
+                yield attendee
+
+
 @dataclass(frozen=True, slots=True)
 class Envelope:
     """One message, normalized.

@@ -140,6 +140,25 @@ class Settings(BaseSettings):
     graph_timeout: float = Field(default=60.0, gt=0)  # one HTTP request
     graph_max_backoff: float = Field(default=900.0, gt=0)
 
+    # Calendars (Google Calendar and Outlook beside their mail, CalDAV, invitations, .ics
+    # files): the window a first sync covers, days back and ahead of now; the most attendees an
+    # event may have and still make records (an all-hands is no relationship); the most
+    # occurrences one recurring event expands to (an RRULE may never end).
+    calendar_enabled: bool = True
+    calendar_days_back: int = Field(default=730, ge=0, le=36500)
+    calendar_days_ahead: int = Field(default=365, ge=1, le=3650)
+    calendar_max_attendees: int = Field(default=50, ge=0)
+    calendar_max_occurrences: int = Field(default=1000, ge=1, le=100_000)
+    calendar_poll_seconds: float = Field(default=300.0, gt=0)
+    google_calendar_api_url: str = "https://www.googleapis.com"
+    # CalDAV calendars (`mailbox add-caldav`): `serve` keeps them in sync every
+    # calendar_poll_seconds; one HTTP request's timeout; private hosts (a server on this
+    # machine or its network) are refused unless allowed here or by `--allow-private-host`.
+    caldav_enabled: bool = True
+    caldav_timeout: float = Field(default=60.0, gt=0)
+    caldav_max_backoff: float = Field(default=900.0, gt=0)
+    caldav_allow_private_hosts: bool = False
+
     # The GraphQL API. GraphiQL and introspection are for development (`make run` turns them
     # on); production settings leave them off.
     graphiql: bool = False

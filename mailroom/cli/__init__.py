@@ -4,9 +4,10 @@ common      settings, database, errors: what every command shares
 workspace   workspace create / set / list / remove
 member      member add / list / remove / forwarding-address
 token       token create / list / revoke
-mailbox     mailbox add-imap / reconnect / sync / status / remove
+mailbox     mailbox add-imap / add-caldav / connect / reconnect / sync / status / remove
 blocklist   blocklist add / list / remove
 files       ingest, parse
+events      events: a workspace's meetings
 server      serve, migrate, secret-key
 demo        demo: a sample workspace to try Mailroom with, then served
 info        info, --version
@@ -26,6 +27,7 @@ from mailroom.cli import (
     blocklist,
     common,
     demo,
+    events,
     files,
     info,
     labels,
@@ -76,6 +78,7 @@ app.add_typer(mailbox.app, name="mailbox")
 app.add_typer(blocklist.app, name="blocklist")
 app.command()(files.ingest)
 app.command()(files.parse)
+app.command()(events.events)
 app.command()(server.serve)
 app.command()(server.migrate)
 app.command("secret-key")(server.secret_key)

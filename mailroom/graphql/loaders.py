@@ -20,6 +20,7 @@ from mailroom.models import (
     BlocklistEntry,
     Company,
     CompanyDomain,
+    EventAttendee,
     Message,
     Participant,
     Person,
@@ -27,6 +28,7 @@ from mailroom.models import (
     Thread,
 )
 from mailroom.models.bulk import chunked
+from mailroom.workspace.calendar import details_shown
 from mailroom.workspace.threads import ThreadView, thread_views
 from mailroom.workspace.visibility import Access, Viewer, access
 
@@ -53,10 +55,37 @@ class Loaders:
         self.participants = DataLoader(self._participants)
         self.attachments = DataLoader(self._attachments)
         self.recent_emails = DataLoader(self._recent_emails)
+        self.event_attendees = DataLoader(self._event_attendees)
+        self.event_details = DataLoader(self._event_details)
 
     async def _access(self, ids: Sequence[UUID]) -> list[Access]:
         found = await access(self.viewer, ids)
         return [found[i] for i in ids]
+
+    async def _event_attendees(self, ids: Sequence[UUID]) -> list[list[AttendeeRow]]:
+        rows: dict[UUID, list[AttendeeRow]] = defaultdict(list)
+        for chunk in chunked(list(ids)):
+            # At most a page of attendees each: a meeting may have a thousand.
+            found = await EventAttendee.filter(
+                workspace_id=self.viewer.workspace_id, event_id__in=chunk, position__lt=MAX_PAGE
+            ).values_list(
+                "event_id",
+                "position",
+                "address",
+                "name",
+                "response",
+                "kind",
+                "organizer",
+                "optional",
+                "person_id",
+            )
+            for event_id, *values in found:
+                rows[_uuid(event_id)].append(AttendeeRow(*values))
+        return [sorted(rows[i]) for i in ids]
+
+    async def _event_details(self, ids: Sequence[UUID]) -> list[bool]:
+        shown = await details_shown(self.viewer, ids)
+        return [shown.get(i, False) for i in ids]
 
     async def _thread_views(self, threads: Sequence[Thread]) -> list[ThreadView]:
         any_blocked = await BlocklistEntry.filter(workspace_id=self.viewer.workspace_id).exists()
@@ -134,6 +163,17 @@ class ParticipantRow(NamedTuple):
     address: str
     domain: str  # registrable
     name: str | None
+    person_id: UUID | None
+
+
+class AttendeeRow(NamedTuple):
+    position: int
+    address: str
+    name: str | None
+    response: str
+    kind: str
+    organizer: bool
+    optional: bool
     person_id: UUID | None
 
 

@@ -23,6 +23,7 @@ from mailroom import logs
 from mailroom.errors import MailroomError
 from mailroom.graphql.context import Context
 from mailroom.graphql.emails.queries import EmailQueries
+from mailroom.graphql.events.queries import EventQueries
 from mailroom.graphql.measure import Limits, RequestChecks
 from mailroom.graphql.metering import Metering
 from mailroom.graphql.mutations import Mutation
@@ -31,7 +32,7 @@ from mailroom.graphql.workspace.queries import WorkspaceQueries
 from mailroom.settings import Settings
 
 log = logging.getLogger(__name__)
-Query = merge_types("Query", (WorkspaceQueries, PeopleQueries, EmailQueries))
+Query = merge_types("Query", (WorkspaceQueries, PeopleQueries, EmailQueries, EventQueries))
 
 
 def _masked(error: GraphQLError) -> bool:

@@ -22,6 +22,8 @@ from tortoise.transactions import in_transaction
 from uuid_utils.compat import uuid7
 
 from mailroom.envelope import DateSource, Envelope
+from mailroom.intake.events import CalendarRules
+from mailroom.intake.invitations import Mailed, apply_invitations
 from mailroom.intake.locks import workspace_write_lock
 from mailroom.intake.port import IngestReport, Outcome, Pending, SourceFacts
 from mailroom.intake.rows import (
@@ -66,9 +68,15 @@ class Prepared:
 class Processor:
     """Processing for one process; safe to share between the tasks of one event loop."""
 
-    def __init__(self, limits: Limits = DEFAULT_LIMITS, pool: NormalizePool | None = None) -> None:
+    def __init__(
+        self,
+        limits: Limits = DEFAULT_LIMITS,
+        pool: NormalizePool | None = None,
+        calendar: CalendarRules | None = None,
+    ) -> None:
         self.limits = limits
         self.pool = pool
+        self.calendar = calendar or CalendarRules()
         self._owners: dict[UUID, frozenset[str]] = {}
         self.tally = Tally()
 
@@ -104,6 +112,14 @@ class Processor:
             await self._provider_items(items)
             people = await self._records(rules, new_messages, report)
             await refresh_figures(people)
+            await apply_invitations(
+                [
+                    Mailed(i.pending.mailbox_id, workspace_id, i.envelope)
+                    for i in items
+                    if i.outcome in (Outcome.NEW, Outcome.DUPLICATE) and i.envelope.calendar
+                ],
+                self.calendar,
+            )
             await PendingIngest.filter(id__in=[i.pending.id for i in items]).delete()
         self.tally.count((i.pending.mailbox_id, i.outcome) for i in items)
         for item in items:

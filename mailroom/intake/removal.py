@@ -14,6 +14,7 @@ from uuid import UUID
 
 from tortoise.transactions import in_transaction
 
+from mailroom.intake.events import remove_calendar_events
 from mailroom.intake.locks import workspace_write_lock
 from mailroom.models import (
     Interaction,
@@ -123,8 +124,9 @@ async def _drop_unused_raw(raw_ids: set[UUID]) -> None:
 
 
 async def remove_mailbox(mailbox_id: UUID, workspace_id: UUID) -> int:
-    """Delete a mailbox with the mail only it had (a message another mailbox also saw stays).
-    People and companies stay. Returns how many messages were removed."""
+    """Delete a mailbox with the mail and events only it had (a message or meeting another
+    mailbox also holds stays). People and companies stay. Returns how many messages were
+    removed."""
     async with in_transaction() as connection:
         await workspace_write_lock(connection, workspace_id)
         held = await uuids(
@@ -137,6 +139,7 @@ async def remove_mailbox(mailbox_id: UUID, workspace_id: UUID) -> int:
             await MessageCopy.filter(mailbox_id=mailbox_id, message_id__in=ids).delete()
         orphans = held - await _present(MessageCopy, None, held)
         await remove_messages(orphans)
+        await remove_calendar_events(mailbox_id)
         await Mailbox.filter(id=mailbox_id).delete()
         await _drop_unused_raw(raws)
     return len(orphans)

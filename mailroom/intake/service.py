@@ -18,6 +18,7 @@ from uuid import UUID
 
 from mailroom.intake import durable
 from mailroom.intake.durable import Target
+from mailroom.intake.events import CalendarRules
 from mailroom.intake.port import Incoming, IngestReport, Outcome, Pending
 from mailroom.intake.process import Prepared, Processor
 from mailroom.intake.workers import NormalizePool
@@ -29,8 +30,13 @@ log = logging.getLogger(__name__)
 class Intake:
     """Intake for one process; safe to share between the tasks of one event loop."""
 
-    def __init__(self, limits: Limits = DEFAULT_LIMITS, pool: NormalizePool | None = None) -> None:
-        self.processor = Processor(limits, pool)
+    def __init__(
+        self,
+        limits: Limits = DEFAULT_LIMITS,
+        pool: NormalizePool | None = None,
+        calendar: CalendarRules | None = None,
+    ) -> None:
+        self.processor = Processor(limits, pool, calendar)
 
     async def ingest(self, mailbox: Target, items: Sequence[Incoming]) -> IngestReport:
         """Store and process messages seen by a mailbox."""

@@ -1,6 +1,7 @@
 """Tortoise models, one module per aggregate, and their migrations (`models/migrations`)."""
 
 from mailroom.models.base import Origin
+from mailroom.models.calendar import CalendarCursor, Event, EventAttendee, EventCopy
 from mailroom.models.mailbox import (
     FolderCursor,
     Mailbox,
@@ -49,6 +50,7 @@ MODEL_MODULES = [
     "mailroom.models.message",
     "mailroom.models.records",
     "mailroom.models.oauth",
+    "mailroom.models.calendar",
 ]
 
 __all__ = [
@@ -57,9 +59,13 @@ __all__ = [
     "Attachment",
     "BlockKind",
     "BlocklistEntry",
+    "CalendarCursor",
     "Company",
     "CompanyDomain",
     "Direction",
+    "Event",
+    "EventAttendee",
+    "EventCopy",
     "FolderCursor",
     "Interaction",
     "InteractionKind",

@@ -4,6 +4,7 @@ interactions that feed relationship figures."""
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 from uuid import UUID
 
 from tortoise import fields
@@ -103,8 +104,8 @@ class InteractionKind(StrEnum):
 
 
 class Interaction(Entity):
-    """A person took part in a message (or, later, a meeting). Which members were involved is
-    read from the message's copies, so removing a mailbox needs no bookkeeping here."""
+    """A person took part in a message or a meeting. Which members were involved is read from
+    the message's or event's copies, so removing a mailbox needs no bookkeeping here."""
 
     workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
         "models.Workspace", related_name=False, on_delete=fields.CASCADE
@@ -118,11 +119,15 @@ class Interaction(Entity):
         "models.Message", related_name=False, null=True, db_index=True, on_delete=fields.CASCADE
     )
     message_id: UUID | None
+    event: fields.ForeignKeyNullableRelation[Any] = fields.ForeignKeyField(
+        "models.Event", related_name=False, null=True, db_index=True, on_delete=fields.CASCADE
+    )
+    event_id: UUID | None
     kind = fields.CharEnumField(InteractionKind, max_length=16, default=InteractionKind.EMAIL)
     occurred_at = fields.DatetimeField()
 
     class Meta:
         table = "interaction"
-        unique_together = (("person", "message"),)
+        unique_together = (("person", "message"), ("person", "event"))
         # (person, occurred_at) answers a person's first and last interaction without a scan.
         indexes = (("workspace_id", "occurred_at"), ("person_id", "occurred_at"))

@@ -14,8 +14,8 @@ from uuid import UUID
 from tortoise import connections
 from uuid_utils.compat import uuid7
 
-from mailroom.envelope import Role
-from mailroom.models import Interaction, InteractionKind, Participant
+from mailroom.envelope import EventStatus, Response, Role
+from mailroom.models import EventAttendee, EventCopy, Interaction, InteractionKind, Participant
 from mailroom.models.bulk import chunked, insert_rows
 
 # Roles that mean a person took part; Sender and Reply-To are how mail was sent, not to whom.
@@ -64,18 +64,53 @@ async def link_history(workspace_id: UUID, new_people: dict[str, UUID]) -> None:
             [row[0] for row in rows],
         )
         await insert_rows(Interaction, interactions, ignore_conflicts=True)
+    await _link_meetings(workspace_id, new_people)
+
+
+async def _link_meetings(workspace_id: UUID, new_people: dict[str, UUID]) -> None:
+    """Give new people the meetings they were already on: attendee rows and, for meetings
+    that count (not cancelled, not declined by every member holding them), interactions."""
+    for chunk in chunked(sorted(new_people)):
+        rows = await EventAttendee.filter(
+            workspace_id=workspace_id, address__in=chunk, person_id=None
+        ).values_list("id", "address", "event_id", "starts_at", "event__status")
+        if not rows:
+            continue
+        live = {r[2] for r in rows if r[4] != EventStatus.CANCELLED}
+        attended: set[UUID] = set()
+        for ids in chunked(sorted(live)):
+            holders = await EventCopy.filter(event_id__in=ids).values_list("event_id", "response")
+            attended |= {e for e, response in holders if response != Response.DECLINED}
+        interactions = [
+            dict(
+                id=uuid7(),
+                workspace_id=workspace_id,
+                person_id=new_people[address],
+                event_id=event_id,
+                kind=InteractionKind.MEETING,
+                occurred_at=starts_at,
+            )
+            for _, address, event_id, starts_at, _ in rows
+            if event_id in attended
+        ]
+        for address in {r[1] for r in rows}:
+            await EventAttendee.filter(
+                workspace_id=workspace_id, address=address, person_id=None
+            ).update(person_id=new_people[address])
+        await insert_rows(Interaction, interactions, ignore_conflicts=True)
 
 
 async def refresh_figures(person_ids: Iterable[UUID]) -> None:
-    """Recompute first/last email of these people and of their companies."""
+    """Recompute first/last email of these people and of their companies (meetings are
+    interactions too, but not email ones)."""
     ids = sorted(set(person_ids))
     for chunk in chunked(ids):
         await _execute(
             "UPDATE person SET"
             " first_email_at = (SELECT MIN(i.occurred_at) FROM interaction i"
-            " WHERE i.person_id = person.id),"
+            " WHERE i.person_id = person.id AND i.kind = 'EMAIL'),"
             " last_email_at = (SELECT MAX(i.occurred_at) FROM interaction i"
-            " WHERE i.person_id = person.id)"
+            " WHERE i.person_id = person.id AND i.kind = 'EMAIL')"
             " WHERE id IN ({ids})",
             chunk,
         )

@@ -7,15 +7,15 @@ lock, so planning against what was read is safe.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from uuid_utils.compat import uuid7
 
-from mailroom.envelope import Envelope
+from mailroom.envelope import Address, Envelope
 from mailroom.models import (
     Company,
     CompanyDomain,
@@ -30,6 +30,29 @@ from mailroom.resolver.names import derived_name, real_name
 from mailroom.resolver.rules import Rule, WorkspaceRules
 
 
+class Sighted(Protocol):
+    """Something people are found in: a message (`Sighting`) or a meeting
+    (`resolver.meetings.MeetingSighting`)."""
+
+    @property
+    def mailbox_id(self) -> UUID: ...
+
+    @property
+    def sent_at(self) -> datetime: ...
+
+    def addresses(self) -> Iterable[Address]:
+        """Every address involved, with the name it was given."""
+        ...
+
+    def qualifying(self, rules: WorkspaceRules) -> list[tuple[Address, str]]:
+        """The addresses that become people under the mode, with the rule that says so."""
+        ...
+
+    def provenance(self) -> dict[str, Any]:
+        """Which message or event a record made from this comes from."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Sighting:
     """A message stored for the first time, as the resolver needs it."""
@@ -38,6 +61,15 @@ class Sighting:
     envelope: Envelope
     mailbox_id: UUID
     sent_at: datetime
+
+    def addresses(self) -> Iterable[Address]:
+        return (address for _, address in self.envelope.participants())
+
+    def qualifying(self, rules: WorkspaceRules) -> list[tuple[Address, str]]:
+        return rules.qualifying(self.envelope)
+
+    def provenance(self) -> dict[str, Any]:
+        return {"origin_message_id": self.message_id}
 
 
 @dataclass(slots=True)
@@ -57,8 +89,8 @@ class Resolution:
     companies_created: int = 0
 
 
-async def resolve(rules: WorkspaceRules, sightings: Sequence[Sighting]) -> Resolution:
-    addresses = {a.address for s in sightings for _, a in s.envelope.participants()}
+async def resolve(rules: WorkspaceRules, sightings: Sequence[Sighted]) -> Resolution:
+    addresses = {a.address for s in sightings for a in s.addresses()}
     known = await _known(rules.workspace_id, addresses)
     names = _display_names(sightings)
     people, emails = _plan_people(rules, sightings, known, names)
@@ -93,11 +125,11 @@ async def _known(workspace_id: UUID, addresses: set[str]) -> dict[str, _Known]:
     return found
 
 
-def _display_names(sightings: Sequence[Sighting]) -> dict[str, str]:
+def _display_names(sightings: Sequence[Sighted]) -> dict[str, str]:
     """The most recent real display name seen for each address in the batch."""
     names: dict[str, str] = {}
     for sighting in sorted(sightings, key=lambda s: s.sent_at):
-        for _, address in sighting.envelope.participants():
+        for address in sighting.addresses():
             name = real_name(address.name, address.address)
             if name:
                 names[address.address] = name
@@ -106,7 +138,7 @@ def _display_names(sightings: Sequence[Sighting]) -> dict[str, str]:
 
 def _plan_people(
     rules: WorkspaceRules,
-    sightings: Sequence[Sighting],
+    sightings: Sequence[Sighted],
     known: dict[str, _Known],
     names: dict[str, str],
 ) -> tuple[list[Person], list[PersonEmail]]:
@@ -114,7 +146,7 @@ def _plan_people(
     emails: list[PersonEmail] = []
     planned: set[str] = set()
     for sighting in sorted(sightings, key=lambda s: s.sent_at):
-        for address, rule in rules.qualifying(sighting.envelope):
+        for address, rule in sighting.qualifying(rules):
             key = address.address
             if key in known or key in planned:
                 continue
@@ -148,12 +180,12 @@ def _new_person(
     )
 
 
-def _provenance(rule: str, sighting: Sighting) -> dict[str, Any]:
+def _provenance(rule: str, sighting: Sighted) -> dict[str, Any]:
     return {
         "origin": Origin.RESOLVER,
         "origin_rule": rule,
-        "origin_message_id": sighting.message_id,
         "origin_mailbox_id": sighting.mailbox_id,
+        **sighting.provenance(),
     }
 
 
@@ -176,7 +208,7 @@ async def _rename(known: dict[str, _Known], names: dict[str, str]) -> None:
 
 async def _companies(
     rules: WorkspaceRules,
-    sightings: Sequence[Sighting],
+    sightings: Sequence[Sighted],
     people: list[Person],
     emails: list[PersonEmail],
     known: dict[str, _Known],
@@ -203,7 +235,7 @@ async def _companies(
 
 def _wanted_domains(
     rules: WorkspaceRules,
-    sightings: Sequence[Sighting],
+    sightings: Sequence[Sighted],
     emails: list[PersonEmail],
     known: dict[str, _Known],
 ) -> dict[str, dict[str, Any]]:
@@ -212,7 +244,7 @@ def _wanted_domains(
     new_addresses = {e.address for e in emails}
     wanted: dict[str, dict[str, Any]] = {}
     for sighting in sorted(sightings, key=lambda s: s.sent_at):
-        for address, _ in rules.qualifying(sighting.envelope):
+        for address, _ in sighting.qualifying(rules):
             k = known.get(address.address)
             if address.address not in new_addresses and (k is None or k.company_id is not None):
                 continue

@@ -17,6 +17,8 @@ class Rule:
     ALL = "ALL:participant"
     SELECTIVE = "SELECTIVE:member-sent-to"
     COMPANY = "company-of-person"
+    MEETING_ALL = "ALL:attendee"
+    MEETING_SELECTIVE = "SELECTIVE:member-met"
 
 
 @dataclass(frozen=True, slots=True)

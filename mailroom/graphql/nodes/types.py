@@ -20,6 +20,7 @@ import strawberry
 
 from mailroom.graphql.context import Info
 from mailroom.graphql.loaders import MESSAGE_FIELDS
+from mailroom.graphql.nodes.events import EventType, events_page
 from mailroom.graphql.nodes.parts import AttachmentType, EmailAccess, ProvenanceType
 from mailroom.graphql.nodes.timeline import (
     Page,
@@ -37,6 +38,7 @@ from mailroom.graphql.relay import (
 )
 from mailroom.models import Company, Message, Person, Thread
 from mailroom.workspace import Access, Level, ThreadView, contact_people, is_team_address
+from mailroom.workspace.calendar import company_events, events_between, person_events
 
 
 @strawberry.type(name="Participant")
@@ -235,6 +237,19 @@ class CompanyType:
         terms = await company_participants(info.context.workspace.id, self.row.id)
         return await emails_of(info, await timeline(info, terms, first=first, after=after))
 
+    @strawberry.field(description="Meetings with anyone at the company, earliest first.")  # type: ignore[untyped-decorator]
+    async def events(
+        self,
+        info: Info,
+        first: int | None = 20,
+        after: str | None = None,
+        starts_after: datetime | None = None,
+        starts_before: datetime | None = None,
+    ) -> Connection[EventType]:
+        query = await company_events(info.context.workspace.id, self.row.id)
+        query = events_between(query, starts_after, starts_before)
+        return await events_page(query, first=first, after=after)
+
     @classmethod
     def of(cls, row: Company) -> CompanyType:
         return cls(
@@ -278,6 +293,19 @@ class PersonType:
         """The emails this person took part in, newest first."""
         page = await person_timeline(info, self.row.id, first=first, after=after)
         return await emails_of(info, page)
+
+    @strawberry.field(description="Meetings this person is on, earliest first.")  # type: ignore[untyped-decorator]
+    async def events(
+        self,
+        info: Info,
+        first: int | None = 20,
+        after: str | None = None,
+        starts_after: datetime | None = None,
+        starts_before: datetime | None = None,
+    ) -> Connection[EventType]:
+        query = person_events(info.context.workspace.id, self.row.id)
+        query = events_between(query, starts_after, starts_before)
+        return await events_page(query, first=first, after=after)
 
     @classmethod
     def of(cls, row: Person) -> PersonType:

@@ -1,0 +1,1 @@
+"""Meetings: the events query and an event by id."""

@@ -1,0 +1,493 @@
+"""The intake of calendar events: every calendar source (Google Calendar, Graph, CalDAV,
+invitations in mail, .ics files) hands the items it sees to `apply_events`.
+
+An item is the provider's key for one occurrence in one calendar of a mailbox, with the
+occurrence (`CalendarEvent`) or None when the calendar no longer has it. Items are applied in
+one transaction, under the workspace's write lock, together with the calendar's cursor when the
+source moves it: a crash leaves the cursor where the stored events end.
+
+- One `Event` per meeting occurrence in a workspace, keyed by its UID and original start
+  (`event_key`): the same meeting in three members' calendars is one event with three copies.
+  A newer version (a higher SEQUENCE, or the same one updated later) replaces what an event
+  shows; an older one only adds its copy.
+- A private event is never stored: its item is treated as gone, so an event that becomes
+  private is removed from that calendar, and from the workspace when no calendar holds it.
+- An event no calendar holds any more is deleted with its attendees and interactions.
+- Attendees and organizers become people like a message's participants (`resolver.meetings`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from tortoise.transactions import in_transaction
+from uuid_utils.compat import uuid7
+
+from mailroom.envelope import Attendee, AttendeeKind, CalendarEvent, EventStatus, Response
+from mailroom.intake.durable import Target
+from mailroom.intake.locks import workspace_write_lock
+from mailroom.models import (
+    CalendarCursor,
+    Event,
+    EventAttendee,
+    EventCopy,
+    Interaction,
+    Mailbox,
+    Member,
+)
+from mailroom.models.bulk import chunked, insert_rows, uuids
+from mailroom.parsing.addresses.owners import registrable_domain
+from mailroom.resolver import WorkspaceRules
+from mailroom.resolver.interactions import link_history, refresh_figures
+from mailroom.resolver.meetings import Meeting, resolve_meetings
+
+# Text an event may carry into the store: a description is capped, a title or place cut, and
+# attendees beyond MAX_ATTENDEES are left out (with a defect), whatever a calendar sends.
+MAX_TEXT = 64 * 1024
+MAX_SHORT = 2000
+MAX_ATTENDEES = 1000
+MAX_UID = 1000
+# The calendar of a mailbox that holds the meetings its mail brought (invitations).
+INVITATIONS = "invitations"
+
+
+@dataclass(frozen=True, slots=True)
+class EventItem:
+    """One item of a calendar: the provider's key, and the occurrence or None when gone."""
+
+    item: str
+    event: CalendarEvent | None
+
+
+@dataclass(slots=True)
+class EventReport:
+    new: int = 0  # events the workspace did not have
+    updated: int = 0  # events whose content changed
+    unchanged: int = 0
+    removed: int = 0  # items gone from the calendar (private ones included)
+    deleted: int = 0  # events no calendar holds any more, deleted
+    private: int = 0  # items skipped (or removed) because they are private
+    people_created: int = 0
+    event_ids: list[UUID] = field(default_factory=list)
+
+    def merge(self, other: EventReport) -> None:
+        self.new += other.new
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.removed += other.removed
+        self.deleted += other.deleted
+        self.private += other.private
+        self.people_created += other.people_created
+        self.event_ids += other.event_ids
+
+
+def event_key(uid: str, recurrence_id: datetime | None) -> str:
+    """What makes two sightings one meeting occurrence: the UID and the original start in
+    UTC, digested so that the index stays narrow whatever a calendar writes."""
+    occurrence = recurrence_id.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ") if recurrence_id else ""
+    return hashlib.sha256(f"{uid}\x1f{occurrence}".encode("utf-8", "replace")).hexdigest()
+
+
+async def calendar_cursor(mailbox_id: UUID, calendar: str) -> CalendarCursor:
+    """The calendar's cursor, made (empty) the first time."""
+    cursor, _ = await CalendarCursor.get_or_create(mailbox_id=mailbox_id, calendar=calendar)
+    return cursor
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarRules:
+    """The bounds of calendar intake (from the settings of the same names): the window
+    recurring events expand in, days back and ahead of now, the most occurrences one calendar
+    object expands to, and the most people a meeting may have and still make records."""
+
+    days_back: int = 730
+    days_ahead: int = 365
+    max_occurrences: int = 1000
+    max_attendees: int = 50
+
+    def window(self, now: datetime | None = None) -> tuple[datetime, datetime]:
+        now = now or datetime.now(UTC)
+        return now - timedelta(days=self.days_back), now + timedelta(days=self.days_ahead)
+
+
+async def apply_events(
+    mailbox: Target,
+    calendar: str,
+    items: Sequence[EventItem],
+    *,
+    generation: int | None = None,
+    state: dict[str, Any] | None = None,
+    max_attendees: int = 50,
+) -> EventReport:
+    """Store what one calendar of `mailbox` holds now, in one transaction.
+
+    Items are marked with `generation` (the cursor's own when None); with `state`, the
+    calendar's cursor moves to it (and to `generation`) in the same transaction."""
+    async with in_transaction() as connection:
+        await workspace_write_lock(connection, mailbox.workspace_id)
+        cursor = await calendar_cursor(mailbox.id, calendar)
+        generation = cursor.generation if generation is None else generation
+        report = await store_events(
+            mailbox, calendar, items, generation=generation, max_attendees=max_attendees
+        )
+        if state is not None:
+            await CalendarCursor.filter(id=cursor.id).update(
+                state=state, generation=generation, synced_at=datetime.now(UTC)
+            )
+    return report
+
+
+async def store_events(
+    mailbox: Target,
+    calendar: str,
+    items: Sequence[EventItem],
+    *,
+    generation: int = 0,
+    max_attendees: int = 50,
+    sender: str | None = None,
+) -> EventReport:
+    """`apply_events` inside the caller's transaction, which holds the workspace's write lock.
+
+    `sender` marks items that came in mail from that address (an invitation): a sender may
+    add meetings, but change one only when they are its organizer and no synced calendar
+    holds it (a calendar the member's provider keeps is the better authority). Whatever a
+    sender writes identifies a meeting; it never rewrites another's."""
+    report = EventReport()
+    writer = _Writer(mailbox, calendar, generation, max_attendees, report, sender)
+    await writer.apply(items)
+    return report
+
+
+async def sweep_events(mailbox: Target, calendar: str, generation: int) -> EventReport:
+    """After a full resync of generation `generation`: remove the calendar's items it did not
+    see again (deleted while the calendar could not tell, or before a 410)."""
+    report = EventReport()
+    async with in_transaction() as connection:
+        await workspace_write_lock(connection, mailbox.workspace_id)
+        stale = EventCopy.filter(
+            mailbox_id=mailbox.id, calendar=calendar, generation__lt=generation
+        )
+        affected = await uuids(stale.values_list("event_id", flat=True))
+        report.removed = await stale.count()
+        await stale.delete()
+        report.deleted = await _drop_orphans(affected)
+    return report
+
+
+async def remove_calendar_events(mailbox_id: UUID, calendar: str | None = None) -> int:
+    """Forget a mailbox's calendar items (all of them, or one calendar's), and the events no
+    other calendar holds. Call inside the workspace's write lock; returns the events
+    deleted."""
+    query = EventCopy.filter(mailbox_id=mailbox_id)
+    if calendar is not None:
+        query = query.filter(calendar=calendar)
+    affected = await uuids(query.values_list("event_id", flat=True))
+    await query.delete()
+    return await _drop_orphans(affected)
+
+
+async def _drop_orphans(event_ids: set[UUID]) -> int:
+    """Delete the events among these that no copy holds; fix the figures they fed."""
+    held: set[UUID] = set()
+    for chunk in chunked(sorted(event_ids)):
+        held |= await uuids(EventCopy.filter(event_id__in=chunk).values_list("event_id", flat=True))
+    orphans = sorted(event_ids - held)
+    people: set[UUID] = set()
+    for chunk in chunked(orphans):
+        people |= await uuids(
+            Interaction.filter(event_id__in=chunk).values_list("person_id", flat=True)
+        )
+        await Event.filter(id__in=chunk).delete()
+    await refresh_figures(people)
+    return len(orphans)
+
+
+class _Writer:
+    """One transaction's worth of items of one calendar."""
+
+    def __init__(
+        self,
+        mailbox: Target,
+        calendar: str,
+        generation: int,
+        max_attendees: int,
+        report: EventReport,
+        sender: str | None = None,
+    ) -> None:
+        self.sender = sender
+        self.mailbox = mailbox
+        self.workspace_id = mailbox.workspace_id
+        self.calendar = calendar
+        self.generation = generation
+        self.max_attendees = max_attendees
+        self.report = report
+
+    async def apply(self, items: Sequence[EventItem]) -> None:
+        latest: dict[str, CalendarEvent | None] = {}
+        for item in items:  # the last word on an item wins
+            latest[_cut(item.item, 600)] = item.event
+        gone = [k for k, e in latest.items() if e is None or e.private]
+        self.report.private = sum(1 for e in latest.values() if e is not None and e.private)
+        kept = {k: _bounded(e) for k, e in latest.items() if e is not None and not e.private}
+        affected = await self._remove(gone)
+        changed = await self._upsert(kept)
+        self.report.deleted += await _drop_orphans(affected - set(changed))
+        if changed:
+            await self._records(changed)
+
+    async def _remove(self, items: list[str]) -> set[UUID]:
+        affected: set[UUID] = set()
+        for chunk in chunked(items):
+            found = EventCopy.filter(
+                mailbox_id=self.mailbox.id, calendar=self.calendar, item__in=chunk
+            )
+            ids = await uuids(found.values_list("event_id", flat=True))
+            if ids:
+                self.report.removed += await found.count()
+                await found.delete()
+            affected |= ids
+        return affected
+
+    async def _upsert(self, kept: dict[str, CalendarEvent]) -> dict[UUID, CalendarEvent | None]:
+        """Find or create each item's event and copy. Returns the events whose content or
+        holders changed, with the content they now show (None: the stored attendees stand)."""
+        keys = {item: event_key(e.uid, e.recurrence_id) for item, e in kept.items()}
+        stored: dict[str, Event] = {}
+        for chunk in chunked(sorted(set(keys.values()))):
+            for found in await Event.filter(workspace_id=self.workspace_id, key__in=chunk):
+                stored[found.key] = found
+        copies: dict[str, tuple[UUID, str | None, int]] = {}
+        for chunk in chunked(sorted(kept)):
+            rows = await EventCopy.filter(
+                mailbox_id=self.mailbox.id, calendar=self.calendar, item__in=chunk
+            ).values_list("item", "event_id", "response", "generation")
+            for item, event_id, response, generation in rows:
+                copies[item] = (event_id, response, generation)
+        owner = await _owner_addresses(self.mailbox.id)
+        changed: dict[UUID, CalendarEvent | None] = {}
+        new_rows: list[dict[str, Any]] = []
+        moved: set[UUID] = set()
+        for item, event in kept.items():
+            key = keys[item]
+            row = stored.get(key)
+            if row is None:
+                row = Event(id=uuid7(), workspace_id=self.workspace_id, key=key)
+                _fill(row, event)
+                await row.save(force_create=True)
+                stored[key] = row
+                self.report.new += 1
+                changed[row.id] = event
+            elif _newer(event, row) and await self._may_change(row, event) and _fill(row, event):
+                await row.save()
+                self.report.updated += 1
+                changed[row.id] = event
+            else:
+                self.report.unchanged += 1
+            self.report.event_ids.append(row.id)
+            response = _own_response(event, owner)
+            before = copies.get(item)
+            if before is None:
+                new_rows.append(
+                    {
+                        "id": uuid7(),
+                        "workspace_id": self.workspace_id,
+                        "event_id": row.id,
+                        "mailbox_id": self.mailbox.id,
+                        "calendar": self.calendar,
+                        "item": item,
+                        "response": response,
+                        "generation": self.generation,
+                    }
+                )
+                changed.setdefault(row.id, None)
+            elif before != (row.id, response, self.generation):
+                await EventCopy.filter(
+                    mailbox_id=self.mailbox.id, calendar=self.calendar, item=item
+                ).update(event_id=row.id, response=response, generation=self.generation)
+                if before[0] != row.id:
+                    moved.add(before[0])
+                if before[:2] != (row.id, response):
+                    changed.setdefault(row.id, None)
+        await insert_rows(EventCopy, new_rows)
+        # An item that now holds another occurrence may have left its old one without holders.
+        self.report.deleted += await _drop_orphans(moved - set(changed))
+        return changed
+
+    async def _may_change(self, row: Event, event: CalendarEvent) -> bool:
+        if self.sender is None:
+            return True
+        organizer = event.organizer.address if event.organizer else None
+        if organizer != self.sender or row.organizer != organizer:
+            return False
+        synced = EventCopy.filter(event_id=row.id).exclude(calendar=INVITATIONS)
+        return not await synced.exists()
+
+    async def _records(self, changed: dict[UUID, CalendarEvent | None]) -> None:
+        """Attendees, people and interactions of the events that changed."""
+        rules = await WorkspaceRules.load(self.workspace_id)
+        events = {e.id: e for e in await Event.filter(id__in=list(changed))}
+        holders = await _holders(list(events))
+        kept = await _stored_people([i for i, e in changed.items() if e is None])
+        meetings = []
+        for event_id, row in events.items():
+            content = changed[event_id]
+            on_it = tuple(content.everyone()) if content else kept.get(event_id, ())
+            meetings.append(
+                Meeting(row, on_it, row.organizer, holders.get(event_id, []), self.max_attendees)
+            )
+        result = await resolve_meetings(rules, meetings)
+        self.report.people_created += result.people_created
+        people = set(result.touched)
+        for chunk in chunked(list(events)):
+            await EventAttendee.filter(event_id__in=chunk).delete()
+            people |= await uuids(
+                Interaction.filter(event_id__in=chunk).values_list("person_id", flat=True)
+            )
+            await Interaction.filter(event_id__in=chunk).delete()
+        rows = [r for m in meetings for r in m.attendee_rows(self.workspace_id, result.person_of)]
+        await insert_rows(EventAttendee, rows)
+        interactions = [i for m in meetings for i in m.interactions(result.person_of)]
+        await insert_rows(Interaction, interactions, ignore_conflicts=True)
+        await link_history(self.workspace_id, result.new_people)
+        people |= {i["person_id"] for i in interactions}
+        await refresh_figures(people)
+
+
+async def _stored_people(event_ids: list[UUID]) -> dict[UUID, tuple[Attendee, ...]]:
+    """Who is stored on these events, organizer first, in their order."""
+    found: dict[UUID, list[Attendee]] = {}
+    for chunk in chunked(event_ids):
+        rows = await EventAttendee.filter(event_id__in=chunk).order_by("event_id", "position")
+        for row in rows:
+            found.setdefault(row.event_id, []).append(
+                Attendee(row.address, row.name, row.response, row.kind, row.optional)
+            )
+    return {k: tuple(v) for k, v in found.items()}
+
+
+async def _holders(event_ids: list[UUID]) -> dict[UUID, list[tuple[UUID, Response | None]]]:
+    """Which mailboxes hold each event, with their owner's answer."""
+    found: dict[UUID, list[tuple[UUID, Response | None]]] = {}
+    for chunk in chunked(event_ids):
+        rows = await EventCopy.filter(event_id__in=chunk).values_list(
+            "event_id", "mailbox_id", "response"
+        )
+        for event_id, mailbox_id, response in rows:
+            found.setdefault(event_id, []).append(
+                (mailbox_id, Response(response) if response else None)
+            )
+    return found
+
+
+async def _owner_addresses(mailbox_id: UUID) -> frozenset[str]:
+    mailbox = await Mailbox.get(id=mailbox_id)
+    owner = await Member.get(id=mailbox.owner_id)
+    return frozenset([*owner.addresses, mailbox.address.lower()])
+
+
+def _own_response(event: CalendarEvent, owner: frozenset[str]) -> Response | None:
+    """The calendar owner's answer, when they are on the event; the organizer accepted."""
+    if event.organizer is not None and event.organizer.address in owner:
+        return Response.ACCEPTED
+    for attendee in event.attendees:
+        if attendee.address in owner:
+            return attendee.response
+    return None
+
+
+def _newer(event: CalendarEvent, row: Event) -> bool:
+    """Whether `event` is at least as new as what `row` shows (iTIP's SEQUENCE, then the
+    last modification): an older copy from a calendar that has not caught up changes
+    nothing."""
+    if event.sequence != row.sequence:
+        return event.sequence > row.sequence
+    if event.updated is None or row.updated is None:
+        return True
+    return event.updated >= row.updated
+
+
+def _fill(row: Event, event: CalendarEvent) -> bool:
+    """Copy what `event` shows onto `row`; returns whether anything changed."""
+    organizer = event.organizer
+    values: dict[str, Any] = {
+        "uid": event.uid,
+        "recurrence_id": event.recurrence_id.astimezone(UTC) if event.recurrence_id else None,
+        "starts_at": event.start.astimezone(UTC),
+        "ends_at": max(event.end, event.start).astimezone(UTC),
+        "utc_offset": _offset(event.start),
+        "end_utc_offset": _offset(event.end),
+        "all_day": event.all_day,
+        "status": event.status,
+        "summary": event.summary,
+        "location": event.location,
+        "description": event.description,
+        "conference": event.conference,
+        "organizer": organizer.address if organizer else None,
+        "organizer_name": organizer.name if organizer else None,
+        "attendee_count": sum(1 for a in event.attendees if a.kind is AttendeeKind.PERSON),
+        "sequence": event.sequence,
+        "updated": event.updated.astimezone(UTC) if event.updated else None,
+        "defects": list(event.defects),
+    }
+    changed = False
+    for name, value in values.items():
+        if getattr(row, name, None) != value:
+            setattr(row, name, value)
+            changed = True
+    return changed
+
+
+def _offset(moment: datetime) -> int:
+    delta = moment.utcoffset()
+    return int(delta.total_seconds() // 60) if delta is not None else 0
+
+
+def _bounded(event: CalendarEvent) -> CalendarEvent:
+    """The event within the store's bounds, what was cut said in its defects."""
+    from dataclasses import replace
+
+    defects = list(event.defects)
+    attendees = event.attendees
+    if len(attendees) > MAX_ATTENDEES:
+        defects.append(f"{len(attendees)} attendees, the first {MAX_ATTENDEES} kept")
+        attendees = attendees[:MAX_ATTENDEES]
+    description = event.description
+    if description is not None and len(description) > MAX_TEXT:
+        defects.append(f"description of {len(description)} characters cut to {MAX_TEXT}")
+        description = description[:MAX_TEXT]
+    return replace(
+        event,
+        uid=_cut(event.uid, MAX_UID),
+        summary=_cut(event.summary, MAX_SHORT),
+        location=_cut(event.location, MAX_SHORT),
+        conference=_cut(event.conference, MAX_SHORT),
+        description=description,
+        attendees=attendees,
+        defects=tuple(defects),
+    )
+
+
+def _cut(text: str | None, limit: int) -> Any:
+    return text[:limit] if text is not None else None
+
+
+def attendee_domain(address: str) -> str:
+    domain = address.rpartition("@")[2]
+    return registrable_domain(domain) or domain
+
+
+__all__ = [
+    "EventItem",
+    "EventReport",
+    "EventStatus",
+    "apply_events",
+    "calendar_cursor",
+    "event_key",
+    "remove_calendar_events",
+    "sweep_events",
+]
