@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Annotated
 from uuid import UUID
 
 import strawberry
@@ -243,11 +244,15 @@ class CompanyType:
         info: Info,
         first: int | None = 20,
         after: str | None = None,
-        starts_after: datetime | None = None,
-        starts_before: datetime | None = None,
+        start: Annotated[
+            datetime | None, strawberry.argument(name="from", description="Ending after this.")
+        ] = None,
+        end: Annotated[
+            datetime | None, strawberry.argument(name="to", description="Starting before this.")
+        ] = None,
     ) -> Connection[EventType]:
         query = await company_events(info.context.workspace.id, self.row.id)
-        query = events_between(query, starts_after, starts_before)
+        query = events_between(query, start, end)
         return await events_page(query, first=first, after=after)
 
     @classmethod
@@ -300,11 +305,15 @@ class PersonType:
         info: Info,
         first: int | None = 20,
         after: str | None = None,
-        starts_after: datetime | None = None,
-        starts_before: datetime | None = None,
+        start: Annotated[
+            datetime | None, strawberry.argument(name="from", description="Ending after this.")
+        ] = None,
+        end: Annotated[
+            datetime | None, strawberry.argument(name="to", description="Starting before this.")
+        ] = None,
     ) -> Connection[EventType]:
         query = person_events(info.context.workspace.id, self.row.id)
-        query = events_between(query, starts_after, starts_before)
+        query = events_between(query, start, end)
         return await events_page(query, first=first, after=after)
 
     @classmethod
