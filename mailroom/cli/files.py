@@ -21,6 +21,7 @@ from mailroom.cli.confirm import counted
 if TYPE_CHECKING:
     from uuid import UUID
 
+    from mailroom.intake.events import EventReport
     from mailroom.intake.port import IngestReport
     from mailroom.models import Member
     from mailroom.settings import Settings
@@ -28,56 +29,118 @@ if TYPE_CHECKING:
 
 
 def ingest(
-    slug: Annotated[str, typer.Argument(help="The workspace.")],
-    member_email: Annotated[str, typer.Argument(help="The member whose mail it is.")],
-    path: Annotated[
-        list[Path], typer.Argument(help="mbox files, Maildir folders, .eml files, folders of them.")
+    arguments: Annotated[
+        list[str],
+        typer.Argument(
+            help="SLUG MEMBER_EMAIL then the files: mbox files, Maildir folders, .eml and .ics "
+            "files, folders of them (or only the files, with --workspace and --mailbox).",
+            metavar="[SLUG MEMBER_EMAIL] PATH...",
+        ),
     ],
+    workspace: Annotated[
+        str | None, typer.Option("--workspace", help="The workspace (instead of SLUG).")
+    ] = None,
+    mailbox: Annotated[
+        str | None,
+        typer.Option("--mailbox", help="The member whose mail it is (instead of MEMBER_EMAIL)."),
+    ] = None,
 ) -> None:
-    """Import messages from files into a member's import mailbox.
+    """Import messages and meetings from files into a member's import mailbox.
 
     Import the sent mail too: under the default record creation mode (SELECTIVE) people become
-    records when a member has written to them.
+    records when a member has written to them. iCalendar files (.ics) become meetings; recurring
+    ones are expanded over the calendar window (MAILROOM_CALENDAR_DAYS_BACK / _AHEAD).
 
-    Example: mailroom ingest acme alice@acme.com ~/Mail/alice.mbox ~/Mail/Sent
+    Examples: mailroom ingest acme alice@acme.com ~/Mail/alice.mbox ~/Mail/Sent
+              mailroom ingest --workspace acme --mailbox alice@acme.com calendar.ics
 
     Settings: MAILROOM_DATABASE_URL or MAILROOM_DATA_DIR (the database), MAILROOM_NORMALIZE_WORKERS,
     MAILROOM_INGEST_BATCH_SIZE, MAILROOM_PARSE_TIMEOUT and the message limits (MAILROOM_MAX_*).
     """
-    from mailroom.bootstrap import intake_for
+    from mailroom.bootstrap import calendar_rules, intake_for
     from mailroom.db import refresh_statistics
+    from mailroom.intake.port import IngestReport
+    from mailroom.sources.files.calendars import import_calendars, is_calendar
     from mailroom.sources.files.formats import count, discover
     from mailroom.sources.files.importer import import_sources
     from mailroom.workspace import get_member, get_workspace, import_mailbox
 
+    slug, member_email, path = _who_and_what(arguments, workspace, mailbox)
+    calendars = [p for p in path if is_calendar(p)]
+    mail = [p for p in path if p not in calendars]
     skipped = _Skipped()
 
     async def work(settings: Settings) -> tuple[IngestReport, str]:
         space = await get_workspace(slug)
         member = await get_member(space, member_email)
         box = await import_mailbox(member)
-        found = discover(path)
-        for bad in found.unreadable:
-            skipped(bad)
-        total = sum(count(s) for s in found.sources)
-        with _progress(total) as advance:
-            async with intake_for(settings, untrusted=False, messages=total) as intake:
-                report = await import_sources(
-                    intake,
-                    box,
-                    found.sources,
-                    batch_size=settings.ingest_batch_size,
-                    progress=advance,
-                    unreadable=skipped,
-                )
-        await refresh_statistics()  # a large import changes what the planner should expect
-        why = await _why_no_records(report, space.slug, space.record_creation_mode, box.id, member)
-        return report, summary(report, why)
+        said: list[str] = []
+        report = IngestReport()
+        if calendars:
+            meetings = await import_calendars(box, calendars, calendar_rules(settings))
+            for bad in meetings.unreadable:
+                skipped(bad)
+            for defect in meetings.defects[:20]:
+                err.print(Text.assemble(("defect", "yellow"), f" {defect}"), soft_wrap=True)
+            said.append(calendar_summary(meetings.files, meetings.report))
+        if mail or not calendars:
+            found = discover(mail)
+            for bad in found.unreadable:
+                skipped(bad)
+            total = sum(count(s) for s in found.sources)
+            with _progress(total) as advance:
+                async with intake_for(settings, untrusted=False, messages=total) as intake:
+                    report = await import_sources(
+                        intake,
+                        box,
+                        found.sources,
+                        batch_size=settings.ingest_batch_size,
+                        progress=advance,
+                        unreadable=skipped,
+                    )
+            await refresh_statistics()  # a large import changes what the planner should expect
+            why = await _why_no_records(
+                report, space.slug, space.record_creation_mode, box.id, member
+            )
+            said.insert(0, summary(report, why))
+        return report, "\n".join(said)
 
     report, said = run(work)
     out.print(Text(said), soft_wrap=True)
     if report.failed or skipped.count:
         raise typer.Exit(1)
+
+
+def _who_and_what(
+    arguments: list[str], workspace: str | None, mailbox: str | None
+) -> tuple[str, str, list[Path]]:
+    """The workspace, the member and the paths, from the arguments and options: the options,
+    when given, name the first two, and every argument is then a path."""
+    given = list(arguments)
+    if workspace is None:
+        if not given:
+            raise typer.BadParameter("name the workspace (SLUG or --workspace)")
+        workspace = given.pop(0)
+    if mailbox is None:
+        if not given:
+            raise typer.BadParameter("name the member (MEMBER_EMAIL or --mailbox)")
+        mailbox = given.pop(0)
+    if not given:
+        raise typer.BadParameter("name at least one file or folder to import")
+    return workspace, mailbox, [Path(p) for p in given]
+
+
+def calendar_summary(files: int, report: EventReport) -> str:
+    """`2 calendar files: 14 new meetings, 0 updated, 3 unchanged; 1 private left out`."""
+    line = (
+        f"{counted(files, 'calendar file')}: {counted(report.new, 'new meeting')}, "
+        f"{report.updated} updated, {report.unchanged} unchanged"
+    )
+    if report.private:
+        line += f"; {report.private} private left out"
+    if report.people_created:
+        line += f"; {counted(report.people_created, 'person', 'people')} created"
+    return line
 
 
 def summary(report: IngestReport, no_records: str | None = None) -> str:
