@@ -10,7 +10,7 @@ from tortoise.expressions import Subquery
 
 from mailroom.graphql.context import Info
 from mailroom.graphql.ids import parse_id
-from mailroom.graphql.nodes.events import EventType, events_page
+from mailroom.graphql.nodes.types import EventType, events_page
 from mailroom.graphql.relay import Connection
 from mailroom.models import Event
 from mailroom.workspace.calendar import company_events, events_between, person_events

@@ -1,8 +1,9 @@
 """The API's object types that refer to one another, shared by the domains' queries and
 mutations (which import them; these import no domain):
 
-types      Email, Thread, Participant, Person, Company; `seen`, the one way to an email
-parts      the values they hold: EmailAccess, Attachment, Provenance
+types      Email, Thread, Participant, Person, Company, Event, Attendee; `seen`, the one way
+           to an email
+parts      the values they hold: EmailAccess, Attachment, Provenance, the events' enums
 timeline   pages of the emails of some participants (a person's, a company's), newest first
 """
 

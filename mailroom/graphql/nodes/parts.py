@@ -18,6 +18,29 @@ class EmailAccess(Enum):
     FULL = "FULL"
 
 
+@strawberry.enum(name="EventStatus")
+class EventStatusType(Enum):
+    CONFIRMED = "CONFIRMED"
+    TENTATIVE = "TENTATIVE"
+    CANCELLED = "CANCELLED"
+
+
+@strawberry.enum(name="AttendeeResponse")
+class ResponseType(Enum):
+    NEEDS_ACTION = "NEEDS_ACTION"
+    ACCEPTED = "ACCEPTED"
+    TENTATIVE = "TENTATIVE"
+    DECLINED = "DECLINED"
+
+
+@strawberry.enum(name="AttendeeKind")
+class AttendeeKindType(Enum):
+    PERSON = "PERSON"
+    ROOM = "ROOM"
+    RESOURCE = "RESOURCE"
+    GROUP = "GROUP"
+
+
 @strawberry.type(name="Attachment")
 class AttachmentType:
     filename: str | None

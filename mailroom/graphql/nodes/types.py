@@ -1,5 +1,6 @@
 """The API's types that refer to one another: an email and its thread, its participants and
-their people, a person's company, and the emails of people and companies.
+their people, a person's company, the emails and meetings of people and companies, and a
+meeting's attendees and their people.
 
 They are one module because each one's resolvers build the others (an email's participants are
 people, a person's messages are emails): split by domain, the modules would import each other
@@ -7,7 +8,10 @@ in a circle. The values they hold are in `parts`, the pages of a person's or com
 in `timeline`.
 
 Every field of an email beyond its id and date goes through the viewer's access (`seen`), and
-what it hides comes back null with `hiddenReason` saying why.
+what it hides comes back null with `hiddenReason` saying why. The whole team sees a stored
+meeting's title, times, place and people (private events are never stored); its description
+and joining link go through the calendar sharing policy (`workspace.calendar.details_shown`),
+and when hidden are null with `visibility` SUBJECT, as an email whose body is hidden.
 """
 
 from __future__ import annotations
@@ -18,11 +22,18 @@ from typing import Annotated
 from uuid import UUID
 
 import strawberry
+from tortoise.queryset import QuerySet
 
 from mailroom.graphql.context import Info
-from mailroom.graphql.loaders import MESSAGE_FIELDS
-from mailroom.graphql.nodes.events import EventType, events_page
-from mailroom.graphql.nodes.parts import AttachmentType, EmailAccess, ProvenanceType
+from mailroom.graphql.loaders import MESSAGE_FIELDS, AttendeeRow
+from mailroom.graphql.nodes.parts import (
+    AttachmentType,
+    AttendeeKindType,
+    EmailAccess,
+    EventStatusType,
+    ProvenanceType,
+    ResponseType,
+)
 from mailroom.graphql.nodes.timeline import (
     Page,
     company_participants,
@@ -37,9 +48,14 @@ from mailroom.graphql.relay import (
     page_size,
     paginate,
 )
-from mailroom.models import Company, Message, Person, Thread
+from mailroom.models import Company, Event, Message, Person, Thread
 from mailroom.workspace import Access, Level, ThreadView, contact_people, is_team_address
-from mailroom.workspace.calendar import company_events, events_between, person_events
+from mailroom.workspace.calendar import (
+    company_events,
+    events_between,
+    local_time,
+    person_events,
+)
 
 
 @strawberry.type(name="Participant")
@@ -325,3 +341,114 @@ class PersonType:
             last_email_at=row.last_email_at,
             row=row,
         )
+
+
+@strawberry.type(name="Attendee")
+class AttendeeType:
+    address: str
+    name: str | None
+    response: ResponseType
+    kind: AttendeeKindType
+    organizer: bool
+    optional: bool
+    person_id: strawberry.Private[UUID | None]
+
+    @strawberry.field(description="The person this address belongs to, if any.")  # type: ignore[untyped-decorator]
+    async def person(self, info: Info) -> PersonType | None:
+        if self.person_id is None:
+            return None
+        person = await info.context.loaders.person.load(self.person_id)
+        return PersonType.of(person) if person is not None else None
+
+    @classmethod
+    def of(cls, row: AttendeeRow) -> AttendeeType:
+        return cls(
+            address=row.address,
+            name=row.name,
+            response=ResponseType(row.response),
+            kind=AttendeeKindType(row.kind),
+            organizer=row.organizer,
+            optional=row.optional,
+            person_id=row.person_id,
+        )
+
+
+@strawberry.type(name="Event")
+class EventType:
+    id: strawberry.ID
+    row: strawberry.Private[Event]
+
+    @strawberry.field
+    def title(self) -> str | None:
+        return self.row.summary
+
+    @strawberry.field(description="In the offset the event was written in.")  # type: ignore[untyped-decorator]
+    def starts_at(self) -> datetime:
+        return local_time(self.row.starts_at, self.row.utc_offset)
+
+    @strawberry.field
+    def ends_at(self) -> datetime:
+        return local_time(self.row.ends_at, self.row.end_utc_offset)
+
+    @strawberry.field
+    def all_day(self) -> bool:
+        return self.row.all_day
+
+    @strawberry.field
+    def status(self) -> EventStatusType:
+        return EventStatusType(self.row.status.value)
+
+    @strawberry.field
+    def location(self) -> str | None:
+        return self.row.location
+
+    @strawberry.field(description="The iCalendar UID, the same in every calendar.")  # type: ignore[untyped-decorator]
+    def uid(self) -> str:
+        return self.row.uid
+
+    @strawberry.field(description="For an occurrence of a series: its original start (UTC).")  # type: ignore[untyped-decorator]
+    def recurrence_id(self) -> datetime | None:
+        return self.row.recurrence_id
+
+    @strawberry.field
+    async def organizer(self, info: Info) -> AttendeeType | None:
+        rows: list[AttendeeRow] = await info.context.loaders.event_attendees.load(self.row.id)
+        found = next((r for r in rows if r.organizer), None)
+        return AttendeeType.of(found) if found is not None else None
+
+    @strawberry.field(description="The attendees (the first 100), organizer included.")  # type: ignore[untyped-decorator]
+    async def attendees(self, info: Info) -> list[AttendeeType]:
+        rows: list[AttendeeRow] = await info.context.loaders.event_attendees.load(self.row.id)
+        return [AttendeeType.of(r) for r in rows]
+
+    @strawberry.field
+    def attendee_count(self) -> int:
+        return self.row.attendee_count
+
+    @strawberry.field(description="FULL when the description is yours to see, else SUBJECT.")  # type: ignore[untyped-decorator]
+    async def visibility(self, info: Info) -> EmailAccess:
+        shown: bool = await info.context.loaders.event_details.load(self.row.id)
+        return EmailAccess.FULL if shown else EmailAccess.SUBJECT
+
+    @strawberry.field(description="Null where the calendar's sharing hides it.")  # type: ignore[untyped-decorator]
+    async def description(self, info: Info) -> str | None:
+        shown: bool = await info.context.loaders.event_details.load(self.row.id)
+        return self.row.description if shown else None
+
+    @strawberry.field(description="The link to join online; null where hidden.")  # type: ignore[untyped-decorator]
+    async def conference(self, info: Info) -> str | None:
+        shown: bool = await info.context.loaders.event_details.load(self.row.id)
+        return self.row.conference if shown else None
+
+    @classmethod
+    def of(cls, row: Event) -> EventType:
+        return cls(id=strawberry.ID(str(row.id)), row=row)
+
+
+async def events_page(
+    query: QuerySet[Event], *, first: int | None, after: str | None
+) -> Connection[EventType]:
+    """A page of events in time order, earliest first."""
+    return await paginate(
+        query, first=first, after=after, key="starts_at", descending=False, convert=EventType.of
+    )
