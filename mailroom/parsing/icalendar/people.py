@@ -68,9 +68,11 @@ def _attendee(value: Any, what: str, defects: list[str]) -> Attendee | None:
         defects.append(f"{what} {shown(text)!r} is not an address: skipped")
         return None
     params = getattr(value, "params", {})
+    name = _name(params.get("CN"))
     return Attendee(
         address=address,
-        name=_name(params.get("CN")),
+        # Google writes the address as the name of an attendee it has no name for.
+        name=None if name is not None and name.lower() in (address, text.lower()) else name,
         response=_RESPONSES.get(_param(params, "PARTSTAT"), Response.NEEDS_ACTION),
         kind=_KINDS.get(_param(params, "CUTYPE"), AttendeeKind.PERSON),
         optional=_param(params, "ROLE") in _OPTIONAL_ROLES,
