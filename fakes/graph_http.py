@@ -23,6 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from fakes.graph import JSON_TYPE, Answer, Call, FakeGraph, graph_error
+from fakes.graph_calendar import GraphCalendar
 from fakes.server import LocalServer
 
 MAX_PARTS = 20
@@ -30,14 +31,18 @@ MAX_BATCH_BYTES = 4 * 1024 * 1024  # Graph's limit on a request body
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
-def app(fake: FakeGraph) -> Starlette:
+def app(fake: FakeGraph, calendar: GraphCalendar | None = None) -> Starlette:
     async def api(request: Request) -> Response:
         raw_path = request.scope.get("raw_path") or request.url.path.encode()
         target = raw_path.decode("latin-1").removeprefix("/v1.0")
         if request.url.query:
             target += "?" + request.url.query
         call = Call.of(request.method, target, request.headers)
-        answer = await fake.respond(call, request.headers.get("authorization", ""))
+        authorization = request.headers.get("authorization", "")
+        if calendar is not None and calendar.serves(call):
+            answer = await calendar.respond(call, authorization)
+        else:
+            answer = await fake.respond(call, authorization)
         return _response(call, answer)
 
     async def batch(request: Request) -> Response:
@@ -197,10 +202,12 @@ def _response(call: Call, answer: Answer) -> Response:
 
 
 class GraphServer(LocalServer):
-    """Serves `fake` on 127.0.0.1 (its url set on start). A context manager."""
+    """Serves `fake` on 127.0.0.1 (its url set on start), with the user's default calendar
+    (`calendar`, fakes/graph_calendar.py). A context manager."""
 
     def __init__(self, fake: FakeGraph) -> None:
-        super().__init__(app(fake))
+        self.calendar = GraphCalendar(fake)
+        super().__init__(app(fake, self.calendar))
         self.fake = fake
 
     def start(self) -> None:

@@ -1,6 +1,6 @@
-"""A Microsoft Graph mail client for one mailbox (the signed-in user's, `/me`): a folder's
-message delta page by page, message MIME by id (in chained batches of 20, `batch`), a
-folder's ids for reconciliation.
+"""A Microsoft Graph client for one mailbox (the signed-in user's, `/me`): a folder's message
+delta page by page, message MIME by id (in chained batches of 20, `batch`), a folder's ids for
+reconciliation; and the default calendar's calendarView delta (`events`).
 
 Outlook serves at most 4 concurrent requests per mailbox (its MailboxConcurrency limit):
 every request of this client, whatever asks for it, takes one of `graph_concurrency` (at most
@@ -17,13 +17,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from types import TracebackType
 from urllib.parse import quote
 
 import httpx
 
 from mailroom.settings import Settings
-from mailroom.sources.graph import batch, resources
+from mailroom.sources.graph import batch, events, resources
 from mailroom.sources.graph.errors import (
     AuthError,
     DeltaExpired,
@@ -34,6 +35,7 @@ from mailroom.sources.graph.errors import (
     TransientError,
     graph_error,
 )
+from mailroom.sources.graph.events import EventPage
 from mailroom.sources.graph.resources import DeltaPage, Fetched, Folder, Gone, IdPage, Oversize
 from mailroom.sources.http import Params, Reply, exchange
 from mailroom.sources.retry import RetryPolicy
@@ -50,6 +52,11 @@ THROTTLED_ATTEMPTS = 1000
 IMMUTABLE_IDS = 'IdType="ImmutableId"'
 # A batch's answer: 20 messages, base64 in JSON; a larger one is split and asked again.
 BATCH_BYTES = 64 * 1024 * 1024
+# Events' times in UTC (the sync gives each its own zone back from originalStartTimeZone) and
+# their bodies as text, not HTML; pages of at most CALENDAR_PAGE events, since an event carries
+# its whole body: a page over LISTING_LIMIT_BYTES is asked again in pages half as large.
+CALENDAR_PREFER = 'outlook.timezone="UTC", outlook.body-content-type="text"'
+CALENDAR_PAGE = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +101,7 @@ class GraphClient:
         # (ImmutableId), and pages as large as the settings say.
         self._headers = {"prefer": f"odata.maxpagesize={settings.graph_page_size}, {IMMUTABLE_IDS}"}
         self._json_headers = {**self._headers, "content-type": "application/json"}
+        self._calendar_page = min(settings.graph_page_size, CALENDAR_PAGE)
 
     # The calls the sync makes.
 
@@ -124,6 +132,38 @@ class GraphClient:
             url, params = self._checked_link(link), ()
         reply = await self._call("messages/delta", "GET", url, params=params, expiring=True)
         return resources.delta_page(resources.parse_json(reply.body, "messages/delta"))
+
+    async def calendar_delta(
+        self, link: str | None = None, window: tuple[datetime, datetime] | None = None
+    ) -> EventPage:
+        """A page of the default calendar's calendarView delta: the first of a round over
+        `window` (start, end) without `link`, or the page a next link or delta link names.
+        Raises DeltaExpired when Graph no longer knows the link's state."""
+        if link is None:
+            if window is None:
+                raise ValueError("a calendarView delta round starts from a window")
+            url = f"{self._base}/me/calendarView/delta"
+            params: Params = [("startDateTime", _iso(window[0])), ("endDateTime", _iso(window[1]))]
+        else:
+            url, params = self._checked_link(link), ()
+        while True:
+            size = self._calendar_page
+            prefer = f"odata.maxpagesize={size}, {IMMUTABLE_IDS}, {CALENDAR_PREFER}"
+            try:
+                reply = await self._call(
+                    "calendarView/delta", "GET", url, params=params, expiring=True, prefer=prefer
+                )
+                break
+            except TooLargeError:
+                if size == 1:
+                    raise
+                # Graph's links take the page size of each request: smaller from here on.
+                self._calendar_page = size // 2
+        page = events.event_page(resources.parse_json(reply.body, "calendarView/delta"))
+        # Checked now, not when followed: a page linking elsewhere is refused before its
+        # link is stored as the calendar's cursor.
+        self._checked_link(page.next_link or page.delta_link or "")
+        return page
 
     async def mime(self, ids: Sequence[str]) -> dict[str, Fetched]:
         """Each message's MIME (`/messages/{id}/$value`), Gone or Oversize: in chained
@@ -237,11 +277,16 @@ class GraphClient:
         content: bytes | None = None,
         limit: int = LISTING_LIMIT_BYTES,
         expiring: bool = False,
+        prefer: str | None = None,
     ) -> Reply:
         """Send until an answer worth returning: a success or a 404 (whose meaning the caller
-        knows); with `expiring`, an expired delta state raises DeltaExpired."""
+        knows); with `expiring`, an expired delta state raises DeltaExpired. `prefer`
+        replaces the Prefer header every other request sends."""
         refreshed = False
         server_failures = throttled = 0
+        headers = self._headers if content is None else self._json_headers
+        if prefer is not None:
+            headers = {**headers, "prefer": prefer}
         while True:
             async with self._slots:
                 token = await self._tokens.current()
@@ -261,7 +306,7 @@ class GraphClient:
                         service=SERVICE,
                         params=params,
                         content=content,
-                        headers=self._headers if content is None else self._json_headers,
+                        headers=headers,
                     )
                 except TransientError as failure:
                     reply, error_text = None, str(failure)
@@ -291,7 +336,7 @@ class GraphClient:
                 server_failures += 1
                 await self._server_failed(what, server_failures, error.describe())
             elif reply.status == 403:
-                raise AuthError(_forbidden(error))
+                raise AuthError(_forbidden(error, what))
             else:
                 raise ProtocolError(f"Graph refused {what}: {error.describe()}")
 
@@ -346,8 +391,15 @@ class GraphClient:
         await self.aclose()
 
 
-def _forbidden(error: GraphError) -> str:
+def _forbidden(error: GraphError, what: str) -> str:
+    permission = "Calendars.Read" if what.startswith("calendarView") else "Mail.Read"
     return (
-        f"Microsoft denies Mailroom access to the mailbox ({error.describe()}): the Mail.Read "
-        "permission was not granted or an administrator blocked it; reconnect the mailbox"
+        f"Microsoft denies Mailroom access to the mailbox ({error.describe()}): the "
+        f"{permission} permission was not granted or an administrator blocked it; reconnect "
+        "the mailbox"
     )
+
+
+def _iso(moment: datetime) -> str:
+    """An instant as calendarView's window takes it: ISO 8601 in UTC, with its Z."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
