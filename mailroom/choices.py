@@ -37,6 +37,7 @@ class Provider(StrEnum):
     IMAP = "IMAP"
     GMAIL = "GMAIL"
     MICROSOFT = "MICROSOFT"
+    CALDAV = "CALDAV"  # calendars only: a CalDAV server's (Fastmail, iCloud, Nextcloud, ...)
 
 
 class AccountProvider(StrEnum):

@@ -131,6 +131,7 @@ def log_banner(settings: Settings, services: Services) -> None:
         imap="on" if services.poller is not None else "off",
         gmail="on" if services.gmail is not None else "off",
         microsoft="on" if services.graph is not None else "off",
+        caldav="on" if services.caldav is not None else "off",
         database=redacted(settings.database_url),
     )
     log.info("Mailroom %s started", _version(), extra=line)

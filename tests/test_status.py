@@ -126,7 +126,12 @@ async def test_health_reports_the_gateway_and_the_pollers(db: Settings) -> None:
 
 async def test_health_with_the_gateway_and_the_pollers_off(db: Settings) -> None:
     async with served(
-        db, smtp_enabled=False, imap_enabled=False, gmail_enabled=False, graph_enabled=False
+        db,
+        smtp_enabled=False,
+        imap_enabled=False,
+        gmail_enabled=False,
+        graph_enabled=False,
+        caldav_enabled=False,
     ) as serving:
         response = await serving.client.get("/health")
     assert response.status_code == 200
@@ -183,7 +188,12 @@ async def test_metrics_report_mailboxes_by_state_and_their_sync_lag(db: Settings
 
 async def test_metrics_count_api_requests_by_operation(db: Settings) -> None:
     async with served(
-        db, smtp_enabled=False, imap_enabled=False, gmail_enabled=False, graph_enabled=False
+        db,
+        smtp_enabled=False,
+        imap_enabled=False,
+        gmail_enabled=False,
+        graph_enabled=False,
+        caldav_enabled=False,
     ) as serving:
         workspace = await create_workspace("acme")
         token = await create_token(await add_member(workspace, "alice@acme.com", admin=True))
@@ -218,6 +228,7 @@ async def test_metrics_can_be_turned_off_or_served_elsewhere(db: Settings) -> No
         imap_enabled=False,
         gmail_enabled=False,
         graph_enabled=False,
+        caldav_enabled=False,
     ) as off:
         assert (await off.client.get("/metrics")).status_code == 404
     async with served(
@@ -227,6 +238,7 @@ async def test_metrics_can_be_turned_off_or_served_elsewhere(db: Settings) -> No
         imap_enabled=False,
         gmail_enabled=False,
         graph_enabled=False,
+        caldav_enabled=False,
     ) as apart:
         # On a listener of its own (run_server), never on the API's port.
         assert (await apart.client.get("/metrics")).status_code == 404
@@ -243,6 +255,7 @@ async def test_the_banner_says_where_everything_is(
         imap_enabled=False,
         gmail_enabled=False,
         graph_enabled=False,
+        caldav_enabled=False,
     ) as serving:
         secret = serving.settings.model_copy(
             update={"database_url": "postgres://mailroom:s3cret-pw@db.example:5432/mailroom"}
@@ -260,5 +273,6 @@ async def test_the_banner_says_where_everything_is(
         "imap": "off",
         "gmail": "off",
         "microsoft": "off",
+        "caldav": "off",
         "database": "postgres://mailroom@db.example:5432/mailroom",
     }

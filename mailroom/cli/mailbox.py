@@ -95,6 +95,80 @@ def mailbox_add_imap(
     run(work)
 
 
+@app.command("add-caldav")
+def mailbox_add_caldav(
+    slug: str,
+    member_email: str,
+    url: Annotated[
+        str,
+        typer.Option(
+            "--url", help="The calendar's URL, or the account's (principal or calendar home)."
+        ),
+    ],
+    username: Annotated[str, typer.Option("--username", help="Login name.")],
+    password_env: Annotated[
+        str | None,
+        typer.Option(
+            "--password-env",
+            metavar="VARIABLE",
+            help="Read the password (an app password, where the provider has them) from this "
+            "environment variable.",
+        ),
+    ] = None,
+    allow_private_host: Annotated[
+        bool,
+        typer.Option(
+            "--allow-private-host",
+            help="Let this mailbox reach a server on this machine or its network (and over "
+            "http://).",
+        ),
+    ] = False,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            "--address",
+            help="The mailbox's email address if the login name is not one "
+            "(default: the member's).",
+        ),
+    ] = None,
+) -> None:
+    """Connect a member's CalDAV calendars (Fastmail, iCloud, Nextcloud, Radicale, ...); the
+    login and the calendars are checked before the mailbox is saved.
+
+    Example: mailroom mailbox add-caldav acme alice@acme.com
+    --url https://caldav.fastmail.com/dav/calendars/user/alice@acme.com/
+    --username alice@acme.com --password-env CALDAV_PASSWORD
+
+    Settings: MAILROOM_DATABASE_URL or MAILROOM_DATA_DIR (the database), MAILROOM_SECRET_KEY
+    (encrypts the password), MAILROOM_CALDAV_ALLOW_PRIVATE_HOSTS, MAILROOM_CALDAV_TIMEOUT,
+    MAILROOM_CALENDAR_POLL_SECONDS.
+    """
+    from mailroom.sources.caldav import account_for
+    from mailroom.workspace import add_caldav_mailbox, get_member, get_workspace
+
+    password = _password(password_env, f"Password for {username}")
+
+    async def work(settings: Settings) -> None:
+        workspace = await get_workspace(slug)
+        member = await get_member(workspace, member_email)
+        account = account_for(settings, url, username, password, allow_private=allow_private_host)
+        mailbox, calendars = await add_caldav_mailbox(
+            settings,
+            workspace,
+            member,
+            account,
+            allow_private_host=allow_private_host,
+            address=address,
+        )
+        out.print(
+            f"Connected [bold]{mailbox.address}[/bold] ({counted(calendars, 'calendar')} at "
+            f"{account.url}) for {member.email}; `mailroom serve` keeps it in sync",
+            soft_wrap=True,
+        )
+
+    run(work)
+
+
 @app.command("connect")
 def mailbox_connect(
     slug: str,
@@ -156,7 +230,12 @@ def mailbox_reconnect(
     MAILROOM_IMAP_ALLOW_PRIVATE_HOSTS, MAILROOM_IMAP_TIMEOUT; for Google accounts
     MAILROOM_GOOGLE_CLIENT_ID, MAILROOM_GOOGLE_CLIENT_SECRET and MAILROOM_PUBLIC_URL.
     """
-    from mailroom.workspace import OPERATOR, reconnect_imap_mailbox, start_reconnection
+    from mailroom.workspace import (
+        OPERATOR,
+        reconnect_caldav_mailbox,
+        reconnect_imap_mailbox,
+        start_reconnection,
+    )
 
     asked = password_env or new_password
     # Asked for before the database is opened, as add-imap does (a mailbox connected by
@@ -165,6 +244,10 @@ def mailbox_reconnect(
 
     async def work(settings: Settings) -> ConsentLink | None:
         mailbox = await _mailbox(slug, address)
+        if mailbox.provider is Provider.CALDAV:
+            await reconnect_caldav_mailbox(settings, mailbox, password, by=OPERATOR)
+            out.print(f"Reconnected [bold]{mailbox.address}[/bold]; it will sync again")
+            return None
         if mailbox.provider is not Provider.IMAP:
             if asked:
                 refuse(f"{mailbox.address} is reconnected by consent, not with a password")
@@ -183,8 +266,8 @@ def mailbox_sync(
     slug: Annotated[str, typer.Argument(metavar="SLUG", help="The workspace's slug.")],
     address: Annotated[str, typer.Argument(metavar="ADDRESS", help="The mailbox's address.")],
 ) -> None:
-    """Sync one mailbox (IMAP, Gmail or Microsoft 365) to completion and exit (for cron, or
-    to catch up by hand).
+    """Sync one mailbox (IMAP, Gmail, Microsoft 365 or CalDAV) to completion and exit (for
+    cron, or to catch up by hand).
 
     Example: mailroom mailbox sync acme alice@acme.com
 
@@ -203,6 +286,15 @@ def mailbox_sync(
             return await sync_mailbox(settings, mailbox, intake)
 
     synced = run(work)
+    if synced.events is not None:
+        e = synced.events
+        out.print(
+            f"{counted(e.new + e.updated + e.unchanged, 'event')}: {e.new} new, {e.updated} "
+            f"updated, {e.unchanged} unchanged; {e.removed} removed ({e.private} private); "
+            f"{counted(e.people_created, 'person', 'people')} created",
+            soft_wrap=True,
+        )
+        return
     removed = f"; {counted(synced.removed, 'message')} removed" if synced.removed else ""
     out.print(summary(synced.report) + removed, soft_wrap=True)
 

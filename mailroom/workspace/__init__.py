@@ -37,6 +37,8 @@ mailboxes   finding a mailbox by address or id; what `mailbox     SYNCED_PROVIDE
                                                                  remove_mailbox, import_mailbox
 connecting  connecting and reconnecting an IMAP mailbox: plan,   add_imap_mailbox,
             connection and login checks                          reconnect_imap_mailbox
+caldav      the same for a CalDAV account's calendars             add_caldav_mailbox,
+                                                                 reconnect_caldav_mailbox
 consent     connecting and reconnecting an account by consent    ConsentLink, start_connection,
             (OAuth: Google): the consent URL, then the           start_reconnection,
             callback's checks (plan, who holds the account,      finish_connection
@@ -71,6 +73,7 @@ from mailroom.workspace.blocklist import (
     find_blocklist_entry,
     remove_blocklist_entry,
 )
+from mailroom.workspace.caldav import add_caldav_mailbox, reconnect_caldav_mailbox
 from mailroom.workspace.connecting import add_imap_mailbox, reconnect_imap_mailbox
 from mailroom.workspace.consent import (
     ConsentLink,
@@ -156,6 +159,7 @@ __all__ = [
     "WorkspaceSize",
     "access",
     "add_blocklist_entry",
+    "add_caldav_mailbox",
     "add_imap_mailbox",
     "add_member",
     "blocklist_of",
@@ -184,6 +188,7 @@ __all__ = [
     "member_by_id",
     "members_of",
     "merge_people",
+    "reconnect_caldav_mailbox",
     "reconnect_imap_mailbox",
     "remove_blocklist_entry",
     "remove_mailbox",

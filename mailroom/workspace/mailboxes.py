@@ -16,8 +16,9 @@ from mailroom.parsing.addresses.lists import normalize_address
 from mailroom.workspace.actors import Actor, require_manager
 from mailroom.workspace.store import in_workspace
 
-# Mailboxes that Mailroom syncs from a provider (as opposed to forwarding and file imports).
-SYNCED_PROVIDERS = (Provider.IMAP, Provider.GMAIL, Provider.MICROSOFT)
+# Mailboxes that Mailroom syncs from a provider (as opposed to forwarding and file imports);
+# a CalDAV account's calendars count as one.
+SYNCED_PROVIDERS = (Provider.IMAP, Provider.GMAIL, Provider.MICROSOFT, Provider.CALDAV)
 
 
 async def find_mailbox(workspace: Workspace, address: str) -> Mailbox:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from mailroom.errors import InvalidInputError
 from mailroom.intake import Intake
+from mailroom.intake.events import EventReport
 from mailroom.intake.port import IngestReport
 from mailroom.models import Mailbox, Provider
 from mailroom.settings import Settings
@@ -19,6 +20,7 @@ from mailroom.sources.reconciliation import Reconciliation
 class Synced:
     report: IngestReport
     removed: int  # copies removed: deleted at the provider, or moved out of what is synced
+    events: EventReport | None = None  # a calendar mailbox's (CalDAV) pass
 
 
 async def sync_mailbox(settings: Settings, mailbox: Mailbox, intake: Intake) -> Synced:
@@ -27,6 +29,11 @@ async def sync_mailbox(settings: Settings, mailbox: Mailbox, intake: Intake) -> 
     First what an earlier run of this mailbox stored and did not process (it was killed):
     `serve` takes that up when it starts, and so does a pass run on its own, or the sync
     would look for those messages as if they were not there."""
+    if mailbox.provider is Provider.CALDAV:
+        from mailroom.sources.caldav import CalDavMailboxSync
+
+        calendars = await CalDavMailboxSync(mailbox.id, settings).once()
+        return Synced(IngestReport(), 0, calendars.events)
     if mailbox.provider not in (Provider.IMAP, Provider.GMAIL, Provider.MICROSOFT):
         raise _not_synced(mailbox)
     report = await intake.replay(mailbox_id=mailbox.id)
@@ -91,6 +98,11 @@ async def reconcile_mailbox(
 
 
 def _not_synced(mailbox: Mailbox) -> InvalidInputError:
+    if mailbox.provider is Provider.CALDAV:
+        return InvalidInputError(
+            f"{mailbox.address} is a caldav mailbox: it holds calendars, no mail to reconcile",
+            mailbox=mailbox.address,
+        )
     return InvalidInputError(
         f"{mailbox.address} is a {mailbox.provider.value.lower()} mailbox, which is not synced "
         "from a provider",

@@ -1,4 +1,4 @@
-"""Which IMAP hosts a workspace may connect to, and the addresses to connect to.
+"""Which IMAP (and CalDAV) hosts a workspace may connect to, and the addresses to connect to.
 
 Members set the host, so Mailroom would otherwise connect wherever they point it: to the
 operator's own network, or a cloud metadata service. A host is resolved once per connection and
@@ -30,29 +30,42 @@ REFUSED_IPV6 = {
 }
 
 
-async def resolve(host: str, port: int, *, allow_private: bool, timeout: float) -> list[str]:
+async def resolve(
+    host: str,
+    port: int,
+    *,
+    allow_private: bool,
+    timeout: float,
+    service: str = "IMAP",
+    hint: str = ALLOW_PRIVATE,
+) -> list[str]:
     """The addresses of `host` to connect to, each one vetted (unless `allow_private`), in
-    the resolver's order. Connect to these, never to `host` again."""
+    the resolver's order. Connect to these, never to `host` again. `service` names the host in
+    errors (IMAP, CalDAV), `hint` says how private hosts are allowed."""
     loop = asyncio.get_running_loop()
     try:
         infos = await asyncio.wait_for(
             loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout
         )
     except TimeoutError as error:
-        raise TransientError(f"IMAP host {host!r} was not resolved within {timeout:g} s") from error
+        raise TransientError(
+            f"{service} host {host!r} was not resolved within {timeout:g} s"
+        ) from error
     except socket.gaierror as error:
         if error.errno == socket.EAI_AGAIN:
-            raise TransientError(f"IMAP host {host!r} cannot be resolved now: {error}") from error
-        raise HostRefusedError(f"IMAP host {host!r} cannot be resolved: {error}") from error
+            raise TransientError(
+                f"{service} host {host!r} cannot be resolved now: {error}"
+            ) from error
+        raise HostRefusedError(f"{service} host {host!r} cannot be resolved: {error}") from error
     except UnicodeError as error:
-        raise HostRefusedError(f"IMAP host {host!r} is not a valid host name") from error
+        raise HostRefusedError(f"{service} host {host!r} is not a valid host name") from error
     addresses = list(dict.fromkeys(str(sockaddr[0]) for *_, sockaddr in infos))
     if not allow_private:
         for address in addresses:
             reason = refusal(ip_address(address.partition("%")[0]))
             if reason is not None:
                 raise HostRefusedError(
-                    f"IMAP host {host!r} resolves to {address}, {reason} ({ALLOW_PRIVATE})"
+                    f"{service} host {host!r} resolves to {address}, {reason} ({hint})"
                 )
     return addresses
 
