@@ -41,7 +41,7 @@ from mailroom.models import (
 from mailroom.models.bulk import insert_rows
 from mailroom.parsing.normalize import normalize
 from mailroom.settings import Settings
-from mailroom.workspace import add_member, create_workspace
+from mailroom.workspace import add_member, create_workspace, import_mailbox
 from tests.conftest import POSTGRES_URL, empty_postgres
 from tests.graphql.conftest import make_team
 from tests.graphql.test_visibility import quarterly_numbers
@@ -143,6 +143,28 @@ async def test_a_database_of_the_previous_release_is_upgraded_and_read(
         again = await Intake().ingest(bob, [Incoming(raw) for raw in raws])
         assert [outcome for outcome, _ in again.outcomes] == [Outcome.DUPLICATE] * 2
         assert await Message.all().count() == 2
+
+
+async def _copy_rows(connection: Any, source: Path) -> None:
+    """Copy every row of the database at `source` into the connection's older one, for the
+    columns the older schema has, table by table in the order foreign keys need."""
+    await connection.execute_script(f"ATTACH DATABASE '{source}' AS current;")
+    _, tables = await connection.execute_query(
+        "SELECT name FROM main.sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        " AND name NOT LIKE 'tortoise_%'"
+    )
+    names = [row[0] for row in tables]
+    await connection.execute_script("PRAGMA foreign_keys = OFF;")
+    for table in names:
+        _, old_columns = await connection.execute_query(f"PRAGMA main.table_info('{table}')")
+        _, new_columns = await connection.execute_query(f"PRAGMA current.table_info('{table}')")
+        shared = [c[1] for c in old_columns if c[1] in {n[1] for n in new_columns}]
+        if shared:
+            columns = ", ".join(f'"{c}"' for c in shared)
+            await connection.execute_script(
+                f'INSERT INTO main."{table}" ({columns}) SELECT {columns} FROM current."{table}";'
+            )
+    await connection.execute_script("PRAGMA foreign_keys = ON; DETACH DATABASE current;")
 
 
 @dataclass(frozen=True)
@@ -251,17 +273,23 @@ async def test_times_written_with_their_senders_offsets_are_rewritten_in_utc(
     await Tortoise.close_connections()
     london = datetime(2026, 3, 2, 10, 12, tzinfo=UTC)
     new_york = datetime(2026, 3, 2, 8, 40, tzinfo=timezone(timedelta(hours=-5)))
-    async with database_at(config):
-        alice_box, _ = await _old_team()
+    # Today's ingest writes today's schema: the mail is ingested into a database of it, and its
+    # rows copied into the old one, column by column where the old schema has the column.
+    current = tmp_path / "current.sqlite3"
+    async with database(Settings(database_url=f"sqlite://{current}"), create=True):
+        workspace = await create_workspace("acme", plan=Plan.PRO)
+        alice = await add_member(workspace, "alice@acme.com", admin=True)
         raws = [
             message(sender="jane@globex.com", to="alice@acme.com", date=london, message_id="<l@x>"),
             message(
                 sender="alice@acme.com", to="jane@globex.com", date=new_york, message_id="<n@x>"
             ),
         ]
-        await Intake().ingest(alice_box, [Incoming(raw) for raw in raws])
-        # As 0007 wrote them: each time in its sender's offset, figures as MIN/MAX of that text.
+        await Intake().ingest(await import_mailbox(alice), [Incoming(raw) for raw in raws])
+    async with database_at(config):
         connection = connections.get("default")
+        await _copy_rows(connection, current)
+        # As 0007 wrote them: each time in its sender's offset, figures as MIN/MAX of that text.
         await connection.execute_script(
             "UPDATE message SET sent_at = '2026-03-02 08:40:00-05:00'"
             " WHERE internet_message_id = 'n@x';"
