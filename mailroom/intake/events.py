@@ -270,6 +270,7 @@ class _Writer:
                 copies[item] = (event_id, response, generation)
         owner = await _owner_addresses(self.mailbox.id)
         changed: dict[UUID, CalendarEvent | None] = {}
+        created: dict[UUID, Event] = {}
         new_rows: list[dict[str, Any]] = []
         moved: set[UUID] = set()
         for item, event in kept.items():
@@ -278,10 +279,14 @@ class _Writer:
             if row is None:
                 row = Event(id=uuid7(), workspace_id=self.workspace_id, key=key)
                 _fill(row, event)
-                await row.save(force_create=True)
+                created[row.id] = row  # inserted together, after the loop
                 stored[key] = row
                 self.report.new += 1
                 changed[row.id] = event
+            elif row.id in created:  # twice in one page: the newer one is what is inserted
+                if _newer(event, row) and _fill(row, event):
+                    changed[row.id] = event
+                self.report.unchanged += 1
             elif _newer(event, row) and await self._may_change(row, event) and _fill(row, event):
                 await row.save()
                 self.report.updated += 1
@@ -313,6 +318,7 @@ class _Writer:
                     moved.add(before[0])
                 if before[:2] != (row.id, response):
                     changed.setdefault(row.id, None)
+        await Event.bulk_create(list(created.values()))
         await insert_rows(EventCopy, new_rows)
         # An item that now holds another occurrence may have left its old one without holders.
         self.report.deleted += await _drop_orphans(moved - set(changed))
