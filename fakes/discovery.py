@@ -1,12 +1,14 @@
-"""Google's discovery document for Gmail (gmail.v1.json, shipped in google-api-python-client)
-as a checker: the fake Gmail validates every JSON body it answers with against the response
-schema of the method, and every request's query parameters against the method's, so that it
-cannot drift from the real API without a test failing.
+"""Google's discovery documents for Gmail and Calendar (gmail.v1.json and calendar.v3.json,
+shipped in google-api-python-client) as checkers: the fake Gmail and the fake Google Calendar
+validate every JSON body they answer with against the response schema of the method, and every
+request's query parameters against the method's, so that they cannot drift from the real API
+without a test failing.
 
 The schema language is the discovery format's subset of JSON Schema: `type` (object, array,
 string, integer, number, boolean), `properties`, `additionalProperties`, `items`, `$ref`,
 `enum`, and `format` (int32, uint32, int64 and uint64, the latter two written as decimal
-strings, byte as base64, google-datetime). An unknown property is an error, as is a value of
+strings, byte as base64, google-datetime; date-time as RFC 3339 with its offset, date as
+YYYY-MM-DD). An unknown property is an error, as is a value of
 the wrong type or format.
 """
 
@@ -17,14 +19,21 @@ import binascii
 import json
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import googleapiclient
 
-DOCUMENT = Path(googleapiclient.__file__).parent / "discovery_cache" / "documents" / "gmail.v1.json"
+DOCUMENTS = Path(googleapiclient.__file__).parent / "discovery_cache" / "documents"
+DOCUMENT = DOCUMENTS / "gmail.v1.json"
+CALENDAR_DOCUMENT = DOCUMENTS / "calendar.v3.json"
+# RFC 3339 as the Calendar API writes and takes it: the offset is mandatory.
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})", re.IGNORECASE
+)
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _BASE64 = re.compile(r"[A-Za-z0-9+/_-]*={0,2}")
 _RANGES = {"int32": (-(2**31), 2**31 - 1), "uint32": (0, 2**32 - 1)}
 
@@ -121,6 +130,8 @@ def _check_parameter(name: str, value: str, spec: dict[str, Any], method_id: str
         raise SchemaError(f"{method_id}: {name}={value!r} is not an integer")
     if spec.get("format") in ("uint64", "int64") and not re.fullmatch(r"-?\d+", value):
         raise SchemaError(f"{method_id}: {name}={value!r} is not an {spec['format']}")
+    if spec.get("format") == "date-time":
+        _check_rfc3339(value, f"{method_id}: {name}")
 
 
 def _check_string(value: Any, format_: str | None, where: str) -> None:
@@ -142,6 +153,24 @@ def _check_string(value: Any, format_: str | None, where: str) -> None:
             datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError as error:
             raise SchemaError(f"{where}: {value!r} is not an RFC 3339 time") from error
+    if format_ == "date-time":
+        _check_rfc3339(value, where)
+    if format_ == "date":
+        try:
+            if not _DATE.fullmatch(value):
+                raise ValueError(value)
+            date.fromisoformat(value)
+        except ValueError as error:
+            raise SchemaError(f"{where}: {value!r} is not a date (YYYY-MM-DD)") from error
+
+
+def _check_rfc3339(value: str, where: str) -> None:
+    if not _RFC3339.fullmatch(value):
+        raise SchemaError(f"{where}: {value!r} is not an RFC 3339 time with an offset")
+    try:
+        datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+    except ValueError as error:
+        raise SchemaError(f"{where}: {value!r} is not an RFC 3339 time") from error
 
 
 def _check_integer(value: Any, format_: str | None, where: str) -> None:
@@ -155,6 +184,11 @@ def _check_integer(value: Any, format_: str | None, where: str) -> None:
 @cache
 def gmail() -> Discovery:
     return Discovery(json.loads(DOCUMENT.read_text()))
+
+
+@cache
+def calendar() -> Discovery:
+    return Discovery(json.loads(CALENDAR_DOCUMENT.read_text()))
 
 
 def check_error(body: Any) -> None:

@@ -2,7 +2,8 @@
 (`sources/supervision.py`: lease, states, backoff), polling history.list every
 `gmail_poll_seconds` once caught up. A pass holds no connection between requests, so a
 restart, a lost lease or a refused grant costs nothing but the pass under way, which the
-cursor lets the next one continue.
+cursor lets the next one continue. After the mail, a pass syncs the account's calendar when
+it is due (`sources.google_calendar.mailbox`), whose failures stay its own.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from mailroom.sources import supervision
 from mailroom.sources.gmail.client import GmailClient
 from mailroom.sources.gmail.quota import QuotaBucket
 from mailroom.sources.gmail.sync import GmailSync, Pass
+from mailroom.sources.google_calendar.mailbox import sync_mailbox_calendar
 from mailroom.sources.tokens import MailboxTokens
 
 log = logging.getLogger(__name__)
@@ -39,7 +41,11 @@ class GmailMailboxSync:
 
     async def once(self) -> Pass:
         """One pass; errors are recorded on the mailbox and raised."""
-        return await supervision.once(self.mailbox_id, self._pass, provider=PROVIDER, log=log)
+
+        async def on_request(mailbox: Mailbox) -> Pass:
+            return await self._pass(mailbox, on_request=True)
+
+        return await supervision.once(self.mailbox_id, on_request, provider=PROVIDER, log=log)
 
     async def forever(self) -> None:
         await supervision.keep_synced(
@@ -51,7 +57,7 @@ class GmailMailboxSync:
             log=log,
         )
 
-    async def _pass(self, mailbox: Mailbox) -> Pass:
+    async def _pass(self, mailbox: Mailbox, *, on_request: bool = False) -> Pass:
         started = time.monotonic()
         first = not (mailbox.cursor or {}).get("history_id") or "listing" in (mailbox.cursor or {})
         if first and mailbox.status is not MailboxStatus.SYNCING:
@@ -61,6 +67,13 @@ class GmailMailboxSync:
             sync = GmailSync(mailbox, client, self.intake, beat=lambda: supervision.lease(mailbox))
             done = await sync.run()
             usage = client.usage
+        await sync_mailbox_calendar(
+            mailbox,
+            self.settings,
+            tokens,
+            on_request=on_request,
+            beat=lambda: supervision.lease(mailbox),
+        )
         await supervision.succeeded(mailbox)
         report = done.report
         supervision.synced(

@@ -47,9 +47,14 @@ def account(google: GoogleOAuth) -> Iterator[FakeGmail]:
 async def connected(
     db: Settings, google: GoogleOAuth, account: FakeGmail
 ) -> tuple[Settings, Mailbox]:
-    # Quota as a project granted much of it has: what is tested is what is stored.
+    # Quota as a project granted much of it has: what is tested is what is stored. Mail alone:
+    # tests/sources/google_calendar/test_accounts.py syncs the account's calendar beside it.
     settings = google_settings(
-        db, google, gmail_api_url=account.url, gmail_quota_per_minute=10_000_000
+        db,
+        google,
+        gmail_api_url=account.url,
+        gmail_quota_per_minute=10_000_000,
+        calendar_enabled=False,
     )
     workspace = await create_workspace("acme", "Acme", plan=Plan.PRO)
     alice = await add_member(workspace, ADDRESS, admin=True)
@@ -60,6 +65,7 @@ def command(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     extra = {
         "MAILROOM_GMAIL_API_URL": settings.gmail_api_url,
         "MAILROOM_GMAIL_QUOTA_PER_MINUTE": str(settings.gmail_quota_per_minute),
+        "MAILROOM_CALENDAR_ENABLED": "false",
     }
     return mailroom(settings, *args, extra=extra)
 
@@ -161,6 +167,7 @@ async def test_a_sync_killed_in_the_middle_resumes_with_nothing_missing_or_doubl
         "MAILROOM_GMAIL_API_URL": settings.gmail_api_url,
         "MAILROOM_GMAIL_QUOTA_PER_MINUTE": str(settings.gmail_quota_per_minute),
         "MAILROOM_NORMALIZE_WORKERS": "0",
+        "MAILROOM_CALENDAR_ENABLED": "false",
     }
     child = subprocess.Popen(
         [sys.executable, "-m", "mailroom", "mailbox", "sync", "acme", ADDRESS],
