@@ -192,18 +192,15 @@ async def remove_calendar_events(mailbox_id: UUID, calendar: str | None = None) 
 
 
 async def _drop_orphans(event_ids: set[UUID]) -> int:
-    """Delete the events among these that no copy holds; fix the figures they fed."""
+    """Delete the events among these that no copy holds."""
     held: set[UUID] = set()
     for chunk in chunked(sorted(event_ids)):
         held |= await uuids(EventCopy.filter(event_id__in=chunk).values_list("event_id", flat=True))
     orphans = sorted(event_ids - held)
-    people: set[UUID] = set()
+    # Their attendees and interactions go with them; the figures kept today are email ones,
+    # which meetings do not change.
     for chunk in chunked(orphans):
-        people |= await uuids(
-            Interaction.filter(event_id__in=chunk).values_list("person_id", flat=True)
-        )
         await Event.filter(id__in=chunk).delete()
-    await refresh_figures(people)
     return len(orphans)
 
 
@@ -226,6 +223,8 @@ class _Writer:
         self.generation = generation
         self.max_attendees = max_attendees
         self.report = report
+        self.rows: dict[UUID, Event] = {}  # every event this transaction found or made
+        self.created: set[UUID] = set()  # the ones it made
 
     async def apply(self, items: Sequence[EventItem]) -> None:
         latest: dict[str, CalendarEvent | None] = {}
@@ -294,6 +293,7 @@ class _Writer:
             else:
                 self.report.unchanged += 1
             self.report.event_ids.append(row.id)
+            self.rows[row.id] = row
             response = _own_response(event, owner)
             before = copies.get(item)
             if before is None:
@@ -319,6 +319,7 @@ class _Writer:
                 if before[:2] != (row.id, response):
                     changed.setdefault(row.id, None)
         await Event.bulk_create(list(created.values()))
+        self.created |= set(created)
         await insert_rows(EventCopy, new_rows)
         # An item that now holds another occurrence may have left its old one without holders.
         self.report.deleted += await _drop_orphans(moved - set(changed))
@@ -336,7 +337,7 @@ class _Writer:
     async def _records(self, changed: dict[UUID, CalendarEvent | None]) -> None:
         """Attendees, people and interactions of the events that changed."""
         rules = await WorkspaceRules.load(self.workspace_id)
-        events = {e.id: e for e in await Event.filter(id__in=list(changed))}
+        events = {i: self.rows[i] for i in changed}
         holders = await _holders(list(events))
         kept = await _stored_people([i for i, e in changed.items() if e is None])
         meetings = []
@@ -348,20 +349,18 @@ class _Writer:
             )
         result = await resolve_meetings(rules, meetings)
         self.report.people_created += result.people_created
-        people = set(result.touched)
-        for chunk in chunked(list(events)):
+        # Events made in this transaction have no attendees or interactions to replace.
+        for chunk in chunked([i for i in events if i not in self.created]):
             await EventAttendee.filter(event_id__in=chunk).delete()
-            people |= await uuids(
-                Interaction.filter(event_id__in=chunk).values_list("person_id", flat=True)
-            )
             await Interaction.filter(event_id__in=chunk).delete()
         rows = [r for m in meetings for r in m.attendee_rows(self.workspace_id, result.person_of)]
         await insert_rows(EventAttendee, rows)
         interactions = [i for m in meetings for i in m.interactions(result.person_of)]
         await insert_rows(Interaction, interactions, ignore_conflicts=True)
         await link_history(self.workspace_id, result.new_people)
-        people |= {i["person_id"] for i in interactions}
-        await refresh_figures(people)
+        # The figures kept today are email ones, which meetings do not change: only the new
+        # people's, whose earlier mail `link_history` just gave them.
+        await refresh_figures(result.new_people.values())
 
 
 async def _stored_people(event_ids: list[UUID]) -> dict[UUID, tuple[Attendee, ...]]:

@@ -36,6 +36,9 @@ class Meeting:
     organizer: str | None
     holders: Sequence[tuple[UUID, Response | None]]
     max_attendees: int = 50
+    # Whether an address may make a record, shared by a batch's meetings: the same people are
+    # on meeting after meeting.
+    allowed: dict[str, bool] = field(default_factory=dict)
 
     @property
     def people(self) -> list[Attendee]:
@@ -67,11 +70,14 @@ class Meeting:
         if len(self.people) > self.max_attendees:
             return []
         rule = Rule.MEETING_ALL if rules.mode is RecordCreationMode.ALL else Rule.MEETING_SELECTIVE
-        return [
-            (Address(a.address, a.name), rule)
-            for a in self.people
-            if rules.exclusion(a.address) is None
-        ]
+        chosen = []
+        for a in self.people:
+            allowed = self.allowed.get(a.address)
+            if allowed is None:
+                allowed = self.allowed[a.address] = rules.exclusion(a.address) is None
+            if allowed:
+                chosen.append((Address(a.address, a.name), rule))
+        return chosen
 
     def provenance(self) -> dict[str, Any]:
         return {"origin_event_id": self.event.id}
@@ -123,6 +129,9 @@ class MeetingResolution:
 
 async def resolve_meetings(rules: WorkspaceRules, meetings: Sequence[Meeting]) -> MeetingResolution:
     """Make the people the meetings call for; map every address on them to its person."""
+    allowed: dict[str, bool] = {}
+    for meeting in meetings:
+        meeting.allowed = allowed
     resolution = await resolve(rules, meetings)
     return MeetingResolution(
         person_of=resolution.person_of,
