@@ -30,6 +30,9 @@ and every JSON body answered against its schema; a body that does not conform is
 `violations` (the fixture fails the test) and answered as a 500. Not implemented (answered 400,
 saying so): q, updatedMin and the extended property filters.
 
+What a query may hold and the error bodies are in `google_calendar_query`; the events as kept,
+and the expansion of a series, in `google_calendar_series`.
+
 Controls, callable from any thread while the server runs: `grant()` / `trust()` /
 `expire_tokens()`, `throttle()`, `fail()`, `forbid()`, `expire_sync_tokens()`, `delay`,
 `quota_per_minute`, `script()`, `prerender()`. Observations: `served`, `calls`, `requests`,
@@ -42,138 +45,57 @@ import base64
 import binascii
 import hashlib
 import itertools
-import json
-import math
-import re
 import secrets
 import threading
 import time
 from bisect import bisect_right
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from dateutil.rrule import rrulestr
-
 from fakes.discovery import SchemaError, calendar, check_error
 from fakes.gmail import Answer
+from fakes.google_calendar_query import (
+    DEFAULT_PAGE,
+    GONE,
+    LIST,
+    MAX_PAGE,
+    NOT_FOUND,
+    ROUTE,
+    UNAUTHENTICATED,
+    bad,
+    error_body,
+    param,
+    query_fingerprint,
+    rate_refusal,
+    read_token,
+    refusal,
+    server_error,
+    time_bound,
+    write_token,
+)
+from fakes.google_calendar_series import (
+    Occurrence,
+    Stored,
+    check_recurrence,
+    event_time,
+    instance_id,
+    instance_times,
+    is_date,
+    new_event_id,
+    original_of,
+    originals,
+    rfc3339,
+    utc_now,
+)
 
-LIST = "calendar.events.list"
-ROUTE = re.compile(r"/calendar/v3/calendars/([^/]+)/events")
-MAX_PAGE = 2500
-DEFAULT_PAGE = 250
-NOT_WITH_SYNC_TOKEN = (
-    "iCalUID", "orderBy", "privateExtendedProperty", "q", "sharedExtendedProperty", "timeMin",
-    "timeMax", "updatedMin",
-)  # fmt: skip
-NOT_IMPLEMENTED = ("q", "updatedMin", "privateExtendedProperty", "sharedExtendedProperty")
-MAX_INSTANCES = 5000  # of one series, whatever its rule
+__all__ = ["GONE", "LIST", "NOT_FOUND", "UNAUTHENTICATED", "FakeGoogleCalendar", "rate_refusal"]
 LISTINGS_KEPT = 8  # sorted listings cached, by snapshot and query
 ITEMS_KEPT = 200_000  # rendered and checked items cached
-
-
-def error_body(
-    code: int,
-    message: str,
-    reason: str,
-    *,
-    domain: str = "global",
-    status: str | None = None,
-    location: str | None = None,
-) -> dict[str, Any]:
-    """Google's error body as the Calendar guide shows it."""
-    item: dict[str, Any] = {"domain": domain, "reason": reason, "message": message}
-    if location is not None:
-        item.update(locationType="parameter", location=location)
-    error: dict[str, Any] = {"errors": [item], "code": code, "message": message}
-    if status is not None:
-        error["status"] = status
-    return {"error": error}
-
-
-UNAUTHENTICATED = Answer(
-    401,
-    {
-        "error": {
-            "errors": [
-                {
-                    "domain": "global",
-                    "reason": "authError",
-                    "message": "Invalid Credentials",
-                    "locationType": "header",
-                    "location": "Authorization",
-                }
-            ],
-            "code": 401,
-            "message": "Invalid Credentials",
-        }
-    },
-    {"www-authenticate": 'Bearer realm="https://accounts.google.com/", error="invalid_token"'},
-)
-NOT_FOUND = Answer(404, error_body(404, "Not Found", "notFound"))
-GONE = Answer(
-    410,
-    error_body(
-        410,
-        "Sync token is no longer valid, a full sync is required.",
-        "fullSyncRequired",
-        domain="calendar",
-    ),
-)
-RATE_MESSAGES = {
-    "rateLimitExceeded": "Rate Limit Exceeded",
-    "userRateLimitExceeded": "User Rate Limit Exceeded",
-    "quotaExceeded": "Calendar usage limits exceeded.",
-}
-
-
-def rate_refusal(status: int, reason: str, retry_after: float | None) -> Answer:
-    headers = {} if retry_after is None else {"retry-after": str(math.ceil(retry_after))}
-    body = error_body(status, RATE_MESSAGES[reason], reason, domain="usageLimits")
-    return Answer(status, body, headers)
-
-
-def server_error(status: int = 500) -> Answer:
-    message = "Backend Error" if status == 500 else "Service Unavailable"
-    return Answer(status, error_body(status, message, "backendError"))
-
-
-def bad(message: str, location: str | None = None, reason: str = "invalid") -> Answer:
-    return Answer(400, error_body(400, message, reason, location=location))
-
-
-@dataclass
-class Stored:
-    """An event as the calendar keeps it: a single event, or a series' master with its
-    exceptions (instance id -> the fields it changes; {"status": "cancelled"} cancels it)."""
-
-    id: str
-    ical_uid: str
-    start: dict[str, str]
-    end: dict[str, str]
-    fields: dict[str, Any]  # summary, description, attendees, organizer, visibility, ...
-    recurrence: list[str] | None
-    created: datetime
-    updated: datetime
-    status: str = "confirmed"
-    sequence: int = 0
-    version: int = 0  # bumped by each change: the etag, and the key of cached renderings
-    exceptions: dict[str, dict[str, Any]] = field(default_factory=dict)
-    gone: set[str] = field(default_factory=set)  # instance ids no longer in the series
-
-
-@dataclass(frozen=True)
-class Occurrence:
-    """One item of a listing: a single event, an instance, or a master (singleEvents=false)."""
-
-    item_id: str
-    event_id: str
-    original: datetime | date | None  # an instance's original start
-    start: datetime  # UTC, for sorting and the time bounds
-    end: datetime
+# What an exception holds of its own, not copied over the series' fields.
+_OWN = frozenset({"start", "end", "sequence", "status"})
 
 
 class FakeGoogleCalendar:
@@ -232,21 +154,21 @@ class FakeGoogleCalendar:
         `time_zone`) for a timed one (an hour by default). `fields` are the Event resource's
         own (description, location, visibility, hangoutLink, conferenceData, status, ...)."""
         if end is None:
-            end = start + (timedelta(days=1) if _is_date(start) else timedelta(hours=1))
+            end = start + (timedelta(days=1) if is_date(start) else timedelta(hours=1))
         zone = time_zone or (self.time_zone if recurrence else None)
         if recurrence:
-            _check_recurrence(recurrence)
+            check_recurrence(recurrence)
         status = str(fields.pop("status", "confirmed"))
         with self.lock:
             number = next(self._ids)
-            ident = event_id or _event_id(number)
-            now = _now()
+            ident = event_id or new_event_id(number)
+            now = utc_now()
             organizer_email = organizer or self.address
             stored = Stored(
                 id=ident,
                 ical_uid=ical_uid or f"{ident}@google.com",
-                start=_event_time(start, zone),
-                end=_event_time(end, zone),
+                start=event_time(start, zone),
+                end=event_time(end, zone),
                 fields={
                     "summary": summary,
                     "organizer": {"email": organizer_email},
@@ -271,15 +193,15 @@ class FakeGoogleCalendar:
             before = self._instance_ids(stored)
             zone = stored.start.get("timeZone")
             if "start" in fields:
-                stored.start = _event_time(fields.pop("start"), zone)
+                stored.start = event_time(fields.pop("start"), zone)
                 stored.sequence += 1
             if "end" in fields:
-                stored.end = _event_time(fields.pop("end"), zone)
+                stored.end = event_time(fields.pop("end"), zone)
                 stored.sequence += 1
             if "recurrence" in fields:
                 recurrence = fields.pop("recurrence")
                 if recurrence:
-                    _check_recurrence(recurrence)
+                    check_recurrence(recurrence)
                 stored.recurrence = list(recurrence) if recurrence else None
                 stored.sequence += 1
             if "status" in fields:
@@ -309,12 +231,12 @@ class FakeGoogleCalendar:
         instance's id."""
         with self.lock:
             stored = self.events[event_id]
-            instance = _instance_id(stored.id, original_start)
+            instance = instance_id(stored.id, original_start)
             zone = stored.start.get("timeZone")
             change = dict(fields)
             for name in ("start", "end"):
                 if name in change:
-                    change[name] = _event_time(change[name], zone)
+                    change[name] = event_time(change[name], zone)
             exception = stored.exceptions.setdefault(instance, {})
             exception.update(change)
             exception["sequence"] = int(exception.get("sequence", stored.sequence)) + 1
@@ -325,7 +247,7 @@ class FakeGoogleCalendar:
         """Cancel one instance of a series (deleted from the series in Google's UI)."""
         with self.lock:
             stored = self.events[event_id]
-            instance = _instance_id(stored.id, original_start)
+            instance = instance_id(stored.id, original_start)
             stored.exceptions[instance] = {"status": "cancelled"}
             self._touch_instance(stored, instance)
             return instance
@@ -333,7 +255,7 @@ class FakeGoogleCalendar:
     def _touch(self, stored: Stored) -> None:
         self.seq += 1
         stored.version += 1
-        stored.updated = _now()
+        stored.updated = utc_now()
         self.changed[stored.id] = self.seq
 
     def _touch_instance(self, stored: Stored, instance: str) -> None:
@@ -483,16 +405,16 @@ class FakeGoogleCalendar:
     # events.list -------------------------------------------------------------------------
 
     def _list(self, query: dict[str, list[str]]) -> Answer:
-        refused = _refusal(query)
+        refused = refusal(query)
         if refused is not None:
             return refused
-        size = min(MAX_PAGE, int(_one(query, "maxResults", str(DEFAULT_PAGE))))
-        single = _one(query, "singleEvents", "false") == "true"
-        shown = _one(query, "showDeleted", "false") == "true"
-        fingerprint = _fingerprint(query)
+        size = min(MAX_PAGE, int(param(query, "maxResults", str(DEFAULT_PAGE))))
+        single = param(query, "singleEvents", "false") == "true"
+        shown = param(query, "showDeleted", "false") == "true"
+        fingerprint = query_fingerprint(query)
         position: dict[str, Any] | None = None
         if "pageToken" in query:
-            position = _read_token(query["pageToken"][0])
+            position = read_token(query["pageToken"][0])
             if position is None or position.get("q") != fingerprint:
                 return bad("Invalid page token value.", "pageToken")
         if "syncToken" in query:
@@ -503,8 +425,8 @@ class FakeGoogleCalendar:
             listing = self._changes(since, snapshot, single)
         else:
             snapshot = position["s"] if position else self.seq
-            time_min = _time_bound(query, "timeMin")
-            time_max = _time_bound(query, "timeMax")
+            time_min = time_bound(query, "timeMin")
+            time_max = time_bound(query, "timeMax")
             listing = self._window(query, time_min, time_max, single, shown)
         start = 0
         if position is not None:
@@ -516,19 +438,19 @@ class FakeGoogleCalendar:
         ]
         if start + size < len(listing):
             last = list(page[-1][0])
-            body["nextPageToken"] = _write_token({"s": snapshot, "q": fingerprint, "k": last})
+            body["nextPageToken"] = write_token({"s": snapshot, "q": fingerprint, "k": last})
         else:
             body["nextSyncToken"] = self._sync_token(snapshot)
         return Answer(200, body)
 
     def _envelope(self, snapshot: int) -> dict[str, Any]:
-        latest = max((s.updated for s in self.events.values()), default=_now())
+        latest = max((s.updated for s in self.events.values()), default=utc_now())
         return {
             "kind": "calendar#events",
             "etag": f'"p3{snapshot:014d}g"',
             "summary": self.address,
             "description": "",
-            "updated": _rfc3339(latest),
+            "updated": rfc3339(latest),
             "timeZone": self.time_zone,
             "accessRole": "owner",
             "defaultReminders": [{"method": "popup", "minutes": 10}],
@@ -544,7 +466,7 @@ class FakeGoogleCalendar:
     ) -> list[tuple[tuple[Any, ...], Occurrence]]:
         """The listing of a query without sync token, sorted; cached for the pages after the
         first while nothing changes."""
-        key = ("window", self.seq, _fingerprint(query))
+        key = ("window", self.seq, query_fingerprint(query))
         cached = self._listings.get(key)
         if cached is None:
             cached = self._expand(query, time_min, time_max, shown, single)
@@ -559,8 +481,8 @@ class FakeGoogleCalendar:
         shown: bool,
         single: bool = True,
     ) -> list[tuple[tuple[Any, ...], Occurrence]]:
-        uid = _one(query, "iCalUID", "")
-        by_update = _one(query, "orderBy", "") == "updated"
+        uid = param(query, "iCalUID", "")
+        by_update = param(query, "orderBy", "") == "updated"
         found: list[tuple[tuple[Any, ...], Occurrence]] = []
         for stored in self.events.values():
             if uid and stored.ical_uid != uid:
@@ -569,7 +491,7 @@ class FakeGoogleCalendar:
             if stored.status == "cancelled" and (not shown or (stored.recurrence and single)):
                 continue
             if stored.recurrence and single:
-                until = time_max or _now() + timedelta(days=self.horizon_days)
+                until = time_max or utc_now() + timedelta(days=self.horizon_days)
                 occurrences: Iterable[Occurrence] = self._instances(stored, until, shown)
             elif stored.recurrence:
                 occurrences = [self._master(stored), *self._exceptions(stored, shown)]
@@ -580,7 +502,7 @@ class FakeGoogleCalendar:
                     continue
                 if time_max is not None and occurrence.start >= time_max:
                     continue
-                order = _rfc3339(stored.updated) if by_update else occurrence.start.isoformat()
+                order = rfc3339(stored.updated) if by_update else occurrence.start.isoformat()
                 found.append(((order, occurrence.item_id), occurrence))
         found.sort(key=lambda entry: entry[0])
         return found
@@ -594,7 +516,7 @@ class FakeGoogleCalendar:
         if cached is not None:
             return cached
         found: dict[str, tuple[tuple[Any, ...], Occurrence]] = {}
-        horizon = _now() + timedelta(days=self.horizon_days)
+        horizon = utc_now() + timedelta(days=self.horizon_days)
         for event_id, seq in self.changed.items():
             if not since < seq <= snapshot:
                 continue
@@ -613,7 +535,7 @@ class FakeGoogleCalendar:
         for instance, (event_id, seq) in self.instance_changed.items():
             if since < seq <= snapshot and instance not in found:
                 stored = self.events[event_id]
-                occurrence = self._instance(stored, _original_of(stored, instance))
+                occurrence = self._instance(stored, original_of(stored, instance))
                 found[instance] = ((seq, instance), occurrence)
         listing = sorted(found.values(), key=lambda entry: entry[0])
         self._keep(key, listing)
@@ -639,8 +561,8 @@ class FakeGoogleCalendar:
     ) -> Iterator[Occurrence]:
         """The series' instances starting before `until` (cancelled ones only when `shown`;
         every one, cancelled or not, with `everything`)."""
-        for original in _originals(stored, until):
-            instance = _instance_id(stored.id, original)
+        for original in originals(stored, until):
+            instance = instance_id(stored.id, original)
             exception = stored.exceptions.get(instance, {})
             cancelled = stored.status == "cancelled" or exception.get("status") == "cancelled"
             if cancelled and not (shown or everything):
@@ -648,9 +570,9 @@ class FakeGoogleCalendar:
             yield self._instance(stored, original)
 
     def _instance(self, stored: Stored, original: datetime | date) -> Occurrence:
-        instance = _instance_id(stored.id, original)
+        instance = instance_id(stored.id, original)
         exception = stored.exceptions.get(instance, {})
-        start_field, end_field = _instance_times(stored, original)
+        start_field, end_field = instance_times(stored, original)
         start, end = self._span(
             exception.get("start", start_field), exception.get("end", end_field)
         )
@@ -660,16 +582,16 @@ class FakeGoogleCalendar:
         for instance, exception in stored.exceptions.items():
             if exception.get("status") == "cancelled" and not shown:
                 continue
-            yield self._instance(stored, _original_of(stored, instance))
+            yield self._instance(stored, original_of(stored, instance))
 
     def _gone(self, stored: Stored) -> Iterator[Occurrence]:
         for instance in sorted(stored.gone):
-            yield self._instance(stored, _original_of(stored, instance))
+            yield self._instance(stored, original_of(stored, instance))
 
     def _instance_ids(self, stored: Stored) -> set[str]:
         if not stored.recurrence or stored.status == "cancelled":
             return set()
-        horizon = _now() + timedelta(days=self.horizon_days)
+        horizon = utc_now() + timedelta(days=self.horizon_days)
         return {o.item_id for o in self._instances(stored, horizon, False)}
 
     def _span(self, start: dict[str, str], end: dict[str, str]) -> tuple[datetime, datetime]:
@@ -712,7 +634,7 @@ class FakeGoogleCalendar:
                 body["recurrence"] = list(stored.recurrence)
             return {"etag": etag, **body}
         exception = stored.exceptions.get(occurrence.item_id, {})
-        original = _event_time(occurrence.original, stored.start.get("timeZone"))
+        original = event_time(occurrence.original, stored.start.get("timeZone"))
         status = "cancelled" if stored.status == "cancelled" else stored.status
         status = str(exception.get("status", status))
         if status == "cancelled" or occurrence.item_id in stored.gone:
@@ -721,7 +643,7 @@ class FakeGoogleCalendar:
                 "status": "cancelled", "recurringEventId": stored.id,
                 "originalStartTime": original,
             }  # fmt: skip
-        start_field, end_field = _instance_times(stored, occurrence.original)
+        start_field, end_field = instance_times(stored, occurrence.original)
         fields = {**stored.fields, **{k: v for k, v in exception.items() if k not in _OWN}}
         body = self._body(
             stored, fields, exception.get("start", start_field), exception.get("end", end_field)
@@ -748,8 +670,8 @@ class FakeGoogleCalendar:
         body: dict[str, Any] = {
             "kind": "calendar#event",
             "htmlLink": f"https://www.google.com/calendar/event?eid={eid.rstrip('=')}",
-            "created": _rfc3339(stored.created),
-            "updated": _rfc3339(stored.updated),
+            "created": rfc3339(stored.created),
+            "updated": rfc3339(stored.updated),
             "creator": creator,
             "organizer": organizer,
             "start": dict(start),
@@ -794,191 +716,3 @@ class FakeGoogleCalendar:
         if key != self._key or not seq.isdigit() or int(seq) < self.oldest_sync:
             return None
         return int(seq)
-
-
-_OWN = frozenset({"start", "end", "sequence", "status"})
-
-
-def _refusal(query: dict[str, list[str]]) -> Answer | None:
-    """What Google refuses in a query before looking at the calendar."""
-    if "syncToken" in query:
-        for name in NOT_WITH_SYNC_TOKEN:
-            if name in query:
-                return bad(f"The parameter {name} cannot be used with a sync token.", name)
-        if _one(query, "showDeleted", "true") == "false":
-            return bad("showDeleted=false cannot be used with a sync token.", "showDeleted")
-    for name in NOT_IMPLEMENTED:
-        if name in query:
-            return bad(f"the fake Google Calendar does not implement {name}", name)
-    if "maxResults" in query and int(query["maxResults"][0]) < 1:
-        return bad("Invalid value for maxResults.", "maxResults")
-    if _one(query, "orderBy", "") == "startTime" and _one(query, "singleEvents", "") != "true":
-        return bad("The requested ordering is not available for the particular query.")
-    time_min, time_max = _time_bound(query, "timeMin"), _time_bound(query, "timeMax")
-    if time_min is not None and time_max is not None and time_min >= time_max:
-        return Answer(
-            400,
-            error_body(
-                400, "The specified time range is empty.", "timeRangeEmpty",
-                domain="calendar", location="timeMax",
-            ),
-        )  # fmt: skip
-    return None
-
-
-def _one(query: dict[str, list[str]], name: str, default: str) -> str:
-    return query.get(name, [default])[0]
-
-
-def _time_bound(query: dict[str, list[str]], name: str) -> datetime | None:
-    # The discovery check has already refused a value that is no RFC 3339 time with offset.
-    if name not in query:
-        return None
-    return datetime.fromisoformat(query[name][0].upper().replace("Z", "+00:00"))
-
-
-def _fingerprint(query: dict[str, list[str]]) -> str:
-    kept = sorted((k, v) for k, values in query.items() for v in values if k != "pageToken")
-    kept = [(k, v) for k, v in kept if k != "maxResults"]
-    return hashlib.sha256(json.dumps(kept).encode()).hexdigest()[:16]
-
-
-def _write_token(position: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
-
-
-def _read_token(token: str) -> dict[str, Any] | None:
-    try:
-        position = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except ValueError:
-        return None
-    if not isinstance(position, dict) or not {"s", "q", "k"} <= set(position):
-        return None
-    return position
-
-
-# Times -------------------------------------------------------------------------------------
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
-        f"{moment.microsecond // 1000:03d}Z"
-    )
-
-
-def _is_date(value: object) -> bool:
-    return isinstance(value, date) and not isinstance(value, datetime)
-
-
-def _event_time(value: datetime | date | dict[str, str], zone: str | None) -> dict[str, str]:
-    """An EventDateTime: {"date"} for a day, {"dateTime", "timeZone"?} for a moment (naive
-    moments are in `zone`)."""
-    if isinstance(value, dict):
-        return dict(value)
-    if _is_date(value):
-        return {"date": value.isoformat()}
-    assert isinstance(value, datetime)
-    if value.tzinfo is None:
-        if zone is None:
-            raise ValueError("a naive time needs a time zone")
-        value = value.replace(tzinfo=ZoneInfo(zone))
-    elif zone is not None:
-        value = value.astimezone(ZoneInfo(zone))
-    written = {"dateTime": value.isoformat(timespec="seconds")}
-    if zone is not None:
-        written["timeZone"] = zone
-    return written
-
-
-def _check_recurrence(lines: Sequence[str]) -> None:
-    for line in lines:
-        name = line.split(":", 1)[0].split(";", 1)[0].upper()
-        if name not in ("RRULE", "EXDATE"):
-            raise ValueError(f"the fake Google Calendar expands RRULE and EXDATE, not {name}")
-
-
-def _originals(stored: Stored, until: datetime) -> Iterator[datetime | date]:
-    """The original starts of a series before `until`, EXDATEs left out; bounded."""
-    assert stored.recurrence
-    all_day = "date" in stored.start
-    if all_day:
-        first = date.fromisoformat(stored.start["date"])
-        start: datetime = datetime(first.year, first.month, first.day)
-        limit = until.astimezone(UTC).replace(tzinfo=None)
-    else:
-        start = datetime.fromisoformat(stored.start["dateTime"])
-        zone = stored.start.get("timeZone")
-        if zone:
-            start = start.astimezone(ZoneInfo(zone))
-        limit = until
-    rules = [line for line in stored.recurrence if line.upper().startswith("RRULE")]
-    excluded = _exdates(stored.recurrence, stored.start.get("timeZone"))
-    rule = rrulestr("\n".join(rules), dtstart=start, forceset=True)
-    for count, moment in enumerate(rule):
-        if count >= MAX_INSTANCES or moment >= limit:
-            return
-        if all_day:
-            if moment.date() not in excluded:
-                yield moment.date()
-        elif moment.astimezone(UTC) not in excluded:
-            yield moment
-
-
-def _exdates(lines: Sequence[str], zone: str | None) -> set[Any]:
-    found: set[Any] = set()
-    for line in lines:
-        head, _, values = line.partition(":")
-        if not head.upper().startswith("EXDATE"):
-            continue
-        params = dict(p.split("=", 1) for p in head.split(";")[1:] if "=" in p)
-        tz = ZoneInfo(params.get("TZID", zone or "UTC"))
-        for value in values.split(","):
-            if "T" not in value:
-                found.add(datetime.strptime(value, "%Y%m%d").date())
-                continue
-            moment = datetime.strptime(value.rstrip("Z"), "%Y%m%dT%H%M%S")
-            moment = moment.replace(tzinfo=UTC if value.endswith("Z") else tz)
-            found.add(moment.astimezone(UTC))
-    return found
-
-
-def _instance_id(event_id: str, original: datetime | date) -> str:
-    if _is_date(original):
-        return f"{event_id}_{original.strftime('%Y%m%d')}"
-    assert isinstance(original, datetime)
-    return f"{event_id}_{original.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}"
-
-
-def _original_of(stored: Stored, instance: str) -> datetime | date:
-    stamp = instance.rsplit("_", 1)[1]
-    if "T" not in stamp:
-        return datetime.strptime(stamp, "%Y%m%d").date()
-    moment = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-    zone = stored.start.get("timeZone")
-    return moment.astimezone(ZoneInfo(zone)) if zone else moment
-
-
-def _instance_times(stored: Stored, original: datetime | date) -> tuple[dict[str, str], ...]:
-    """An instance's start and end as the series makes them (before any exception)."""
-    zone = stored.start.get("timeZone")
-    if "date" in stored.start:
-        length = date.fromisoformat(stored.end["date"]) - date.fromisoformat(stored.start["date"])
-        assert _is_date(original)
-        return _event_time(original, None), _event_time(original + length, None)
-    assert isinstance(original, datetime)
-    length = datetime.fromisoformat(stored.end["dateTime"]) - datetime.fromisoformat(
-        stored.start["dateTime"]
-    )
-    local = original.astimezone(ZoneInfo(zone)) if zone else original
-    end = (local.astimezone(UTC) + length).astimezone(local.tzinfo)
-    return _event_time(local, zone), _event_time(end, zone)
-
-
-def _event_id(number: int) -> str:
-    """Google's event ids: base32hex digits (0-9, a-v), 5 to 1024 of them."""
-    digest = hashlib.sha256(f"event-{number}".encode()).digest()
-    return base64.b32hexencode(digest).decode().lower().rstrip("=")[:26]
