@@ -163,19 +163,26 @@ async def store_events(
     return report
 
 
-async def sweep_events(mailbox: Target, calendar: str, generation: int) -> EventReport:
+async def sweep_events(
+    mailbox: Target, calendar: str, generation: int, *, since: datetime | None = None
+) -> EventReport:
     """After a full resync of generation `generation`: remove the calendar's items it did not
-    see again (deleted while the calendar could not tell, or before a 410)."""
+    see again (deleted while the calendar could not tell, or before a 410). With `since` (the
+    start of the window the resync listed), meetings that ended before it stay: the resync
+    could not see them, and they are history."""
     report = EventReport()
     async with in_transaction() as connection:
         await workspace_write_lock(connection, mailbox.workspace_id)
         stale = EventCopy.filter(
             mailbox_id=mailbox.id, calendar=calendar, generation__lt=generation
         )
-        affected = await uuids(stale.values_list("event_id", flat=True))
-        report.removed = await stale.count()
-        await stale.delete()
-        report.deleted = await _drop_orphans(affected)
+        if since is not None:
+            stale = stale.filter(event__ends_at__gt=since)
+        rows = await stale.values_list("id", "event_id")
+        for chunk in chunked([copy_id for copy_id, _ in rows]):
+            await EventCopy.filter(id__in=chunk).delete()
+        report.removed = len(rows)
+        report.deleted = await _drop_orphans({event_id for _, event_id in rows})
     return report
 
 

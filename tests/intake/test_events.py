@@ -241,3 +241,18 @@ async def test_a_person_made_from_mail_later_gets_the_meetings_they_were_on(db: 
     # Meetings are interactions, not emails: the email figures are the message's alone.
     assert max_.last_email_at is not None and max_.last_email_at.year == 2026
     assert max_.last_email_at.month == 3 and max_.last_email_at.day == 2
+
+
+async def test_a_sweep_bounded_by_the_window_keeps_the_history_before_it(db: Settings) -> None:
+    crew = await team()
+    old = START - timedelta(days=1000)
+    items = [
+        EventItem("past", meeting(uid="past", start=old, end=old + timedelta(hours=1))),
+        EventItem("now", meeting(uid="now")),
+    ]
+    await apply_events(crew.alice_box, "primary", items)
+    # A resync of a window starting 730 days back sees neither (both deleted, say).
+    await apply_events(crew.alice_box, "primary", [], generation=1, state={"token": "2"})
+    report = await sweep_events(crew.alice_box, "primary", 1, since=START - timedelta(days=730))
+    assert report.removed == 1
+    assert await Event.all().values_list("uid", flat=True) == ["past"]

@@ -166,7 +166,8 @@ class GoogleCalendarSync:
         return finished
 
     async def _sweep(self, done: CalendarPass) -> None:
-        done.report.merge(await sweep_events(self.mailbox, CALENDAR, self.generation))
+        since = self.clock() - self.back
+        done.report.merge(await sweep_events(self.mailbox, CALENDAR, self.generation, since=since))
         await self._save({k: v for k, v in self.state.items() if k != "sweep"})
 
     # Increments from the sync token.
