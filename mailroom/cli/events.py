@@ -31,10 +31,12 @@ def _moment(value: str | None, option: str) -> datetime | None:
 def events(
     slug: Annotated[str, typer.Argument(help="The workspace.")],
     start: Annotated[
-        str | None, typer.Option("--from", help="Only occurrences that end after this (ISO).")
+        str | None,
+        typer.Option("--from", help="Only occurrences that end after this.", metavar="ISO"),
     ] = None,
     end: Annotated[
-        str | None, typer.Option("--to", help="Only occurrences that start before this (ISO).")
+        str | None,
+        typer.Option("--to", help="Only occurrences that start before this.", metavar="ISO"),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
@@ -43,6 +45,8 @@ def events(
     A time without a zone is read as UTC. Private events are never synced, so never listed.
 
     Example: mailroom events acme --from 2026-01-01 --to 2026-02-01 --json
+
+    Settings: MAILROOM_DATABASE_URL or MAILROOM_DATA_DIR (the database).
     """
     since, until = _moment(start, "--from"), _moment(end, "--to")
 
