@@ -14,8 +14,9 @@ of its own. In each run, over the same occurrences (the window's instances, coun
 and (b)/(a), whose median over the runs is the figure (target >= 0.5). Figures go to
 bench/RESULTS.md.
 
-The second figure of the issue (an `events` GraphQL query for one person over a year, p50 against
-bench/api.py's baseline) belongs in `events_query_figure`, which the lead fills in.
+Then, on the database a first sync made: the p50 of an `events` GraphQL query for the person with
+the most meetings over the past year, against bench/api.py's baseline `{ me { email } }`, both
+through the API's endpoint in this process, one request at a time.
 """
 
 from __future__ import annotations
@@ -252,15 +253,101 @@ def measure(fake: RemoteCalendar, runs: int, now: datetime) -> list[Run]:
     return found
 
 
-def events_query_figure(args: argparse.Namespace) -> list[str] | None:
-    """The issue's second figure, for the lead to add: the p50 of an `events` GraphQL query for
-    one person over a year, against bench/api.py's baseline (`{ me { email } }`) of the same
-    server in the same run. Returns the table's rows (`| measure | result | target |`), or
-    None while it is not measured."""
-    return None
+QUERY = (
+    "query($p: ID, $f: DateTime, $t: DateTime) { events(first: 100, filter: {person: $p,"
+    " from: $f, to: $t}) { nodes { id title startsAt endsAt status location"
+    " organizer { address } attendees { address name response person { id } } } } }"
+)
+BASELINE = "{ me { email } }"  # bench/api.py's baseline
 
 
-def report(args: argparse.Namespace, runs: list[Run], occurrences: int) -> str:
+@dataclass
+class QueryFigure:
+    baseline_ms: float  # p50 of `{ me { email } }`
+    events_ms: float  # p50 of the person's events over a year
+    meetings: int  # how many the query answers
+    samples: int
+
+    @property
+    def ratio(self) -> float:
+        return self.events_ms / self.baseline_ms
+
+
+async def events_query_times(fake: RemoteCalendar, folder: Path, now: datetime) -> QueryFigure:
+    """The p50 of an `events` GraphQL query for the person with the most meetings in the year
+    before now, against bench/api.py's baseline `{ me { email } }`, both through the API's
+    endpoint in this process (one request at a time, alternating, after a warm-up), on the
+    database a first sync of the calendar made."""
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    from mailroom.graphql.endpoint import GraphQLEndpoint
+    from mailroom.models import EventAttendee, Member
+    from mailroom.workspace import create_token
+
+    await sync_rate(fake, folder, now)
+    settings = settings_for(fake, folder)
+    async with database(settings):
+        token = await create_token(await Member.get(email=MEMBER))
+        year = {"f": (now - timedelta(days=365)).isoformat(), "t": now.isoformat()}
+        rows = await EventAttendee.filter(
+            person_id__not_isnull=True,
+            starts_at__gte=now - timedelta(days=365),
+            starts_at__lt=now,
+        ).values_list("person_id", flat=True)
+        busiest = max(set(rows), key=list(rows).count)
+        variables = {"p": str(busiest), **year}
+        app = Starlette(routes=[Route("/graphql", GraphQLEndpoint(settings), methods=["POST"])])
+        headers = {"Authorization": f"Bearer {token}"}
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+
+            async def ask(query: str, values: dict[str, str]) -> tuple[float, dict[str, Any]]:
+                started = time.perf_counter()
+                answer = await client.post(
+                    "/graphql", json={"query": query, "variables": values}, headers=headers
+                )
+                spent = time.perf_counter() - started
+                body: dict[str, Any] = answer.json()
+                assert "errors" not in body, body
+                return spent, body
+
+            for _ in range(20):  # warm-up
+                await ask(BASELINE, {})
+                _, body = await ask(QUERY, variables)
+            meetings = len(body["data"]["events"]["nodes"])
+            baseline, events = [], []
+            for _ in range(QUERY_SAMPLES):
+                baseline.append((await ask(BASELINE, {}))[0])
+                events.append((await ask(QUERY, variables))[0])
+    return QueryFigure(
+        statistics.median(baseline) * 1000,
+        statistics.median(events) * 1000,
+        meetings,
+        QUERY_SAMPLES,
+    )
+
+
+QUERY_SAMPLES = 200
+
+
+def events_query_figure(figure: QueryFigure | None) -> list[str] | None:
+    """The issue's second figure as the table's rows."""
+    if figure is None:
+        return None
+    return [
+        f"| `events` query for one person over a year ({figure.meetings} meetings, with "
+        f"attendees), p50 of {figure.samples} | {figure.events_ms:.1f} ms | |",
+        f"| `{{ me {{ email }} }}` (bench/api.py's baseline), p50, same process and run | "
+        f"{figure.baseline_ms:.1f} ms | |",
+        f"| ratio of the two p50s | **{figure.ratio:.1f}x** | |",
+    ]
+
+
+def report(
+    args: argparse.Namespace, runs: list[Run], occurrences: int, query: QueryFigure | None
+) -> str:
     ratio = statistics.median(r.ratio for r in runs)
     paging = statistics.median(r.paging for r in runs)
     syncing = statistics.median(r.syncing for r in runs)
@@ -284,7 +371,7 @@ def report(args: argparse.Namespace, runs: list[Run], occurrences: int) -> str:
         f"The target leaves the store what the reading takes, {reading:.2f} ms an occurrence; "
         f"it takes {storing:.2f} ms."
     )
-    rows += events_query_figure(args) or [
+    rows += events_query_figure(query) or [
         "| `events` query for one person over a year, p50 against bench/api.py's baseline | "
         "not measured yet | |"
     ]
@@ -313,10 +400,12 @@ def main() -> None:
         occurrences = int(fake.ask("occurrences"))
         print(f"{args.events:,} events, {occurrences:,} occurrences in the window", flush=True)
         runs = measure(fake, args.runs, now)
+        with tempfile.TemporaryDirectory() as scratch:
+            query = asyncio.run(events_query_times(fake, Path(scratch), now))
     finally:
         violations = fake.finish()
     assert not violations, violations[:5]
-    body = report(args, runs, occurrences)
+    body = report(args, runs, occurrences, query)
     write_section("calendar (bench/calendar.py)", body)
     print(body)
 
