@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import TracebackType
+from typing import Self
 
 import httpx
 
@@ -20,6 +22,25 @@ from mailroom.errors import ProtocolError, TransientError
 
 Params = Sequence[tuple[str, str]]
 BYTES_PER_SECOND_GRANTED = 64 * 1024
+
+
+class Closing:
+    """A client used as `async with client:`, closed (its HTTP connections with it) on the way
+    out, however the block ends."""
+
+    async def aclose(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
 
 
 class TooLargeError(ProtocolError):

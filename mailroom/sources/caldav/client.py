@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Self
 from urllib.parse import quote, unquote
 
 import httpx
@@ -36,7 +34,7 @@ from mailroom.sources.caldav.errors import (
 )
 from mailroom.sources.caldav.multistatus import Multistatus, read_multistatus
 from mailroom.sources.caldav.transport import VettedTransport
-from mailroom.sources.http import BYTES_PER_SECOND_GRANTED
+from mailroom.sources.http import BYTES_PER_SECOND_GRANTED, Closing
 
 SERVICE = "the CalDAV server"
 MAX_REDIRECTS = 3
@@ -70,7 +68,7 @@ class ReportRefused(ProtocolError):
     """The collection does not take sync-collection after all: list its etags instead."""
 
 
-class CalDavClient:
+class CalDavClient(Closing):
     """One account's requests. A context manager (the connection pool)."""
 
     def __init__(
@@ -91,17 +89,6 @@ class CalDavClient:
             trust_env=False,
             follow_redirects=False,
         )
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         await self._http.aclose()

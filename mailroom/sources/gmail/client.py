@@ -11,7 +11,6 @@ request (`quota`), and failures are retried or raised by their class (`calls`, `
 from __future__ import annotations
 
 from collections.abc import Sequence
-from types import TracebackType
 from typing import Literal
 from urllib.parse import quote
 
@@ -31,7 +30,7 @@ from mailroom.sources.gmail.resources import (
     MessagePage,
     Profile,
 )
-from mailroom.sources.http import Params
+from mailroom.sources.http import Closing, Params
 from mailroom.sources.retry import RetryPolicy
 from mailroom.sources.tokens import TokenSource
 
@@ -47,7 +46,7 @@ MESSAGE_SLACK_BYTES = 64 * 1024
 LISTING_LIMIT_BYTES = 8 * 1024 * 1024
 
 
-class GmailClient:
+class GmailClient(Closing):
     """See the module's docstring. `fetch` chooses how `get_raw` fetches: HTTP batches of up
     to `batch_size` (at most 50) or `concurrency` GETs at a time."""
 
@@ -182,17 +181,6 @@ class GmailClient:
     async def aclose(self) -> None:
         if self._owns_http:
             await self._http.aclose()
-
-    async def __aenter__(self) -> GmailClient:
-        return self
-
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def _get(
         self,

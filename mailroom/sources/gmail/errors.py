@@ -15,10 +15,9 @@ SyncError
 from __future__ import annotations
 
 import enum
-import json
-from dataclasses import dataclass
 
 from mailroom.errors import AuthError, ProtocolError, SyncError, TransientError
+from mailroom.sources.google import SERVER_ERRORS, GoogleError, google_error
 from mailroom.sources.http import TooLargeError
 
 __all__ = [
@@ -37,7 +36,6 @@ __all__ = [
 
 # 403 reasons that mean "slow down", not "forbidden" (Google's "Resolve errors" guide).
 RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
-SERVER_ERRORS = frozenset({500, 502, 503, 504})
 
 
 class HistoryExpired(SyncError):
@@ -53,39 +51,6 @@ class Verdict(enum.Enum):
     NOT_FOUND = "not found"  # 404: meaning depends on the method
     FORBIDDEN = "forbidden"  # 403 other reasons: a scope or a policy refuses it
     BAD = "bad"  # 400 and anything unexpected
-
-
-@dataclass(frozen=True, slots=True)
-class GoogleError:
-    """What an error body says, when it says anything readable."""
-
-    status: int
-    reason: str | None
-    message: str
-
-    def describe(self) -> str:
-        reason = f" ({self.reason})" if self.reason else ""
-        return f"HTTP {self.status}{reason}: {self.message}"
-
-
-def google_error(status: int, body: bytes) -> GoogleError:
-    """Google's error body read leniently: an error answer is already the bad news, and a
-    garbled body must not hide which status it was."""
-    reason: str | None = None
-    message = ""
-    try:
-        payload = json.loads(body[:65536]) if body else None
-    except ValueError:
-        payload = None
-    error = payload.get("error") if isinstance(payload, dict) else None
-    if isinstance(error, dict):
-        if isinstance(error.get("message"), str):
-            message = error["message"]
-        details = error.get("errors")
-        if isinstance(details, list) and details and isinstance(details[0], dict):
-            first = details[0].get("reason")
-            reason = first if isinstance(first, str) else None
-    return GoogleError(status, reason, message[:500] or "no explanation given")
 
 
 def verdict(status: int, error: GoogleError | None) -> Verdict:

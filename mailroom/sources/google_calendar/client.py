@@ -10,7 +10,6 @@ The request is exactly that of Google's reference; every answer is bounded in si
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from types import TracebackType
 from urllib.parse import quote
 
 import httpx
@@ -19,6 +18,7 @@ from mailroom.settings import Settings
 from mailroom.sources.google_calendar import resources
 from mailroom.sources.google_calendar.calls import Caller, Usage
 from mailroom.sources.google_calendar.resources import EventPage
+from mailroom.sources.http import Closing
 from mailroom.sources.retry import RetryPolicy
 from mailroom.sources.tokens import TokenSource
 
@@ -29,7 +29,7 @@ PAGE_SIZE = 500
 PAGE_LIMIT_BYTES = 16 * 1024 * 1024
 
 
-class GoogleCalendarClient:
+class GoogleCalendarClient(Closing):
     """See the module's docstring. `calendar_id` is "primary": the account's own calendar."""
 
     def __init__(
@@ -95,17 +95,6 @@ class GoogleCalendarClient:
     async def aclose(self) -> None:
         if self._owns_http:
             await self._http.aclose()
-
-    async def __aenter__(self) -> GoogleCalendarClient:
-        return self
-
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 def rfc3339(moment: datetime) -> str:

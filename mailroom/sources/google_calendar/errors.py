@@ -22,10 +22,9 @@ SyncError
 from __future__ import annotations
 
 import enum
-import json
-from dataclasses import dataclass
 
 from mailroom.errors import AuthError, ProtocolError, SyncError, TransientError
+from mailroom.sources.google import SERVER_ERRORS, GoogleError, google_error
 from mailroom.sources.http import TooLargeError
 
 __all__ = [
@@ -45,7 +44,6 @@ __all__ = [
 # 403 reasons that mean "later", not "never" (the Calendar API's "Handle API errors" guide):
 # the per-user and per-calendar rates, and the calendar usage limits.
 RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"})
-SERVER_ERRORS = frozenset({500, 502, 503, 504})
 
 
 class SyncTokenExpired(SyncError):
@@ -66,39 +64,6 @@ class Verdict(enum.Enum):
     GONE = "gone"  # 410: the sync token is no longer valid
     FORBIDDEN = "forbidden"  # 403 other reasons
     BAD = "bad"  # 400, 404 and anything unexpected
-
-
-@dataclass(frozen=True, slots=True)
-class GoogleError:
-    """What an error body says, when it says anything readable."""
-
-    status: int
-    reason: str | None
-    message: str
-
-    def describe(self) -> str:
-        reason = f" ({self.reason})" if self.reason else ""
-        return f"HTTP {self.status}{reason}: {self.message}"
-
-
-def google_error(status: int, body: bytes) -> GoogleError:
-    """Google's error body read leniently: the status is the news, and a garbled body must not
-    hide it."""
-    reason: str | None = None
-    message = ""
-    try:
-        payload = json.loads(body[:65536]) if body else None
-    except ValueError:
-        payload = None
-    error = payload.get("error") if isinstance(payload, dict) else None
-    if isinstance(error, dict):
-        if isinstance(error.get("message"), str):
-            message = error["message"]
-        details = error.get("errors")
-        if isinstance(details, list) and details and isinstance(details[0], dict):
-            first = details[0].get("reason")
-            reason = first if isinstance(first, str) else None
-    return GoogleError(status, reason and reason[:100], message[:500] or "no explanation given")
 
 
 def verdict(status: int, error: GoogleError | None) -> Verdict:

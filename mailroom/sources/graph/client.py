@@ -18,7 +18,6 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from types import TracebackType
 from urllib.parse import quote
 
 import httpx
@@ -37,7 +36,7 @@ from mailroom.sources.graph.errors import (
 )
 from mailroom.sources.graph.events import EventPage
 from mailroom.sources.graph.resources import DeltaPage, Fetched, Folder, Gone, IdPage, Oversize
-from mailroom.sources.http import Params, Reply, exchange
+from mailroom.sources.http import Closing, Params, Reply, exchange
 from mailroom.sources.retry import RetryPolicy
 from mailroom.sources.tokens import TokenSource
 
@@ -69,7 +68,7 @@ class Usage:
     peak_in_flight: int = 0
 
 
-class GraphClient:
+class GraphClient(Closing):
     def __init__(
         self,
         settings: Settings,
@@ -378,17 +377,6 @@ class GraphClient:
     async def aclose(self) -> None:
         if self._owns_http:
             await self._http.aclose()
-
-    async def __aenter__(self) -> GraphClient:
-        return self
-
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 def _forbidden(error: GraphError, what: str) -> str:
