@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -41,7 +41,6 @@ from mailroom.models import (
     Member,
 )
 from mailroom.models.bulk import chunked, insert_rows, uuids
-from mailroom.parsing.addresses.owners import registrable_domain
 from mailroom.resolver import WorkspaceRules
 from mailroom.resolver.interactions import link_history, refresh_figures
 from mailroom.resolver.meetings import Meeting, resolve_meetings
@@ -52,6 +51,7 @@ MAX_TEXT = 64 * 1024
 MAX_SHORT = 2000
 MAX_ATTENDEES = 1000
 MAX_UID = 1000
+MAX_ADDRESS = 320
 # The calendar of a mailbox that holds the meetings its mail brought (invitations).
 INVITATIONS = "invitations"
 
@@ -236,7 +236,7 @@ class _Writer:
     async def apply(self, items: Sequence[EventItem]) -> None:
         latest: dict[str, CalendarEvent | None] = {}
         for item in items:  # the last word on an item wins
-            latest[_cut(item.item, 600)] = item.event
+            latest[_text(item.item, 600) or ""] = item.event
         gone = [k for k, e in latest.items() if e is None or e.private]
         self.report.private = sum(1 for e in latest.values() if e is not None and e.private)
         kept = {k: _bounded(e) for k, e in latest.items() if e is not None and not e.private}
@@ -460,37 +460,46 @@ def _offset(moment: datetime) -> int:
 
 
 def _bounded(event: CalendarEvent) -> CalendarEvent:
-    """The event within the store's bounds, what was cut said in its defects."""
-    from dataclasses import replace
-
+    """The event within the store's bounds, what was cut said in its defects: whatever a
+    calendar sends, one page must not fail to store (PostgreSQL refuses NUL in text, and an
+    address is at most 320 characters)."""
     defects = list(event.defects)
-    attendees = event.attendees
+    attendees = tuple(_attendee(a) for a in event.attendees if len(a.address) <= MAX_ADDRESS)
+    if len(attendees) < len(event.attendees):
+        defects.append(f"{len(event.attendees) - len(attendees)} attendees with no usable address")
     if len(attendees) > MAX_ATTENDEES:
         defects.append(f"{len(attendees)} attendees, the first {MAX_ATTENDEES} kept")
         attendees = attendees[:MAX_ATTENDEES]
-    description = event.description
+    description = _text(event.description, MAX_TEXT + 1)
     if description is not None and len(description) > MAX_TEXT:
-        defects.append(f"description of {len(description)} characters cut to {MAX_TEXT}")
+        defects.append(f"description cut to {MAX_TEXT} characters")
         description = description[:MAX_TEXT]
+    organizer = event.organizer
+    if organizer is not None:
+        organizer = _attendee(organizer) if len(organizer.address) <= MAX_ADDRESS else None
     return replace(
         event,
-        uid=_cut(event.uid, MAX_UID),
-        summary=_cut(event.summary, MAX_SHORT),
-        location=_cut(event.location, MAX_SHORT),
-        conference=_cut(event.conference, MAX_SHORT),
+        uid=_text(event.uid, MAX_UID) or "",
+        summary=_text(event.summary, MAX_SHORT),
+        location=_text(event.location, MAX_SHORT),
+        conference=_text(event.conference, MAX_SHORT),
         description=description,
+        organizer=organizer,
         attendees=attendees,
-        defects=tuple(defects),
+        defects=tuple(_text(d, MAX_SHORT) or "" for d in defects[:50]),
     )
 
 
-def _cut(text: str | None, limit: int) -> Any:
-    return text[:limit] if text is not None else None
+def _attendee(attendee: Attendee) -> Attendee:
+    return replace(
+        attendee,
+        address=attendee.address.replace("\x00", ""),
+        name=_text(attendee.name, MAX_SHORT),
+    )
 
 
-def attendee_domain(address: str) -> str:
-    domain = address.rpartition("@")[2]
-    return registrable_domain(domain) or domain
+def _text(text: str | None, limit: int) -> str | None:
+    return text.replace("\x00", "")[:limit] if text is not None else None
 
 
 __all__ = [

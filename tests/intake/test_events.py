@@ -256,3 +256,35 @@ async def test_a_sweep_bounded_by_the_window_keeps_the_history_before_it(db: Set
     report = await sweep_events(crew.alice_box, "primary", 1, since=START - timedelta(days=730))
     assert report.removed == 1
     assert await Event.all().values_list("uid", flat=True) == ["past"]
+
+
+async def test_whatever_a_calendar_sends_a_page_is_stored(db: Settings) -> None:
+    """A hostile calendar: NUL in the text (PostgreSQL refuses it), an address longer than any
+    address, two thousand attendees, a megabyte of description. The page stores, bounded, and
+    its defects say what was cut."""
+    crew = await team()
+    hostile = meeting(
+        uid="evil\x00uid",
+        summary="Sum\x00mary" * 1000,
+        description="x" * 1_000_000,
+        organizer="jane@globex.com",
+        attendees=(
+            Attendee("a" * 400 + "@globex.com", "Long"),
+            Attendee("nul@globex.com", "N\x00ame"),
+            *(Attendee(f"guest{i}@initech.com", None) for i in range(2000)),
+        ),
+    )
+    report = await apply_events(
+        crew.alice_box, "primary", [EventItem("i\x00tem", hostile), EventItem("ok", meeting())]
+    )
+    assert report.new == 2
+    event = await Event.get(uid="eviluid")
+    assert event.summary is not None and "\x00" not in event.summary
+    assert len(event.summary) <= 2000 and len(event.description or "") <= 64 * 1024
+    assert any("cut" in d for d in event.defects)
+    assert any("no usable address" in d for d in event.defects)
+    names = await EventAttendee.filter(event_id=event.id, address="nul@globex.com").values_list(
+        "name", flat=True
+    )
+    assert names == ["Name"]
+    assert await EventAttendee.filter(event_id=event.id).count() == 1001  # organizer + 1000
