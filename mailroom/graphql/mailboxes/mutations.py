@@ -24,11 +24,14 @@ from mailroom.graphql.errors import (
 from mailroom.graphql.ids import parse_id
 from mailroom.graphql.workspace.types import MailboxType, SharingLevel
 from mailroom.models import Provider, Sharing
+from mailroom.sources.caldav import account_for
 from mailroom.sources.imap.accounts import connection_for
 from mailroom.workspace import (
     ConsentLink,
+    add_caldav_mailbox,
     add_imap_mailbox,
     mailbox_by_id,
+    reconnect_caldav_mailbox,
     reconnect_imap_mailbox,
     remove_mailbox,
     set_mailbox_sharing,
@@ -93,6 +96,22 @@ class ImapInput:
     )
 
 
+@strawberry.input
+class CaldavInput:
+    url: str = strawberry.field(
+        description="The account's (its calendars are found) or one calendar's."
+    )
+    username: str
+    password: str
+    address: str | None = strawberry.field(
+        default=None, description="The mailbox's address, if the login name is not one."
+    )
+
+
+# Mailboxes connected by the account owner's consent, renewed by consent too.
+BY_CONSENT = frozenset({Provider.GMAIL, Provider.MICROSOFT})
+
+
 @strawberry.type
 class MailboxMutations:
     @mutation
@@ -120,6 +139,19 @@ class MailboxMutations:
         return MailboxType.of(row)
 
     @mutation
+    async def connect_caldav_mailbox(self, info: Info, input: CaldavInput) -> ConnectResult:  # noqa: A002
+        """The viewer's own CalDAV calendars, with the same checks as `mailroom mailbox
+        add-caldav`. Hosts on private networks are refused unless the operator allows them
+        (MAILROOM_CALDAV_ALLOW_PRIVATE_HOSTS): a member may not point Mailroom inside its
+        network."""
+        context = info.context
+        account = account_for(context.settings, input.url, input.username, input.password)
+        row, _ = await add_caldav_mailbox(
+            context.settings, context.workspace, context.member, account, address=input.address
+        )
+        return MailboxType.of(row)
+
+    @mutation
     async def connect_mailbox(
         self, info: Info, provider: AccountProviderType
     ) -> ConnectMailboxResult:
@@ -134,12 +166,15 @@ class MailboxMutations:
     async def reconnect_mailbox(
         self, info: Info, mailbox: strawberry.ID, password: str | None = None
     ) -> ConnectResult:
-        """An IMAP mailbox: its login checked again (with `password` if given), answered with
-        the Mailbox. A mailbox connected by consent: ConsentRequired, whose URL its account's
-        owner opens to renew Mailroom's access."""
+        """An IMAP or CalDAV mailbox: its login checked again (with `password` if given),
+        answered with the Mailbox. A mailbox connected by consent: ConsentRequired, whose URL
+        its account's owner opens to renew Mailroom's access."""
         context = info.context
         row = await mailbox_by_id(context.workspace, parse_id(mailbox))
-        if row.provider is Provider.GMAIL:
+        if row.provider is Provider.CALDAV:
+            row = await reconnect_caldav_mailbox(context.settings, row, password, by=context.actor)
+            return MailboxType.of(row)
+        if row.provider in BY_CONSENT:
             if password is not None:
                 raise InvalidInputError(f"{row.address} is reconnected by consent, not a password")
             link = await start_reconnection(context.settings, row, by=context.actor)
