@@ -211,6 +211,37 @@ async def _drop_orphans(event_ids: set[UUID]) -> int:
     return len(orphans)
 
 
+@dataclass(slots=True)
+class Draft:
+    """An event about to be inserted: its values, without a model's cost (a first sync makes
+    thousands a page)."""
+
+    id: UUID
+    workspace_id: UUID
+    key: str
+    uid: str = ""
+    recurrence_id: datetime | None = None
+    starts_at: datetime = datetime.min.replace(tzinfo=UTC)
+    ends_at: datetime = datetime.min.replace(tzinfo=UTC)
+    utc_offset: int = 0
+    end_utc_offset: int = 0
+    all_day: bool = False
+    status: EventStatus = EventStatus.CONFIRMED
+    summary: str | None = None
+    location: str | None = None
+    description: str | None = None
+    conference: str | None = None
+    organizer: str | None = None
+    organizer_name: str | None = None
+    attendee_count: int = 0
+    sequence: int = 0
+    updated: datetime | None = None
+    defects: list[str] = field(default_factory=list)
+
+    def row(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
 class _Writer:
     """One transaction's worth of items of one calendar."""
 
@@ -230,7 +261,7 @@ class _Writer:
         self.generation = generation
         self.max_attendees = max_attendees
         self.report = report
-        self.rows: dict[UUID, Event] = {}  # every event this transaction found or made
+        self.rows: dict[UUID, Event | Draft] = {}  # every event this transaction found or made
         self.created: set[UUID] = set()  # the ones it made
 
     async def apply(self, items: Sequence[EventItem]) -> None:
@@ -263,7 +294,7 @@ class _Writer:
         """Find or create each item's event and copy. Returns the events whose content or
         holders changed, with the content they now show (None: the stored attendees stand)."""
         keys = {item: event_key(e.uid, e.recurrence_id) for item, e in kept.items()}
-        stored: dict[str, Event] = {}
+        stored: dict[str, Event | Draft] = {}
         for chunk in chunked(sorted(set(keys.values()))):
             for found in await Event.filter(workspace_id=self.workspace_id, key__in=chunk):
                 stored[found.key] = found
@@ -276,20 +307,20 @@ class _Writer:
                 copies[item] = (event_id, response, generation)
         owner = await _owner_addresses(self.mailbox.id)
         changed: dict[UUID, CalendarEvent | None] = {}
-        created: dict[UUID, Event] = {}
+        created: dict[UUID, Draft] = {}
         new_rows: list[dict[str, Any]] = []
         moved: set[UUID] = set()
         for item, event in kept.items():
             key = keys[item]
             row = stored.get(key)
             if row is None:
-                row = Event(id=uuid7(), workspace_id=self.workspace_id, key=key)
+                row = Draft(uuid7(), self.workspace_id, key)
                 _fill(row, event)
                 created[row.id] = row  # inserted together, after the loop
                 stored[key] = row
                 self.report.new += 1
                 changed[row.id] = event
-            elif row.id in created:  # twice in one page: the newer one is what is inserted
+            elif isinstance(row, Draft):  # twice in one page: the newer one is inserted
                 if _newer(event, row) and _fill(row, event):
                     changed[row.id] = event
                 self.report.unchanged += 1
@@ -325,7 +356,7 @@ class _Writer:
                     moved.add(before[0])
                 if before[:2] != (row.id, response):
                     changed.setdefault(row.id, None)
-        await Event.bulk_create(list(created.values()))
+        await insert_rows(Event, [draft.row() for draft in created.values()])
         self.created |= set(created)
         await insert_rows(EventCopy, new_rows)
         # An item that now holds another occurrence may have left its old one without holders.
@@ -412,7 +443,7 @@ def _own_response(event: CalendarEvent, owner: frozenset[str]) -> Response | Non
     return None
 
 
-def _newer(event: CalendarEvent, row: Event) -> bool:
+def _newer(event: CalendarEvent, row: Event | Draft) -> bool:
     """Whether `event` is at least as new as what `row` shows (iTIP's SEQUENCE, then the
     last modification): an older copy from a calendar that has not caught up changes
     nothing."""
@@ -423,7 +454,7 @@ def _newer(event: CalendarEvent, row: Event) -> bool:
     return event.updated >= row.updated
 
 
-def _fill(row: Event, event: CalendarEvent) -> bool:
+def _fill(row: Event | Draft, event: CalendarEvent) -> bool:
     """Copy what `event` shows onto `row`; returns whether anything changed."""
     organizer = event.organizer
     values: dict[str, Any] = {
@@ -491,11 +522,18 @@ def _bounded(event: CalendarEvent) -> CalendarEvent:
 
 
 def _attendee(attendee: Attendee) -> Attendee:
+    name = attendee.name
+    if "\x00" not in attendee.address and (name is None or _plain(name, MAX_SHORT)):
+        return attendee  # nearly always: no copy made
     return replace(
         attendee,
         address=attendee.address.replace("\x00", ""),
         name=_text(attendee.name, MAX_SHORT),
     )
+
+
+def _plain(text: str, limit: int) -> bool:
+    return len(text) <= limit and "\x00" not in text
 
 
 def _text(text: str | None, limit: int) -> str | None:

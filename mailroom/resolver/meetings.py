@@ -14,16 +14,32 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from uuid_utils.compat import uuid7
 
 from mailroom.envelope import Address, Attendee, AttendeeKind, EventStatus, Response
-from mailroom.models import Event, InteractionKind, RecordCreationMode
+from mailroom.models import InteractionKind, RecordCreationMode
 from mailroom.parsing.addresses.owners import registrable_domain
 from mailroom.resolver.records import resolve
 from mailroom.resolver.rules import Rule, WorkspaceRules
+
+
+class Occurrence(Protocol):
+    """What the resolver reads of a stored event (a row, or one about to be inserted)."""
+
+    @property
+    def id(self) -> UUID: ...
+
+    @property
+    def workspace_id(self) -> UUID: ...
+
+    @property
+    def starts_at(self) -> datetime: ...
+
+    @property
+    def status(self) -> EventStatus: ...
 
 
 @dataclass(slots=True)
@@ -31,7 +47,7 @@ class Meeting:
     """An event whose records are being resolved: its stored row, everyone on it (organizer
     first, rooms included) and which mailboxes hold it, with their owner's answer."""
 
-    event: Event
+    event: Occurrence
     everyone: tuple[Attendee, ...]
     organizer: str | None
     holders: Sequence[tuple[UUID, Response | None]]
