@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +10,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.routing import Route
+from tortoise import connections
 
 from mailroom.graphql.endpoint import GraphQLEndpoint
 from mailroom.models import Mailbox, Member, Plan, Workspace
@@ -90,3 +91,26 @@ async def make_team(slug: str = "acme") -> Team:
 @pytest.fixture
 async def team(api: Api) -> Team:
     return await make_team()
+
+
+class QueryCounter:
+    """Counts the SQL statements the database client runs."""
+
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    def wrap(self, method: Any) -> Any:
+        async def counted(client: Any, sql: str, *args: Any, **kwargs: Any) -> Any:
+            self.statements.append(sql)
+            return await method(client, sql, *args, **kwargs)
+
+        return counted
+
+
+@pytest.fixture
+def counter(db: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[QueryCounter]:
+    found = QueryCounter()
+    client = type(connections.get("default"))
+    for name in ("execute_query", "execute_query_dict", "execute_insert", "execute_many"):
+        monkeypatch.setattr(client, name, found.wrap(getattr(client, name)))
+    yield found

@@ -11,7 +11,7 @@ from mailroom.intake.events import EventItem, apply_events
 from mailroom.models import Person, Sharing
 from mailroom.workspace import set_mailbox_sharing
 from mailroom.workspace.actors import OPERATOR, Actor
-from tests.graphql.conftest import Api, Team, make_team
+from tests.graphql.conftest import Api, QueryCounter, Team, make_team
 
 NEW_YORK = timezone(timedelta(hours=-5))
 START = datetime(2026, 3, 10, 9, 0, tzinfo=NEW_YORK)
@@ -174,3 +174,34 @@ async def test_event_times_keep_their_offset_and_all_day_events_their_dates(
         }
     ]
     assert datetime.fromisoformat(data["events"]["nodes"][0]["startsAt"]).tzinfo is not None
+
+
+EVENTS_PAGE = """query($n: Int) { events(first: $n) { nodes {
+  title startsAt visibility description organizer { address }
+  attendees { address response person { id name company { name } } } } } }"""
+
+
+async def test_a_page_of_events_costs_the_same_statements_at_any_size(
+    api: Api, team: Team, counter: QueryCounter
+) -> None:
+    items = [
+        EventItem(
+            f"e{i}",
+            replace(
+                meeting(f"m{i}", START + timedelta(days=i)),
+                attendees=(Attendee(f"guest{i}@initech.com", f"Guest {i}", Response.ACCEPTED),),
+            ),
+        )
+        for i in range(60)
+    ]
+    await apply_events(team.alice_box, "primary", items)
+    await api.data(team.bob_token, "{ me { email } }")
+    counts = {}
+    for size in (10, 50):
+        counter.statements.clear()
+        data = await api.data(team.bob_token, EVENTS_PAGE, {"n": size})
+        counts[size] = len(counter.statements)
+        assert len(data["events"]["nodes"]) == size
+        assert all(n["attendees"][1]["person"]["company"] for n in data["events"]["nodes"])
+    assert counts[10] == counts[50], counts
+    assert counts[50] < 15, counter.statements

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,6 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.routing import Route
-from tortoise import connections
 
 from mailroom.graphql import loaders
 from mailroom.graphql.endpoint import GraphQLEndpoint
@@ -23,7 +22,7 @@ from mailroom.intake import Intake
 from mailroom.intake.port import Incoming
 from mailroom.logs import JsonFormatter, TextFormatter, record_fields
 from mailroom.settings import Settings
-from tests.graphql.conftest import Api, Team, api_settings
+from tests.graphql.conftest import Api, QueryCounter, Team, api_settings
 from tests.helpers import BASE_DATE, message
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -138,29 +137,6 @@ async def test_rate_limit_per_token(db: Settings, team: Team) -> None:
 def test_schema_graphql_matches_the_code() -> None:
     committed = (ROOT / "schema.graphql").read_text()
     assert committed == schema_sdl(), "the API changed: run `make schema` and commit schema.graphql"
-
-
-class QueryCounter:
-    """Counts the SQL statements the database client runs."""
-
-    def __init__(self) -> None:
-        self.statements: list[str] = []
-
-    def wrap(self, method: Any) -> Any:
-        async def counted(client: Any, sql: str, *args: Any, **kwargs: Any) -> Any:
-            self.statements.append(sql)
-            return await method(client, sql, *args, **kwargs)
-
-        return counted
-
-
-@pytest.fixture
-def counter(db: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[QueryCounter]:
-    found = QueryCounter()
-    client = type(connections.get("default"))
-    for name in ("execute_query", "execute_query_dict", "execute_insert", "execute_many"):
-        monkeypatch.setattr(client, name, found.wrap(getattr(client, name)))
-    yield found
 
 
 PAGE = """query($n: Int) { people(first: $n) { nodes {
