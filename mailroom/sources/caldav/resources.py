@@ -27,7 +27,6 @@ from tortoise.expressions import Q
 from mailroom.envelope import CalendarEvent
 from mailroom.intake.events import CalendarRules, EventItem
 from mailroom.models import EventCopy
-from mailroom.parsing.icalendar import read_calendar
 from mailroom.sources.caldav.bodies import CALDAV, DAV, clark
 from mailroom.sources.caldav.client import CalDavClient, path_of
 from mailroom.sources.caldav.errors import ProtocolError, TooLargeError
@@ -127,6 +126,10 @@ def read_resources(
     data: dict[str, bytes | None], rules: CalendarRules, now: datetime
 ) -> dict[str, dict[str, CalendarEvent]]:
     """Each resource's occurrences by item key (CPU work: run it off the event loop)."""
+    # icalendar and its recurrence expansion load when a calendar is first read, not with
+    # every command that builds the services.
+    from mailroom.parsing.icalendar import read_calendar
+
     start, end = rules.window(now)
     found: dict[str, dict[str, CalendarEvent]] = {}
     for href, body in data.items():
