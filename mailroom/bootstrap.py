@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from mailroom.db import close_database, open_database, refresh_statistics
 from mailroom.intake import Intake
 from mailroom.intake.events import CalendarRules
+from mailroom.intake.intelligence import settle_workspaces
 from mailroom.intake.pipeline import Pipeline
 from mailroom.intake.spool import Spool
 from mailroom.intake.workers import NormalizePool
@@ -150,6 +151,8 @@ async def running(settings: Settings) -> AsyncIterator[Services]:
             stack.push_async_callback(_close_server, server)
         statistics = asyncio.create_task(_refresh_statistics_hourly())
         stack.callback(statistics.cancel)
+        settler = asyncio.create_task(_settle_meetings(settings.settle_seconds))
+        stack.callback(settler.cancel)
         yield Services(pipeline, server, poller, gmail, graph, caldav)
 
 
@@ -161,6 +164,16 @@ async def _refresh_statistics_hourly() -> None:
             await refresh_statistics()
         except Exception:  # a failed sample must not stop the server; the next hour retries
             log.exception("could not refresh the database statistics")
+
+
+async def _settle_meetings(every: float) -> None:
+    """Meetings count in relationship figures once they begin: count those that have."""
+    while True:
+        try:
+            await settle_workspaces()
+        except Exception:  # one failed pass must not stop the server; the next one retries
+            log.exception("could not count the meetings that began")
+        await asyncio.sleep(every)
 
 
 async def _check_secret_key(settings: Settings) -> None:

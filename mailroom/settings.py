@@ -159,6 +159,16 @@ class Settings(BaseSettings):
     caldav_max_backoff: float = Field(default=900.0, gt=0)
     caldav_allow_private_hosts: bool = False
 
+    # Relationship intelligence: the lowest connection score of each strength level (README.md,
+    # "Relationship intelligence", gives the reasoning and the histories each level means), and
+    # how often `serve` counts the meetings whose time has come.
+    strength_very_weak: float = Field(default=0.1, gt=0)
+    strength_weak: float = Field(default=1.0, gt=0)
+    strength_moderate: float = Field(default=3.0, gt=0)
+    strength_strong: float = Field(default=8.0, gt=0)
+    strength_very_strong: float = Field(default=20.0, gt=0)
+    settle_seconds: float = Field(default=60.0, gt=0)
+
     # The GraphQL API. GraphiQL and introspection are for development (`make run` turns them
     # on); production settings leave them off.
     graphiql: bool = False
@@ -202,6 +212,22 @@ class Settings(BaseSettings):
     def _default_database(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite://{self.data_dir / 'mailroom.sqlite3'}"
+        return self
+
+    @model_validator(mode="after")
+    def _levels_increase(self) -> Settings:
+        floors = [
+            self.strength_very_weak,
+            self.strength_weak,
+            self.strength_moderate,
+            self.strength_strong,
+            self.strength_very_strong,
+        ]
+        if any(a >= b for a, b in zip(floors, floors[1:], strict=False)):
+            raise ValueError(
+                "strength_very_weak, strength_weak, strength_moderate, strength_strong and "
+                f"strength_very_strong must increase, in that order; they are {floors}"
+            )
         return self
 
     @property

@@ -116,3 +116,18 @@ async def db(settings: Settings) -> AsyncIterator[Settings]:
         yield settings
     finally:
         await close_database()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `embedded` run the command line as a person does, a process per command
+    (each one's start costs a second): on the embedded default alone. What those commands do
+    is tested on both backends through the same service functions, and the command line's
+    own use of a PostgreSQL URL in tests/cli/test_database.py."""
+    kept, dropped = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_postgres = callspec is not None and callspec.params.get("settings") == "postgres"
+        (dropped if on_postgres and item.get_closest_marker("embedded") else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept

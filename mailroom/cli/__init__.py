@@ -8,6 +8,7 @@ mailbox     mailbox add-imap / add-caldav / connect / reconnect / sync / status 
 blocklist   blocklist add / list / remove
 files       ingest, parse
 events      events: a workspace's meetings
+intelligence  explain, intelligence rebuild: relationship figures
 server      serve, migrate, secret-key
 demo        demo: a sample workspace to try Mailroom with, then served
 info        info, --version
@@ -30,6 +31,7 @@ from mailroom.cli import (
     events,
     files,
     info,
+    intelligence,
     labels,
     mailbox,
     member,
@@ -76,6 +78,8 @@ app.add_typer(member.app, name="member")
 app.add_typer(token.app, name="token")
 app.add_typer(mailbox.app, name="mailbox")
 app.add_typer(blocklist.app, name="blocklist")
+app.add_typer(intelligence.app, name="intelligence")
+app.command()(intelligence.explain)
 app.command()(files.ingest)
 app.command()(files.parse)
 app.command()(events.events)

@@ -14,7 +14,7 @@ from mailroom.graphql.loaders import Loaders
 from mailroom.models import Member, Workspace
 from mailroom.resolver.rules import WorkspaceRules
 from mailroom.settings import Settings
-from mailroom.workspace import Actor, Viewer
+from mailroom.workspace import Actor, Viewer, relationships
 
 
 @dataclass
@@ -28,7 +28,11 @@ class Context:
     _team: WorkspaceRules | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self.viewer, self.settings.api_max_response_body_bytes)
+        self.loaders = Loaders(
+            self.viewer,
+            self.settings.api_max_response_body_bytes,
+            relationships.thresholds(self.settings),
+        )
 
     async def team(self) -> WorkspaceRules:
         """The workspace's members, their domains and its blocklist, read once per request."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from uuid import UUID
 
@@ -20,7 +21,9 @@ from mailroom.models import (
     BlocklistEntry,
     Company,
     CompanyDomain,
+    Event,
     EventAttendee,
+    Member,
     Message,
     Participant,
     Person,
@@ -28,14 +31,24 @@ from mailroom.models import (
     Thread,
 )
 from mailroom.models.bulk import chunked
+from mailroom.resolver.strength import Thresholds
+from mailroom.workspace import relationships
 from mailroom.workspace.calendar import details_shown
 from mailroom.workspace.threads import ThreadView, thread_views
 from mailroom.workspace.visibility import Access, Viewer, access
 
 
 class Loaders:
-    def __init__(self, viewer: Viewer, max_body_bytes: int = 16 * 1024 * 1024) -> None:
+    def __init__(
+        self,
+        viewer: Viewer,
+        max_body_bytes: int = 16 * 1024 * 1024,
+        levels: Thresholds | None = None,
+    ) -> None:
         self.viewer = viewer
+        self.levels = levels or Thresholds()
+        # One moment for the whole request: every score and "next" in an answer is as of it.
+        self.now = datetime.now(UTC)
         # Bodies are most of a response's size: a page of 100 emails of 2 MB each would be
         # 400 MB. Each request may carry this much, and is told when it asks for more.
         self.body_budget = max_body_bytes
@@ -57,6 +70,33 @@ class Loaders:
         self.recent_emails = DataLoader(self._recent_emails)
         self.event_attendees = DataLoader(self._event_attendees)
         self.event_details = DataLoader(self._event_details)
+        self.member = DataLoader(_by_id(Member, workspace))
+        self.event = DataLoader(_by_id(Event, workspace))
+        self.figure = DataLoader(relationships.figures)
+        self.upcoming = DataLoader(relationships.upcoming)
+        self.next_meeting = DataLoader(self._next_meetings)
+        self.connections = DataLoader(self._connections)
+        self.explanation = DataLoader(relationships.explanations)
+
+    async def _next_meetings(
+        self, keys: Sequence[tuple[relationships.Column, UUID]]
+    ) -> list[datetime | None]:
+        found: dict[tuple[relationships.Column, UUID], datetime | None] = {}
+        for column in {c for c, _ in keys}:
+            contacts = [k for c, k in keys if c == column]
+            times = await relationships.next_meetings(column, contacts, self.now)
+            found.update(((column, c), t) for c, t in zip(contacts, times, strict=True))
+        return [found[k] for k in keys]
+
+    async def _connections(
+        self, keys: Sequence[tuple[relationships.Column, UUID]]
+    ) -> list[list[relationships.Strength]]:
+        found: dict[tuple[relationships.Column, UUID], list[relationships.Strength]] = {}
+        for column in {c for c, _ in keys}:
+            contacts = [k for c, k in keys if c == column]
+            strengths = await relationships.connections(column, contacts, self.now, self.levels)
+            found.update(((column, c), s) for c, s in zip(contacts, strengths, strict=True))
+        return [found[k] for k in keys]
 
     async def _access(self, ids: Sequence[UUID]) -> list[Access]:
         found = await access(self.viewer, ids)

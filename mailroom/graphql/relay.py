@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -15,6 +16,7 @@ from uuid import UUID
 
 import strawberry
 from tortoise.expressions import Q
+from tortoise.fields import FloatField
 from tortoise.queryset import QuerySet
 
 from mailroom.errors import InvalidInputError
@@ -56,11 +58,15 @@ def encode(value: Any, row_id: UUID) -> str:
     return base64.urlsafe_b64encode(json.dumps([plain, str(row_id)]).encode()).decode()
 
 
-def decode(cursor: str) -> tuple[datetime, UUID]:
-    """The time and id a cursor holds; every page here is ordered by a time. A cursor is the
-    client's to send: anything but what `encode` wrote is `invalid cursor`, never a query."""
+def decode(cursor: str) -> tuple[datetime | float, UUID]:
+    """The time (or score) and id a cursor holds. A cursor is the client's to send: anything
+    but what `encode` wrote is `invalid cursor`, never a query."""
     try:
         value, row_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if isinstance(value, float | int) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise ValueError("a cursor's score is a finite number")
+            return float(value), UUID(row_id)
         moment = datetime.fromisoformat(value)
         if moment.tzinfo is None:
             raise ValueError("a cursor's time has its zone")
@@ -82,6 +88,9 @@ async def paginate(
     size = page_size(first)
     if after is not None:
         value, row_id = decode(after)
+        numeric = isinstance(query.model._meta.fields_map[key], FloatField)
+        if isinstance(value, float) is not numeric:
+            raise InvalidInputError("invalid cursor")
         later = "lt" if descending else "gt"
         past: dict[str, Any] = {f"{key}__{later}": value}
         tied: dict[str, Any] = {key: value, f"id__{later}": row_id}

@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 from uuid_utils.compat import uuid7
 
@@ -36,13 +37,13 @@ from mailroom.models import (
     Event,
     EventAttendee,
     EventCopy,
-    Interaction,
     Mailbox,
     Member,
 )
 from mailroom.models.bulk import chunked, insert_rows, uuids
 from mailroom.resolver import WorkspaceRules
-from mailroom.resolver.interactions import link_history, refresh_figures
+from mailroom.resolver.history import reinteract
+from mailroom.resolver.interactions import forget, link_history, meeting_rows, record, relink
 from mailroom.resolver.meetings import Meeting, resolve_meetings
 
 # Text an event may carry into the store: a description is capped, a title or place cut, and
@@ -199,15 +200,24 @@ async def remove_calendar_events(mailbox_id: UUID, calendar: str | None = None) 
 
 
 async def _drop_orphans(event_ids: set[UUID]) -> int:
-    """Delete the events among these that no copy holds."""
+    """After these events lost copies: delete those that no copy holds, and make the others'
+    interactions again from the copies left. Returns how many were deleted."""
     held: set[UUID] = set()
     for chunk in chunked(sorted(event_ids)):
         held |= await uuids(EventCopy.filter(event_id__in=chunk).values_list("event_id", flat=True))
     orphans = sorted(event_ids - held)
-    # Their attendees and interactions go with them; the figures kept today are email ones,
-    # which meetings do not change.
     for chunk in chunked(orphans):
-        await Event.filter(id__in=chunk).delete()
+        workspaces = await uuids(Event.filter(id__in=chunk).values_list("workspace_id", flat=True))
+        for workspace_id in workspaces:
+            await forget(workspace_id, Q(event_id__in=chunk))
+        await Event.filter(id__in=chunk).delete()  # their attendees go with them
+    for chunk in chunked(sorted(held)):
+        rows = await Event.filter(id__in=chunk).values_list("workspace_id", "id")
+        by_workspace: dict[UUID, list[UUID]] = {}
+        for workspace_id, event_id in rows:
+            by_workspace.setdefault(workspace_id, []).append(event_id)
+        for workspace_id, ids in by_workspace.items():
+            await reinteract(workspace_id, events=ids, now=datetime.now(UTC))
     return len(orphans)
 
 
@@ -388,17 +398,35 @@ class _Writer:
         result = await resolve_meetings(rules, meetings)
         self.report.people_created += result.people_created
         # Events made in this transaction have no attendees or interactions to replace.
-        for chunk in chunked([i for i in events if i not in self.created]):
+        older = [i for i in events if i not in self.created]
+        for chunk in chunked(older):
             await EventAttendee.filter(event_id__in=chunk).delete()
-            await Interaction.filter(event_id__in=chunk).delete()
+            await forget(self.workspace_id, Q(event_id__in=chunk))
         rows = [r for m in meetings for r in m.attendee_rows(self.workspace_id, result.person_of)]
         await insert_rows(EventAttendee, rows)
-        interactions = [i for m in meetings for i in m.interactions(result.person_of)]
-        await insert_rows(Interaction, interactions, ignore_conflicts=True)
         await link_history(self.workspace_id, result.new_people)
-        # The figures kept today are email ones, which meetings do not change: only the new
-        # people's, whose earlier mail `link_history` just gave them.
-        await refresh_figures(result.new_people.values())
+        await relink(self.workspace_id, domains=result.new_domains, people=result.linked)
+        members = await _members({mailbox for h in holders.values() for mailbox, _ in h})
+        now = datetime.now(UTC)
+        interactions = [
+            row
+            for m in meetings
+            for row in meeting_rows(
+                m.gathering(result.person_of),
+                [(members[mailbox], response) for mailbox, response in m.holders],
+                rules,
+                now,
+            )
+        ]
+        await record(self.workspace_id, interactions)
+
+
+async def _members(mailbox_ids: set[UUID]) -> dict[UUID, UUID]:
+    """The owner of each mailbox."""
+    found: dict[UUID, UUID] = {}
+    for chunk in chunked(sorted(mailbox_ids)):
+        found.update(await Mailbox.filter(id__in=chunk).values_list("id", "owner_id"))
+    return found
 
 
 async def _stored_people(event_ids: list[UUID]) -> dict[UUID, tuple[Attendee, ...]]:

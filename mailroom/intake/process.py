@@ -38,7 +38,6 @@ from mailroom.intake.workers import NormalizePool, read_many
 from mailroom.models import (
     Attachment,
     Direction,
-    Interaction,
     Mailbox,
     Member,
     Message,
@@ -49,8 +48,10 @@ from mailroom.models import (
 )
 from mailroom.models.bulk import insert_rows
 from mailroom.parsing.limits import DEFAULT_LIMITS, Limits
-from mailroom.resolver import Sighting, WorkspaceRules, interactions_for, resolve
-from mailroom.resolver.interactions import INTERACTION_ROLES, link_history, refresh_figures
+from mailroom.resolver import Sighting, WorkspaceRules, resolve
+from mailroom.resolver.figures import settle
+from mailroom.resolver.history import stored_mail
+from mailroom.resolver.interactions import Mail, link_history, mail_rows, record, relink
 
 
 @dataclass(slots=True)
@@ -63,6 +64,8 @@ class Prepared:
     forwarded: bool = False  # the envelope is the original of a message a member forwarded
     message_id: UUID | None = None
     outcome: Outcome = Outcome.UNCHANGED
+    row: dict[str, Any] | None = None  # a new message's stored values
+    mail: Mail | None = None  # what interactions are made from, once a new message is stored
 
 
 class Processor:
@@ -73,11 +76,17 @@ class Processor:
         limits: Limits = DEFAULT_LIMITS,
         pool: NormalizePool | None = None,
         calendar: CalendarRules | None = None,
+        *,
+        figures: bool = True,
     ) -> None:
         self.limits = limits
         self.pool = pool
         self.calendar = calendar or CalendarRules()
+        # False: no interactions or relationship figures are kept (a bulk import does without
+        # them, and `mailroom intelligence rebuild` makes them once at the end).
+        self.figures = figures
         self._owners: dict[UUID, frozenset[str]] = {}
+        self._members: dict[UUID, UUID] = {}
         self.tally = Tally()
 
     async def prepare(self, pending: Sequence[Pending]) -> list[Prepared]:
@@ -108,10 +117,11 @@ class Processor:
             rules = await WorkspaceRules.load(workspace_id)
             await self.tally.learn(i.pending.mailbox_id for i in items)
             new_messages = await self._messages(workspace_id, items)
-            await self._copies(items, rules)
+            copies = await self._copies(items, rules)
             await self._provider_items(items)
-            people = await self._records(rules, new_messages, report)
-            await refresh_figures(people)
+            await self._records(rules, new_messages, report)
+            if self.figures:
+                await self._interactions(rules, items, copies)
             await apply_invitations(
                 [
                     Mailed(i.pending.mailbox_id, workspace_id, i.envelope)
@@ -147,6 +157,7 @@ class Processor:
                 workspace_id, item.pending.raw_message_id, item.dedupe_key, item.envelope
             )
             existing[item.dedupe_key] = item.message_id = row["id"]
+            item.row = row
             item.outcome = Outcome.NEW
             new[row["id"]], rows[row["id"]] = item, row
         threadables = {
@@ -159,8 +170,9 @@ class Processor:
         await insert_rows(Message, list(rows.values()))
         return new
 
-    async def _copies(self, items: list[Prepared], rules: WorkspaceRules) -> None:
-        """One copy per mailbox and message; an item whose copy exists changes nothing."""
+    async def _copies(self, items: list[Prepared], rules: WorkspaceRules) -> list[dict[str, Any]]:
+        """One copy per mailbox and message; an item whose copy exists changes nothing.
+        Returns the new copies."""
         have = set(
             await MessageCopy.filter(
                 mailbox_id__in=sorted({i.pending.mailbox_id for i in items}),
@@ -177,6 +189,7 @@ class Processor:
             have.add(key)
             copies.append(await self._copy(item, rules))
         await insert_rows(MessageCopy, copies)
+        return copies
 
     async def _provider_items(self, items: list[Prepared]) -> None:
         rows = {
@@ -225,9 +238,8 @@ class Processor:
 
     async def _records(
         self, rules: WorkspaceRules, new: dict[UUID, Prepared], report: IngestReport
-    ) -> set[UUID]:
-        """Resolve people and companies, store participants, attachments and interactions.
-        Returns the people whose figures changed."""
+    ) -> None:
+        """Resolve people and companies; store participants and attachments."""
         sightings = [
             Sighting(m, i.envelope, i.pending.mailbox_id, i.envelope.date) for m, i in new.items()
         ]
@@ -236,27 +248,49 @@ class Processor:
         report.companies_created += resolution.companies_created
         participants: list[dict[str, Any]] = []
         attachments: list[dict[str, Any]] = []
-        interactions: list[dict[str, Any]] = []
         for message_id, item in new.items():
             rows = participant_rows(rules.workspace_id, message_id, item.envelope)
             for row in rows:
                 row["person_id"] = resolution.person_of.get(row["address"])
             participants += rows
             attachments += attachment_rows(message_id, item.envelope)
-            if not item.envelope.bulk:
-                people = [
-                    r["person_id"]
-                    for r in rows
-                    if r["person_id"] and r["role"] in INTERACTION_ROLES
-                ]
-                interactions += interactions_for(
-                    rules.workspace_id, message_id, item.envelope.date, people
-                )
+            assert item.row is not None
+            item.mail = Mail.of(item.row, rows)
         await insert_rows(Participant, participants)
         await insert_rows(Attachment, attachments)
-        await insert_rows(Interaction, interactions, ignore_conflicts=True)
-        await link_history(rules.workspace_id, resolution.new_people)
-        return {i["person_id"] for i in interactions} | set(resolution.new_people.values())
+        if self.figures:
+            await link_history(rules.workspace_id, resolution.new_people)
+            await relink(
+                rules.workspace_id, domains=resolution.new_domains, people=resolution.linked
+            )
+        else:
+            await link_history(rules.workspace_id, resolution.new_people, interactions=False)
+
+    async def _interactions(
+        self, rules: WorkspaceRules, items: list[Prepared], copies: list[dict[str, Any]]
+    ) -> None:
+        """The interactions the new copies give their owners, and those whose time came."""
+        holders: dict[UUID, set[tuple[UUID, bool]]] = {}
+        for copy in copies:
+            member = await self._member(copy["mailbox_id"])
+            outbound = copy["direction"] is Direction.OUTBOUND
+            holders.setdefault(copy["message_id"], set()).add((member, outbound))
+        mails = {i.mail.id: i.mail for i in items if i.mail is not None}
+        mails |= await stored_mail([m for m in holders if m not in mails])
+        now = datetime.now(UTC)
+        rows = [
+            row
+            for message_id, held in holders.items()
+            for row in mail_rows(mails[message_id], held, rules, now)
+        ]
+        await record(rules.workspace_id, rows)
+        await settle(rules.workspace_id, now)
+
+    async def _member(self, mailbox_id: UUID) -> UUID:
+        if mailbox_id not in self._members:
+            mailbox = await Mailbox.get(id=mailbox_id)
+            self._members[mailbox_id] = mailbox.owner_id
+        return self._members[mailbox_id]
 
 
 def _truncated(envelope: Envelope, facts: SourceFacts) -> Envelope:

@@ -3,21 +3,22 @@ when the mailbox has the message nowhere else, and the message when no mailbox h
 removed mailbox's or workspace's mail.
 
 People and companies stay (records are never removed with mail, only with their workspace);
-threads, figures and stored
-bytes follow the messages that go.
+threads, stored bytes and relationship figures follow the messages and copies that go: a
+member's interactions go with the last copy they hold.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from uuid import UUID
 
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from mailroom.intake.events import remove_calendar_events
 from mailroom.intake.locks import workspace_write_lock
 from mailroom.models import (
-    Interaction,
     Mailbox,
     Message,
     MessageCopy,
@@ -28,7 +29,8 @@ from mailroom.models import (
     Workspace,
 )
 from mailroom.models.bulk import chunked, uuids
-from mailroom.resolver.interactions import refresh_figures
+from mailroom.resolver.history import reinteract
+from mailroom.resolver.interactions import forget
 
 
 async def remove_items(workspace_id: UUID, mailbox_id: UUID, items: Iterable[str]) -> int:
@@ -48,6 +50,7 @@ async def remove_items(workspace_id: UUID, mailbox_id: UUID, items: Iterable[str
         for ids in chunked(sorted(gone)):
             await MessageCopy.filter(mailbox_id=mailbox_id, message_id__in=ids).delete()
         orphans = gone - await _present(MessageCopy, None, gone)
+        await reinteract(workspace_id, messages=gone - orphans, now=datetime.now(UTC))
         await remove_messages(orphans)
     return len(orphans)
 
@@ -71,20 +74,19 @@ async def remove_messages(message_ids: set[UUID]) -> None:
         return
     threads: set[UUID] = set()
     raws: set[UUID] = set()
-    people: set[UUID] = set()
     for chunk in chunked(sorted(message_ids)):
-        rows = await Message.filter(id__in=chunk).values_list("thread_id", "raw_message_id")
-        threads.update(t for t, _ in rows if t is not None)
-        raws.update(r for _, r in rows)
+        rows = await Message.filter(id__in=chunk).values_list(
+            "workspace_id", "thread_id", "raw_message_id"
+        )
+        threads.update(t for _, t, _ in rows if t is not None)
+        raws.update(r for _, _, r in rows)
         raws |= await uuids(
             MessageCopy.filter(message_id__in=chunk).values_list("raw_message_id", flat=True)
         )
-        people |= await uuids(
-            Interaction.filter(message_id__in=chunk).values_list("person_id", flat=True)
-        )
+        for workspace_id in {w for w, _, _ in rows}:
+            await forget(workspace_id, Q(message_id__in=chunk))
         await Message.filter(id__in=chunk).delete()
     await _recount_threads(threads)
-    await refresh_figures(people)
     await _drop_unused_raw(raws)
 
 
@@ -138,6 +140,7 @@ async def remove_mailbox(mailbox_id: UUID, workspace_id: UUID) -> int:
         for ids in chunked(sorted(held)):
             await MessageCopy.filter(mailbox_id=mailbox_id, message_id__in=ids).delete()
         orphans = held - await _present(MessageCopy, None, held)
+        await reinteract(workspace_id, messages=held - orphans, now=datetime.now(UTC))
         await remove_messages(orphans)
         await remove_calendar_events(mailbox_id)
         await Mailbox.filter(id=mailbox_id).delete()

@@ -13,7 +13,6 @@ but bounded in time so that unrelated mail titled "Re: Hello" does not collapse 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -24,6 +23,7 @@ from uuid_utils.compat import uuid7
 from mailroom.envelope import Envelope
 from mailroom.models import Message, MessageCopy, Thread, ThreadKey
 from mailroom.models.bulk import chunked, insert_rows
+from mailroom.parsing.msgids import id_key
 
 # How far apart a reply with unknown parents and a thread of the same subject may be.
 SUBJECT_WINDOW = timedelta(days=30)
@@ -36,8 +36,7 @@ def subject_key(envelope: Envelope) -> str:
     return envelope.normalized_subject[:255]
 
 
-def thread_key(message_id: str) -> str:
-    return hashlib.sha256(message_id.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+thread_key = id_key
 
 
 def envelope_keys(envelope: Envelope) -> list[str]:

@@ -2,6 +2,7 @@
 
 from mailroom.models.base import Origin
 from mailroom.models.calendar import CalendarCursor, Event, EventAttendee, EventCopy
+from mailroom.models.intelligence import Connection, Exchange, Interaction
 from mailroom.models.mailbox import (
     FolderCursor,
     Mailbox,
@@ -26,7 +27,6 @@ from mailroom.models.oauth import OAuthState
 from mailroom.models.records import (
     Company,
     CompanyDomain,
-    Interaction,
     InteractionKind,
     NameSource,
     Person,
@@ -51,6 +51,7 @@ MODEL_MODULES = [
     "mailroom.models.records",
     "mailroom.models.oauth",
     "mailroom.models.calendar",
+    "mailroom.models.intelligence",
 ]
 
 __all__ = [
@@ -62,10 +63,12 @@ __all__ = [
     "CalendarCursor",
     "Company",
     "CompanyDomain",
+    "Connection",
     "Direction",
     "Event",
     "EventAttendee",
     "EventCopy",
+    "Exchange",
     "FolderCursor",
     "Interaction",
     "InteractionKind",

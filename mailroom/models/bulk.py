@@ -123,3 +123,28 @@ async def uuids(query: Awaitable[Any]) -> set[UUID]:
     """The ids a `values_list(..., flat=True)` query returns, as a set (Tortoise types flat
     lists as lists of tuples)."""
     return {value for value in await query if value is not None}
+
+
+async def add_rows(
+    model: type[Model], rows: Sequence[Mapping[str, Any]], key: Sequence[str], sums: Sequence[str]
+) -> None:
+    """Insert `rows`, or where a row with the same `key` columns exists (a unique constraint
+    of the table's), add the rows' `sums` columns to its own: one statement per chunk."""
+    if not rows:
+        return
+    db = connections.get("default")
+    plan = _plan(model, db, False)
+    table = model._meta.db_table
+    additions = ", ".join(f'"{c}" = "{table}"."{c}" + excluded."{c}"' for c in sums)
+    columns = ", ".join(f'"{c}"' for c in key)
+    sql = f"{plan.sql} ON CONFLICT ({columns}) DO UPDATE SET {additions}"
+    now = timezone.now()
+    values = [
+        [
+            convert(row[name] if name in row else _default(field, now))
+            for (name, field), convert in zip(plan.fields, plan.converters, strict=True)
+        ]
+        for row in rows
+    ]
+    for start in range(0, len(values), CHUNK):
+        await db.execute_many(sql, values[start : start + CHUNK])

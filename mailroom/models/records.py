@@ -1,5 +1,5 @@
 """The records the resolver keeps: people, companies, their addresses and domains, and the
-interactions that feed relationship figures."""
+relationship figures kept on them (models/intelligence.py holds what they are kept from)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from uuid import UUID
 
 from tortoise import fields
 
-from mailroom.models.base import Entity, Provenance
-from mailroom.models.message import Message
+from mailroom.models.base import Provenance
 from mailroom.models.workspace import Workspace
 
 
@@ -30,13 +29,31 @@ class Company(Provenance):
     workspace_id: UUID
     name = fields.CharField(max_length=255)
     name_source = fields.CharEnumField(NameSource, max_length=16, default=NameSource.DERIVED)
+    # Relationship figures, kept by resolver/figures.py from the interactions that have
+    # happened (a meeting next week is not yet one): any kind, email, meetings.
+    first_interaction_at = fields.DatetimeField(null=True)
+    last_interaction_at = fields.DatetimeField(null=True)
     first_email_at = fields.DatetimeField(null=True)
     last_email_at = fields.DatetimeField(null=True)
+    first_meeting_at = fields.DatetimeField(null=True)
+    last_meeting_at = fields.DatetimeField(null=True)
+    # The strongest member's connection score, in the form resolver/strength.py stores (the
+    # same decay for every row, so it orders as the score does at any moment), and the member.
+    strength = fields.FloatField(default=0.0)
+    strongest_member: fields.ForeignKeyNullableRelation[Any] = fields.ForeignKeyField(
+        "models.Member", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    strongest_member_id: UUID | None
 
     class Meta:
         table = "company"
         # (workspace, created_at, id): the API's stable order, pages without a sort.
-        indexes = (("workspace_id", "name"), ("workspace_id", "created_at", "id"))
+        indexes = (
+            ("workspace_id", "name"),
+            ("workspace_id", "created_at", "id"),
+            ("workspace_id", "last_interaction_at"),
+            ("workspace_id", "strength"),
+        )
 
 
 class CompanyDomain(Provenance):
@@ -68,13 +85,31 @@ class Person(Provenance):
     company_id: UUID | None
     # True when a member chose the company; the resolver then leaves it alone.
     company_set_by_hand = fields.BooleanField(default=False)
+    # Relationship figures, kept by resolver/figures.py from the interactions that have
+    # happened (a meeting next week is not yet one): any kind, email, meetings.
+    first_interaction_at = fields.DatetimeField(null=True)
+    last_interaction_at = fields.DatetimeField(null=True)
     first_email_at = fields.DatetimeField(null=True)
     last_email_at = fields.DatetimeField(null=True)
+    first_meeting_at = fields.DatetimeField(null=True)
+    last_meeting_at = fields.DatetimeField(null=True)
+    # The strongest member's connection score, in the form resolver/strength.py stores (the
+    # same decay for every row, so it orders as the score does at any moment), and the member.
+    strength = fields.FloatField(default=0.0)
+    strongest_member: fields.ForeignKeyNullableRelation[Any] = fields.ForeignKeyField(
+        "models.Member", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    strongest_member_id: UUID | None
 
     class Meta:
         table = "person"
         # (workspace, created_at, id): the API's stable order, pages without a sort.
-        indexes = (("workspace_id", "name"), ("workspace_id", "created_at", "id"))
+        indexes = (
+            ("workspace_id", "name"),
+            ("workspace_id", "created_at", "id"),
+            ("workspace_id", "last_interaction_at"),
+            ("workspace_id", "strength"),
+        )
 
 
 class PersonEmail(Provenance):
@@ -99,35 +134,7 @@ class PersonEmail(Provenance):
 
 
 class InteractionKind(StrEnum):
+    """An interaction's channel."""
+
     EMAIL = "EMAIL"
     MEETING = "MEETING"
-
-
-class Interaction(Entity):
-    """A person took part in a message or a meeting. Which members were involved is read from
-    the message's or event's copies, so removing a mailbox needs no bookkeeping here."""
-
-    workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
-        "models.Workspace", related_name=False, on_delete=fields.CASCADE
-    )
-    workspace_id: UUID
-    person: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
-        "models.Person", related_name="interactions", on_delete=fields.CASCADE
-    )
-    person_id: UUID
-    message: fields.ForeignKeyNullableRelation[Message] = fields.ForeignKeyField(
-        "models.Message", related_name=False, null=True, db_index=True, on_delete=fields.CASCADE
-    )
-    message_id: UUID | None
-    event: fields.ForeignKeyNullableRelation[Any] = fields.ForeignKeyField(
-        "models.Event", related_name=False, null=True, db_index=True, on_delete=fields.CASCADE
-    )
-    event_id: UUID | None
-    kind = fields.CharEnumField(InteractionKind, max_length=16, default=InteractionKind.EMAIL)
-    occurred_at = fields.DatetimeField()
-
-    class Meta:
-        table = "interaction"
-        unique_together = (("person", "message"), ("person", "event"))
-        # (person, occurred_at) answers a person's first and last interaction without a scan.
-        indexes = (("workspace_id", "occurred_at"), ("person_id", "occurred_at"))

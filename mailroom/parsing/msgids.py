@@ -8,6 +8,7 @@ cannot grow every thread row.
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 _BRACKETED = re.compile(r"<([^<>]*)>")
@@ -45,3 +46,9 @@ def capped(ids: list[str]) -> tuple[str, ...]:
     if len(ids) <= 2 * KEEP_REFERENCES:
         return tuple(ids)
     return tuple(ids[:KEEP_REFERENCES] + ids[-KEEP_REFERENCES:])
+
+
+def id_key(message_id: str) -> str:
+    """A narrow digest of a message id, for indexes: whatever length a sender wrote, 32
+    characters (threads and reply pairs are found by it)."""
+    return hashlib.sha256(message_id.encode("utf-8", "surrogatepass")).hexdigest()[:32]

@@ -20,8 +20,9 @@ from uuid import UUID
 from uuid_utils.compat import uuid7
 
 from mailroom.envelope import Address, Attendee, AttendeeKind, EventStatus, Response
-from mailroom.models import InteractionKind, RecordCreationMode
+from mailroom.models import RecordCreationMode
 from mailroom.parsing.addresses.owners import registrable_domain
+from mailroom.resolver.interactions import Gathering, Party
 from mailroom.resolver.records import resolve
 from mailroom.resolver.rules import Rule, WorkspaceRules
 
@@ -106,7 +107,7 @@ class Meeting:
                 "event_id": self.event.id,
                 "position": position,
                 "address": a.address,
-                "domain": registrable_domain(a.domain) or a.domain,
+                "domain": _domain(a),
                 "name": a.name,
                 "response": a.response,
                 "kind": a.kind,
@@ -118,21 +119,21 @@ class Meeting:
             for position, a in enumerate(self.everyone)
         ]
 
-    def interactions(self, person_of: dict[str, UUID]) -> list[dict[str, Any]]:
-        if not self.counts:
-            return []
-        people = {person_of[a.address] for a in self.people if a.address in person_of}
-        return [
-            {
-                "id": uuid7(),
-                "workspace_id": self.event.workspace_id,
-                "person_id": person_id,
-                "event_id": self.event.id,
-                "kind": InteractionKind.MEETING,
-                "occurred_at": self.event.starts_at,
-            }
-            for person_id in people
-        ]
+    def gathering(self, person_of: dict[str, UUID]) -> Gathering:
+        """What its interactions are made from (resolver/interactions.py)."""
+        return Gathering(
+            self.event.id,
+            self.event.workspace_id,
+            self.event.starts_at,
+            self.event.status is EventStatus.CANCELLED,
+            tuple(
+                Party(None, a.address, _domain(a), person_of.get(a.address)) for a in self.people
+            ),
+        )
+
+
+def _domain(attendee: Attendee) -> str:
+    return registrable_domain(attendee.domain) or attendee.domain
 
 
 @dataclass(slots=True)
@@ -140,7 +141,8 @@ class MeetingResolution:
     person_of: dict[str, UUID] = field(default_factory=dict)
     new_people: dict[str, UUID] = field(default_factory=dict)
     people_created: int = 0
-    touched: set[UUID] = field(default_factory=set)  # people whose figures may change
+    new_domains: set[str] = field(default_factory=set)  # of the companies created
+    linked: set[UUID] = field(default_factory=set)  # people stored before, given a company
 
 
 async def resolve_meetings(rules: WorkspaceRules, meetings: Sequence[Meeting]) -> MeetingResolution:
@@ -153,5 +155,6 @@ async def resolve_meetings(rules: WorkspaceRules, meetings: Sequence[Meeting]) -
         person_of=resolution.person_of,
         new_people=resolution.new_people,
         people_created=len(resolution.new_people),
-        touched=set(resolution.new_people.values()),
+        new_domains=resolution.new_domains,
+        linked=resolution.linked,
     )

@@ -1,19 +1,23 @@
 """Uniting two people: the rule that two people never share an address in a workspace.
 
 Adding to a person an address that another person holds merges the two. The merged person keeps
-every address, participation and interaction of both; of two names or companies, one set by hand
+every address, participation and interaction of both, and its connections are those of one
+person who had them all; of two names or companies, one set by hand
 wins over one the resolver found, and the surviving person's own wins a tie.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from tortoise.transactions import in_transaction
 
 from mailroom.errors import ConflictError, InvalidInputError
-from mailroom.models import Interaction, NameSource, Origin, Participant, Person, PersonEmail
+from mailroom.models import EventAttendee, NameSource, Origin, Participant, Person, PersonEmail
 from mailroom.parsing.addresses.lists import normalize_address
 from mailroom.parsing.addresses.owners import registrable_domain
-from mailroom.resolver.interactions import link_history, refresh_figures
+from mailroom.resolver.history import regroup
+from mailroom.resolver.interactions import link_history, relink
 
 _STRENGTH = {NameSource.DERIVED: 0, NameSource.DISPLAY: 1, NameSource.HAND: 2}
 
@@ -39,7 +43,7 @@ async def add_email(person: Person, address: str) -> Person:
             origin=Origin.HAND,
         )
         await link_history(person.workspace_id, {normalized: person.id})
-        await refresh_figures([person.id])
+        await regroup(person.workspace_id, person.id, datetime.now(UTC))
     return person
 
 
@@ -52,13 +56,14 @@ async def merge_people(keep: Person, other: Person) -> Person:
     async with in_transaction():
         await PersonEmail.filter(person_id=other.id).update(person_id=keep.id)
         await Participant.filter(person_id=other.id).update(person_id=keep.id)
-        shared = await Interaction.filter(person_id=keep.id).values_list("message_id", flat=True)
-        await Interaction.filter(person_id=other.id, message_id__in=list(shared)).delete()
-        await Interaction.filter(person_id=other.id).update(person_id=keep.id)
+        await EventAttendee.filter(person_id=other.id).update(person_id=keep.id)
         _unite_values(keep, other)
-        await other.delete()
         await keep.save()
-        await refresh_figures([keep.id])
+        # The interactions of both now name `keep`, and its company: their connections and
+        # figures are summed again, as one person's.
+        await relink(keep.workspace_id, people=[keep.id, other.id])
+        await regroup(keep.workspace_id, keep.id, datetime.now(UTC))
+        await other.delete()
         await keep.refresh_from_db()
     return keep
 

@@ -87,6 +87,8 @@ class Resolution:
     person_of: dict[str, UUID] = field(default_factory=dict)
     new_people: dict[str, UUID] = field(default_factory=dict)  # address -> new person
     companies_created: int = 0
+    new_domains: set[str] = field(default_factory=set)  # of the companies created
+    linked: set[UUID] = field(default_factory=set)  # people stored before, given a company
 
 
 async def resolve(rules: WorkspaceRules, sightings: Sequence[Sighted]) -> Resolution:
@@ -95,10 +97,10 @@ async def resolve(rules: WorkspaceRules, sightings: Sequence[Sighted]) -> Resolu
     names = _display_names(sightings)
     people, emails = _plan_people(rules, sightings, known, names)
     await _rename(known, names)
-    companies = await _companies(rules, sightings, people, emails, known)
+    result = Resolution()
+    await _companies(rules, sightings, people, emails, known, result)
     await Person.bulk_create(people)
     await PersonEmail.bulk_create(emails)
-    result = Resolution(companies_created=companies)
     result.person_of = {a: k.person_id for a, k in known.items()}
     result.new_people = {e.address: e.person_id for e in emails}
     result.person_of.update(result.new_people)
@@ -212,9 +214,10 @@ async def _companies(
     people: list[Person],
     emails: list[PersonEmail],
     known: dict[str, _Known],
-) -> int:
-    """Create the companies the batch's qualifying people call for and link people to them.
-    Returns how many companies were created."""
+    result: Resolution,
+) -> None:
+    """Create the companies the batch's qualifying people call for and link people to them;
+    `result` gets what was made and linked."""
     wanted = _wanted_domains(rules, sightings, emails, known)
     linkable = {
         a: k for a, k in known.items() if k.company_id is None and not k.company_set_by_hand
@@ -228,9 +231,10 @@ async def _companies(
         registrable = rules.may_make_company(_domain(email.address))
         if registrable in company_of:
             person_by_id[email.person_id].company_id = company_of[registrable]
-    await _link_known(rules, linkable, company_of)
-    await _link_others(rules.workspace_id, created, company_of)
-    return len(created)
+    result.linked |= await _link_known(rules, linkable, company_of)
+    result.linked |= await _link_others(rules.workspace_id, created, company_of)
+    result.companies_created = len(created)
+    result.new_domains = set(created)
 
 
 def _wanted_domains(
@@ -296,7 +300,7 @@ async def _create_companies(
 
 async def _link_known(
     rules: WorkspaceRules, linkable: dict[str, _Known], company_of: dict[str, UUID]
-) -> None:
+) -> set[UUID]:
     by_company: dict[UUID, list[UUID]] = {}
     for address, k in linkable.items():
         registrable = rules.may_make_company(_domain(address))
@@ -305,10 +309,14 @@ async def _link_known(
             k.company_id = company_of[registrable]
     for company_id, person_ids in by_company.items():
         await Person.filter(id__in=person_ids, company_id=None).update(company_id=company_id)
+    return {p for ids in by_company.values() for p in ids}
 
 
-async def _link_others(workspace_id: UUID, created: list[str], company_of: dict[str, UUID]) -> None:
+async def _link_others(
+    workspace_id: UUID, created: list[str], company_of: dict[str, UUID]
+) -> set[UUID]:
     """People already stored (made by hand, say) at the domain of a company just made."""
+    linked: set[UUID] = set()
     for chunk in chunked(created):
         rows = await PersonEmail.filter(
             workspace_id=workspace_id,
@@ -318,6 +326,8 @@ async def _link_others(workspace_id: UUID, created: list[str], company_of: dict[
         ).values_list("domain", "person_id")
         for domain, person_id in rows:
             await Person.filter(id=person_id, company_id=None).update(company_id=company_of[domain])
+            linked.add(person_id)
+    return linked
 
 
 def _domain(address: str) -> str:

@@ -73,6 +73,12 @@ class WorkspaceRules:
             return "no-public-domain"
         return None
 
+    def is_contact(self, address: str) -> bool:
+        """Whether interactions with this address count in relationship figures: not a
+        member's, not of a member domain, not blocklisted, at a public domain. Role addresses
+        (sales@) count, for their company: they make no person."""
+        return self.exclusion(address) in (None, "role")
+
     def may_make_company(self, domain: str) -> str | None:
         """The registrable domain a company may be made for, or None."""
         registrable = registrable_domain(domain)

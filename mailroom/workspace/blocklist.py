@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from uuid import UUID
 
 from mailroom.errors import InvalidInputError, NotFoundError
+from mailroom.intake.intelligence import recount
 from mailroom.models import BlockKind, BlocklistEntry, Workspace
 from mailroom.parsing.addresses.domains import normalize_domain
 from mailroom.parsing.addresses.lists import normalize_address
@@ -94,9 +95,20 @@ async def add_blocklist_entry(actor: Actor, workspace: Workspace, value: str) ->
     require_admin(actor, workspace)
     kind, normalized = blocklist_value(value)
     with conflict_if_taken(f"{normalized} is already blocklisted", workspace=workspace.slug):
-        return await BlocklistEntry.create(
+        entry = await BlocklistEntry.create(
             workspace=workspace, kind=kind, value=normalized, created_by=actor.member
         )
+    await _recount(entry)
+    return entry
+
+
+async def _recount(entry: BlocklistEntry) -> None:
+    """Blocklisted contacts never count in relationship figures, from the moment they are
+    blocklisted until they are not."""
+    if entry.kind is BlockKind.ADDRESS:
+        await recount(entry.workspace_id, [entry.value])
+    else:
+        await recount(entry.workspace_id, domain=entry.value)
 
 
 async def find_blocklist_entry(workspace: Workspace, value: str) -> BlocklistEntry:
@@ -117,6 +129,7 @@ async def remove_blocklist_entry(
     require_admin(actor, workspace)
     row = await in_workspace(BlocklistEntry, workspace, entry_id)
     await row.delete()
+    await _recount(row)
     return row
 
 

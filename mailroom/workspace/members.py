@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from mailroom.errors import ConflictError, InvalidInputError, NotFoundError
+from mailroom.intake.intelligence import recount
 from mailroom.intake.removal import remove_mailbox as delete_mailbox
 from mailroom.models import Mailbox, Member, MemberRole, ThreadShare, Workspace
 from mailroom.parsing.addresses.lists import normalize_address
+from mailroom.parsing.addresses.owners import is_free_mail, registrable_domain
 from mailroom.sources.smtp import recipients
 from mailroom.workspace.actors import OPERATOR, Actor, require_admin
 from mailroom.workspace.store import conflict_if_taken, in_workspace
@@ -51,7 +53,7 @@ async def add_member(
     with conflict_if_taken(
         f"{address} already belongs to a member of {workspace.slug!r}", workspace=workspace.slug
     ):
-        return await Member.create(
+        member = await Member.create(
             workspace=workspace,
             email=address,
             aliases=alias_set,
@@ -59,6 +61,17 @@ async def add_member(
             name=name,
             forwarding_token=new_forwarding_token(),
         )
+    await _recount(workspace, member)
+    return member
+
+
+async def _recount(workspace: Workspace, member: Member) -> None:
+    """A member's addresses, and those of their organisation's domain, count in relationship
+    figures only while they are no member's."""
+    domains = {registrable_domain(a.rpartition("@")[2]) for a in member.addresses}
+    for domain in sorted(d for d in domains if d and not is_free_mail(d)):
+        await recount(workspace.id, domain=domain)
+    await recount(workspace.id, member.addresses)
 
 
 async def get_member(workspace: Workspace, email: str) -> Member:
@@ -101,6 +114,7 @@ async def remove_member(actor: Actor, workspace: Workspace, member: Member) -> R
         messages += await delete_mailbox(box.id, workspace.id)
     await ThreadShare.filter(workspace_id=workspace.id, shared_by_id=member.id).delete()
     await member.delete()  # its tokens and the shares made to it go with it
+    await _recount(workspace, member)
     return RemovedMember(member, len(boxes), messages)
 
 

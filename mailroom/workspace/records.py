@@ -15,9 +15,11 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from mailroom.errors import ConflictError, InvalidInputError, NotFoundError
+from mailroom.intake.locks import workspace_write_lock
 from mailroom.models import Company, CompanyDomain, NameSource, Origin, Person, Workspace
 from mailroom.parsing.addresses.owners import registrable_domain
 from mailroom.resolver import merge
+from mailroom.resolver.interactions import relink
 from mailroom.resolver.rules import WorkspaceRules
 from mailroom.workspace.contacts import contact_companies, contact_people, is_team_address
 from mailroom.workspace.members import valid_address
@@ -39,7 +41,8 @@ class PersonChange:
 
 async def create_person(workspace: Workspace, team: WorkspaceRules, change: PersonChange) -> Person:
     company, addresses = await _checked(workspace, team, change)
-    async with in_transaction():
+    async with in_transaction() as connection:
+        await workspace_write_lock(connection, workspace.id)
         person = await Person.create(
             workspace=workspace,
             origin=Origin.HAND,
@@ -54,7 +57,8 @@ async def update_person(
 ) -> Person:
     person = await _contact(contact_people(team), person_id, workspace)
     company, addresses = await _checked(workspace, team, change)
-    async with in_transaction():
+    async with in_transaction() as connection:
+        await workspace_write_lock(connection, workspace.id)
         if change.name is not None:
             person.name, person.name_source = change.name, NameSource.HAND
             await person.save(update_fields=["name", "name_source"])
@@ -69,7 +73,9 @@ async def merge_people(
     merged = await contact_people(team).get_or_none(id=other)
     if kept is None or merged is None:
         raise NotFoundError(NOT_FOUND, workspace=workspace.slug)
-    return await merge.merge_people(kept, merged)
+    async with in_transaction() as connection:
+        await workspace_write_lock(connection, workspace.id)
+        return await merge.merge_people(kept, merged)
 
 
 async def create_company(
@@ -79,7 +85,8 @@ async def create_company(
         raise InvalidInputError("a company needs a name", workspace=workspace.slug)
     new = await _new_domains(workspace, team, None, domains)
     with conflict_if_taken(_DOMAIN_TAKEN, workspace=workspace.slug):
-        async with in_transaction():
+        async with in_transaction() as connection:
+            await workspace_write_lock(connection, workspace.id)
             company = await Company.create(
                 workspace=workspace, origin=Origin.HAND, name=name, name_source=NameSource.HAND
             )
@@ -97,7 +104,8 @@ async def update_company(
     company = await _contact(contact_companies(team), company_id, workspace)
     new = await _new_domains(workspace, team, company, domains)
     with conflict_if_taken(_DOMAIN_TAKEN, workspace=workspace.slug):
-        async with in_transaction():
+        async with in_transaction() as connection:
+            await workspace_write_lock(connection, workspace.id)
             if name is not None:
                 company.name, company.name_source = name, NameSource.HAND
                 await company.save(update_fields=["name", "name_source"])
@@ -135,6 +143,7 @@ async def _apply(person: Person, company: Company | None, addresses: list[str]) 
     if company is not None:
         person.company, person.company_set_by_hand = company, True
         await person.save(update_fields=["company_id", "company_set_by_hand"])
+        await relink(person.workspace_id, people=[person.id])
     for address in addresses:
         person = await merge.add_email(person, address)
     return person
@@ -164,3 +173,5 @@ async def _add_domains(company: Company, domains: list[str]) -> None:
         await CompanyDomain.create(
             workspace_id=company.workspace_id, company=company, domain=domain, origin=Origin.HAND
         )
+    # Mail of these domains that made no person now counts for the company.
+    await relink(company.workspace_id, domains=domains)

@@ -30,6 +30,8 @@ from mailroom.workspace import token_holder
 from tests.conftest import CORPORA
 from tests.helpers import message
 
+pytestmark = pytest.mark.embedded
+
 T = TypeVar("T")
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000")
 

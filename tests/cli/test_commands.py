@@ -20,6 +20,8 @@ from mailroom.workspace import hash_token
 from tests.conftest import CORPORA
 from tests.helpers import message
 
+pytestmark = pytest.mark.embedded
+
 PARSE_KEYS = {
     "file",
     "message_id",

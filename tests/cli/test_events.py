@@ -11,6 +11,8 @@ import pytest
 
 from tests.cli.runner import mailroom_in, one_line
 
+pytestmark = pytest.mark.embedded
+
 CORPORA = Path(__file__).parent.parent / "corpora"
 # recurring-ical-events' test data: a weekly series in Europe/Lisbon with no end, across the end
 # of summer time on 25 October 2020; a monthly Google Calendar series with one occurrence moved.

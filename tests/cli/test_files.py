@@ -16,6 +16,8 @@ import pytest
 from tests.cli.runner import mailroom_in
 from tests.helpers import message
 
+pytestmark = pytest.mark.embedded
+
 
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:

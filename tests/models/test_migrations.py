@@ -32,6 +32,8 @@ from mailroom.models import (
     Attachment,
     Direction,
     Mailbox,
+    Member,
+    MemberRole,
     Message,
     MessageCopy,
     Person,
@@ -182,7 +184,11 @@ async def _old_team() -> tuple[_OldMailbox, _OldMailbox]:
     workspace = await create_workspace("acme", plan=Plan.PRO)
     boxes = []
     for name in ("alice", "bob"):
-        member = await add_member(workspace, f"{name}@acme.com", admin=name == "alice")
+        member = await Member.create(
+            workspace=workspace,
+            email=f"{name}@acme.com",
+            role=MemberRole.ADMIN if name == "alice" else MemberRole.MEMBER,
+        )
         row = {
             "id": uuid.uuid4(),
             "created_at": datetime.now(UTC),

@@ -183,7 +183,16 @@ async def test_a_person_made_later_gets_their_earlier_messages(db: Settings) -> 
     await ingest(t.alice_box, reply)
     person = (await _people())["jane@globex.com"]
     assert await Participant.filter(person_id=person.id).count() == 3
-    assert await Interaction.filter(person_id=person.id).count() == 3
+    # Alice's copies: the two Jane wrote, the one she answered, and her reply.
+    found = await Interaction.filter(person_id=person.id).values_list(
+        "message__internet_message_id", "exchange"
+    )
+    assert sorted((m, str(e)) for m, e in found) == [
+        ("in1@x", "RECEIVED"),
+        ("in2@x", "ANSWERED"),
+        ("in2@x", "RECEIVED"),
+        ("out1@x", "SENT"),
+    ]
     assert person.first_email_at == later(0) and person.last_email_at == later(2)
     company = await Company.get()
     assert company.first_email_at == later(0) and company.last_email_at == later(2)

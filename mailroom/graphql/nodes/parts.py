@@ -41,6 +41,31 @@ class AttendeeKindType(Enum):
     GROUP = "GROUP"
 
 
+@strawberry.enum(name="StrengthLevel")
+class StrengthLevelType(Enum):
+    NONE = "NONE"
+    VERY_WEAK = "VERY_WEAK"
+    WEAK = "WEAK"
+    MODERATE = "MODERATE"
+    STRONG = "STRONG"
+    VERY_STRONG = "VERY_STRONG"
+
+
+@strawberry.enum(name="InteractionKind")
+class ExchangeType(Enum):
+    SENT = strawberry.enum_value("SENT", description="The member wrote to the contact.")
+    ANSWERED = strawberry.enum_value(
+        "ANSWERED", description="The member replied to the contact's email (beside RECEIVED)."
+    )
+    RECEIVED = strawberry.enum_value("RECEIVED", description="The contact wrote to the member.")
+    COPIED = strawberry.enum_value(
+        "COPIED", description="Both were on an email that neither of them wrote to the other."
+    )
+    MET = strawberry.enum_value(
+        "MET", description="Both were on a meeting that the member did not decline."
+    )
+
+
 @strawberry.type(name="Attachment")
 class AttachmentType:
     filename: str | None

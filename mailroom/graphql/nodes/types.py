@@ -25,14 +25,17 @@ import strawberry
 from tortoise.queryset import QuerySet
 
 from mailroom.graphql.context import Info
+from mailroom.graphql.ids import parse_id
 from mailroom.graphql.loaders import MESSAGE_FIELDS, AttendeeRow
 from mailroom.graphql.nodes.parts import (
     AttachmentType,
     AttendeeKindType,
     EmailAccess,
     EventStatusType,
+    ExchangeType,
     ProvenanceType,
     ResponseType,
+    StrengthLevelType,
 )
 from mailroom.graphql.nodes.timeline import (
     Page,
@@ -48,7 +51,9 @@ from mailroom.graphql.relay import (
     page_size,
     paginate,
 )
-from mailroom.models import Company, Event, Message, Person, Thread
+from mailroom.graphql.workspace.types import MemberType
+from mailroom.models import Company, Event, InteractionKind, Message, Person, Thread
+from mailroom.resolver.strength import Level as StrengthLevel
 from mailroom.workspace import Access, Level, ThreadView, contact_people, is_team_address
 from mailroom.workspace.calendar import (
     company_events,
@@ -56,6 +61,7 @@ from mailroom.workspace.calendar import (
     local_time,
     person_events,
 )
+from mailroom.workspace.relationships import Column, Figure, Part, Strength
 
 
 @strawberry.type(name="Participant")
@@ -223,9 +229,169 @@ async def emails_of(info: Info, page: Page) -> Connection[EmailType]:
     return connection_of(await seen(info, page.rows), page.has_next, page.cursors)
 
 
-@strawberry.type(name="Company")
-class CompanyType:
+@strawberry.type(
+    name="Interaction",
+    description="An interaction a figure names: when, the member, and the email or meeting "
+    "(each as the viewer may see it).",
+)
+class InteractionFigureType:
+    at: datetime
+    figure: strawberry.Private[Figure]
+
+    @strawberry.field
+    async def member(self, info: Info) -> MemberType | None:
+        row = await info.context.loaders.member.load(self.figure.member_id)
+        return MemberType.of(row) if row is not None else None
+
+    @strawberry.field
+    async def email(self, info: Info) -> EmailType | None:
+        if self.figure.message_id is None:
+            return None
+        row = await info.context.loaders.message.load(self.figure.message_id)
+        return (await seen(info, [row]))[0] if row is not None else None
+
+    @strawberry.field
+    async def event(self, info: Info) -> EventType | None:
+        if self.figure.event_id is None:
+            return None
+        row = await info.context.loaders.event.load(self.figure.event_id)
+        return EventType.of(row) if row is not None else None
+
+
+@strawberry.type(name="StrengthPart", description="What one kind of interaction adds.")
+class StrengthPartType:
+    kind: ExchangeType
+    count: int
+    last_at: datetime
+    contribution: float = strawberry.field(description="Its share of the score, 0 to 1.")
+
+
+@strawberry.type(
+    name="ConnectionStrength",
+    description="A member's connection with a person or company: recent and frequent "
+    "interactions score high, and a quiet relationship fades (README: Relationship "
+    "intelligence).",
+)
+class ConnectionStrengthType:
+    level: StrengthLevelType
+    score: float
+    interactions: int
+    strength: strawberry.Private[Strength]
+    contact: strawberry.Private[tuple[Column, UUID]]
+
+    @strawberry.field
+    async def member(self, info: Info) -> MemberType | None:
+        row = await info.context.loaders.member.load(self.strength.member_id)
+        return MemberType.of(row) if row is not None else None
+
+    @strawberry.field(description="What made the score, largest share first.")  # type: ignore[untyped-decorator]
+    async def explanation(self, info: Info) -> list[StrengthPartType]:
+        parts: list[Part] = await info.context.loaders.explanation.load(
+            (*self.contact, self.strength.member_id)
+        )
+        return [
+            StrengthPartType(
+                kind=ExchangeType(p.exchange.value),
+                count=p.count,
+                last_at=p.last_at,
+                contribution=round(p.share, 4),
+            )
+            for p in parts
+        ]
+
+    @classmethod
+    def of(cls, strength: Strength, contact: tuple[Column, UUID]) -> ConnectionStrengthType:
+        return cls(
+            level=StrengthLevelType(strength.level.value),
+            score=strength.score,
+            interactions=strength.interactions,
+            strength=strength,
+            contact=contact,
+        )
+
+
+@strawberry.interface(
+    name="Contact",
+    description="A person or a company, with the relationship figures the team's mail and "
+    "meetings keep on it.",
+)
+class ContactType:
     id: strawberry.ID
+    column: strawberry.Private[Column]
+    contact: strawberry.Private[Person | Company]
+
+    async def _figure(
+        self, info: Info, kind: InteractionKind | None, at: datetime | None
+    ) -> InteractionFigureType | None:
+        if at is None:
+            return None
+        key = (self.column, self.contact.id, kind, at)
+        figure: Figure | None = await info.context.loaders.figure.load(key)
+        return InteractionFigureType(at=at, figure=figure) if figure is not None else None
+
+    @strawberry.field(description="The first interaction of any kind with a member.")  # type: ignore[untyped-decorator]
+    async def first_interaction(self, info: Info) -> InteractionFigureType | None:
+        return await self._figure(info, None, self.contact.first_interaction_at)
+
+    @strawberry.field(description="The latest interaction of any kind that has happened.")  # type: ignore[untyped-decorator]
+    async def last_interaction(self, info: Info) -> InteractionFigureType | None:
+        return await self._figure(info, None, self.contact.last_interaction_at)
+
+    @strawberry.field
+    async def first_email_interaction(self, info: Info) -> InteractionFigureType | None:
+        return await self._figure(info, InteractionKind.EMAIL, self.contact.first_email_at)
+
+    @strawberry.field
+    async def last_email_interaction(self, info: Info) -> InteractionFigureType | None:
+        return await self._figure(info, InteractionKind.EMAIL, self.contact.last_email_at)
+
+    @strawberry.field
+    async def first_calendar_interaction(self, info: Info) -> InteractionFigureType | None:
+        return await self._figure(info, InteractionKind.MEETING, self.contact.first_meeting_at)
+
+    @strawberry.field(description="The latest meeting that has begun.")  # type: ignore[untyped-decorator]
+    async def last_calendar_interaction(self, info: Info) -> InteractionFigureType | None:
+        return await self._figure(info, InteractionKind.MEETING, self.contact.last_meeting_at)
+
+    @strawberry.field(description="The next meeting with a member.")  # type: ignore[untyped-decorator]
+    async def next_calendar_interaction(self, info: Info) -> InteractionFigureType | None:
+        loaders = info.context.loaders
+        at: datetime | None = await loaders.next_meeting.load((self.column, self.contact.id))
+        if at is None:
+            return None
+        figure = await loaders.upcoming.load((self.column, self.contact.id, at))
+        return InteractionFigureType(at=at, figure=figure) if figure is not None else None
+
+    @strawberry.field(description="Every member's connection, strongest first.")  # type: ignore[untyped-decorator]
+    async def connections(self, info: Info) -> list[ConnectionStrengthType]:
+        key = (self.column, self.contact.id)
+        found: list[Strength] = await info.context.loaders.connections.load(key)
+        return [ConnectionStrengthType.of(s, key) for s in found]
+
+    @strawberry.field(description="A member's connection (the viewer's unless one is named).")  # type: ignore[untyped-decorator]
+    async def connection_strength(
+        self, info: Info, member: strawberry.ID | None = None
+    ) -> ConnectionStrengthType:
+        member_id = parse_id(member) if member is not None else info.context.member.id
+        key = (self.column, self.contact.id)
+        found: list[Strength] = await info.context.loaders.connections.load(key)
+        strength = next((s for s in found if s.member_id == member_id), None)
+        if strength is None:
+            strength = Strength(member_id, 0.0, StrengthLevel.NONE, 0, 0.0)
+        return ConnectionStrengthType.of(strength, key)
+
+    @strawberry.field(description="The member with the strongest connection, if any.")  # type: ignore[untyped-decorator]
+    async def strongest_connection(self, info: Info) -> ConnectionStrengthType | None:
+        found: list[Strength] = await info.context.loaders.connections.load(
+            (self.column, self.contact.id)
+        )
+        return (
+            ConnectionStrengthType.of(found[0], (self.column, self.contact.id)) if found else None
+        )
+
+
+@strawberry.type(name="Company")
+class CompanyType(ContactType):
     name: str
     first_email_at: datetime | None
     last_email_at: datetime | None
@@ -275,6 +441,8 @@ class CompanyType:
     def of(cls, row: Company) -> CompanyType:
         return cls(
             id=strawberry.ID(str(row.id)),
+            column="company_id",
+            contact=row,
             name=row.name,
             first_email_at=row.first_email_at,
             last_email_at=row.last_email_at,
@@ -283,8 +451,7 @@ class CompanyType:
 
 
 @strawberry.type(name="Person")
-class PersonType:
-    id: strawberry.ID
+class PersonType(ContactType):
     name: str | None
     first_email_at: datetime | None
     last_email_at: datetime | None
@@ -336,6 +503,8 @@ class PersonType:
     def of(cls, row: Person) -> PersonType:
         return cls(
             id=strawberry.ID(str(row.id)),
+            column="person_id",
+            contact=row,
             name=row.name,
             first_email_at=row.first_email_at,
             last_email_at=row.last_email_at,

@@ -8,11 +8,15 @@ import subprocess
 import sys
 from collections.abc import Callable
 
+import pytest
+
 from mailroom.settings import Settings
 from mailroom.vault import new_key
 from tests.sources.imap.mailboxes import append_messages
 from tests.sources.imap.services import ImapUser
 from tests.sources.imap.test_sync import corpus_messages
+
+pytestmark = pytest.mark.embedded
 
 
 def mailroom(

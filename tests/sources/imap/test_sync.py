@@ -127,22 +127,24 @@ async def _message_ids(mailbox: Mailbox) -> list[str]:
 
 
 @pytest.mark.slow
-async def test_first_sync_of_ten_thousand_messages_newest_first(account: Account) -> None:
-    messages = corpus_messages(10_000, "big")
+async def test_first_sync_of_thousands_of_messages_newest_first(account: Account) -> None:
+    # Several batches and progress updates; bench/imap.py syncs 10,000 and more for speed.
+    count = 2_500
+    messages = corpus_messages(count, "big")
     uids = await asyncio.to_thread(account.append, messages)
     report = await account.sync().once()
-    assert report.new == 10_000
+    assert report.new == count
     await account.mailbox.refresh_from_db()
     assert account.mailbox.status is MailboxStatus.ACTIVE
-    assert (account.mailbox.progress_done, account.mailbox.progress_total) == (10_000, 10_000)
-    assert await MessageCopy.filter(mailbox_id=account.mailbox.id).count() == 10_000
+    assert (account.mailbox.progress_done, account.mailbox.progress_total) == (count, count)
+    assert await MessageCopy.filter(mailbox_id=account.mailbox.id).count() == count
     # Newest first: the highest UID was stored before the lowest (UUIDv7 keys are ordered).
     first = await ProviderItem.get(mailbox_id=account.mailbox.id, uid=max(uids))
     last = await ProviderItem.get(mailbox_id=account.mailbox.id, uid=min(uids))
     assert first.id < last.id
     again = await account.sync().once()
     assert again.new == again.duplicate == 0
-    assert await Message.all().count() == 10_000
+    assert await Message.all().count() == count
 
 
 async def test_a_message_over_the_size_limit_is_stored_from_its_header(account: Account) -> None:
