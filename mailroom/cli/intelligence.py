@@ -19,12 +19,13 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Relationship figures: connection strength, first and last interactions.")
 
+# What each kind of interaction is, for one and for more.
 _WHAT = {
-    "SENT": "emails sent to them",
-    "ANSWERED": "of their emails answered",
-    "RECEIVED": "emails received from them",
-    "COPIED": "emails both were on",
-    "MET": "meetings",
+    "SENT": ("email sent to them", "emails sent to them"),
+    "ANSWERED": ("of their emails answered", "of their emails answered"),
+    "RECEIVED": ("email received from them", "emails received from them"),
+    "COPIED": ("email both were on", "emails both were on"),
+    "MET": ("meeting", "meetings"),
 }
 
 
@@ -52,7 +53,7 @@ def explain(
 
     async def work(settings: Settings) -> tuple[Explained, dict[str, str]]:
         from mailroom.intake.intelligence import settle_workspaces
-        from mailroom.workspace import get_member, get_workspace
+        from mailroom.workspace import get_member, get_workspace, members_of
         from mailroom.workspace.members import valid_address
         from mailroom.workspace.relationships import explain, thresholds
 
@@ -62,8 +63,6 @@ def explain(
         found = await explain(
             space.id, valid_address(contact, "contact"), member_id, now, thresholds(settings)
         )
-        from mailroom.workspace import members_of
-
         emails = {str(m.id): m.email for m in await members_of(space.id)}
         return found, emails
 
@@ -87,10 +86,8 @@ def explain(
 def _sentence(part: Part, now: datetime) -> str:
     days = (now - part.last_at).days
     ago = "today" if days < 1 else "yesterday" if days == 1 else f"{days} days ago"
-    return (
-        f"{part.count} {_WHAT[part.exchange.value]}, last {part.last_at:%Y-%m-%d} ({ago}): "
-        f"{part.share:.0%}"
-    )
+    what = _WHAT[part.exchange.value][part.count != 1]
+    return f"{part.count} {what}, last {part.last_at:%Y-%m-%d} ({ago}): {part.share:.0%}"
 
 
 def _json(found: Explained, emails: dict[str, str]) -> dict[str, object]:

@@ -35,8 +35,10 @@ class Intake:
         limits: Limits = DEFAULT_LIMITS,
         pool: NormalizePool | None = None,
         calendar: CalendarRules | None = None,
+        *,
+        figures: bool = True,
     ) -> None:
-        self.processor = Processor(limits, pool, calendar)
+        self.processor = Processor(limits, pool, calendar, figures=figures)
 
     async def ingest(self, mailbox: Target, items: Sequence[Incoming]) -> IngestReport:
         """Store and process messages seen by a mailbox."""
