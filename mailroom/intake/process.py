@@ -119,9 +119,9 @@ class Processor:
             new_messages = await self._messages(workspace_id, items)
             copies = await self._copies(items, rules)
             await self._provider_items(items)
-            await self._records(rules, new_messages, report)
+            companies = await self._records(rules, new_messages, report)
             if self.figures:
-                await self._interactions(rules, items, copies)
+                await self._interactions(rules, items, copies, companies)
             await apply_invitations(
                 [
                     Mailed(i.pending.mailbox_id, workspace_id, i.envelope)
@@ -238,8 +238,9 @@ class Processor:
 
     async def _records(
         self, rules: WorkspaceRules, new: dict[UUID, Prepared], report: IngestReport
-    ) -> None:
-        """Resolve people and companies; store participants and attachments."""
+    ) -> dict[UUID, UUID | None]:
+        """Resolve people and companies; store participants and attachments. Returns the
+        company of each person the batch names."""
         sightings = [
             Sighting(m, i.envelope, i.pending.mailbox_id, i.envelope.date) for m, i in new.items()
         ]
@@ -265,9 +266,14 @@ class Processor:
             )
         else:
             await link_history(rules.workspace_id, resolution.new_people, interactions=False)
+        return resolution.company_of
 
     async def _interactions(
-        self, rules: WorkspaceRules, items: list[Prepared], copies: list[dict[str, Any]]
+        self,
+        rules: WorkspaceRules,
+        items: list[Prepared],
+        copies: list[dict[str, Any]],
+        companies: dict[UUID, UUID | None],
     ) -> None:
         """The interactions the new copies give their owners, and those whose time came."""
         holders: dict[UUID, set[tuple[UUID, bool]]] = {}
@@ -276,14 +282,15 @@ class Processor:
             outbound = copy["direction"] is Direction.OUTBOUND
             holders.setdefault(copy["message_id"], set()).add((member, outbound))
         mails = {i.mail.id: i.mail for i in items if i.mail is not None}
-        mails |= await stored_mail([m for m in holders if m not in mails])
+        old = await stored_mail([m for m in holders if m not in mails])
+        mails |= old
         now = datetime.now(UTC)
         rows = [
             row
             for message_id, held in holders.items()
             for row in mail_rows(mails[message_id], held, rules, now)
         ]
-        await record(rules.workspace_id, rows)
+        await record(rules.workspace_id, rows, new=mails.keys() - old, companies=companies)
         await settle(rules.workspace_id, now)
 
     async def _member(self, mailbox_id: UUID) -> UUID:

@@ -80,10 +80,15 @@ class Interaction(Entity):
             ("message", "member", "address", "exchange"),
             ("event", "member", "address", "exchange"),
         )
+        # A person's or company's first and last of a kind; replies paired by link; the
+        # rows of an address or a domain when a person or company comes to hold them; what
+        # is due to be counted.
         indexes = (
             ("person_id", "kind", "counted", "occurred_at"),
             ("company_id", "kind", "counted", "occurred_at"),
-            ("member_id", "address", "link"),
+            ("workspace_id", "link"),
+            ("workspace_id", "address"),
+            ("workspace_id", "domain"),
             ("counted", "occurred_at"),
         )
 

@@ -19,7 +19,7 @@ the rows that the incremental path keeps, and a test holds it to that.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -201,26 +201,35 @@ def _row(
 
 
 async def record(
-    workspace_id: UUID, rows: Sequence[dict[str, Any]], *, figures: bool = True
+    workspace_id: UUID,
+    rows: Sequence[dict[str, Any]],
+    *,
+    figures: bool = True,
+    new: Collection[UUID] = (),
+    companies: Mapping[UUID, UUID | None] | None = None,
 ) -> None:
     """Store the interactions among `rows` that are not stored yet, with the answers they
     complete, and add the counted ones to the connections and figures (unless `figures` is
-    False: a rebuild recomputes them once at the end)."""
-    rows = await _unstored(workspace_id, rows)
+    False: a rebuild recomputes them once at the end). `new` names messages stored in this
+    transaction (none of their interactions can be stored yet); `companies`, the company of
+    people the caller knows it of."""
+    rows = await _unstored(workspace_id, rows, new)
     if not rows:
         return
-    await _companies(workspace_id, rows)
+    await _companies(workspace_id, rows, companies)
     rows += await _answers(workspace_id, rows)
     await insert_rows(Interaction, rows, ignore_conflicts=True)
     if figures:
         await add_counted(workspace_id, [r for r in rows if r["counted"]])
 
 
-async def _unstored(workspace_id: UUID, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+async def _unstored(
+    workspace_id: UUID, rows: Sequence[dict[str, Any]], new: Collection[UUID]
+) -> list[dict[str, Any]]:
     """The rows whose (item, member, address, exchange) is not stored, once each."""
     have: set[tuple[UUID, UUID, str, str]] = set()
     for item in ("message_id", "event_id"):
-        items = sorted({r[item] for r in rows if r.get(item)})
+        items = sorted({r[item] for r in rows if r.get(item) and r[item] not in new})
         for chunk in chunked(items):
             found = await Interaction.filter(
                 workspace_id=workspace_id, **{f"{item}__in": chunk}
@@ -235,10 +244,14 @@ async def _unstored(workspace_id: UUID, rows: Sequence[dict[str, Any]]) -> list[
     return fresh
 
 
-async def _companies(workspace_id: UUID, rows: Sequence[dict[str, Any]]) -> None:
+async def _companies(
+    workspace_id: UUID,
+    rows: Sequence[dict[str, Any]],
+    known: Mapping[UUID, UUID | None] | None = None,
+) -> None:
     """Each row's company: its person's, or for an address without a person its domain's."""
-    people = sorted({r["person_id"] for r in rows if r["person_id"]})
-    company_of_person: dict[UUID, UUID | None] = {}
+    company_of_person: dict[UUID, UUID | None] = dict(known or {})
+    people = sorted({r["person_id"] for r in rows if r["person_id"]} - company_of_person.keys())
     for chunk in chunked(people):
         company_of_person.update(await Person.filter(id__in=chunk).values_list("id", "company_id"))
     domains = sorted({r["domain"] for r in rows if not r["person_id"] and r["domain"]})

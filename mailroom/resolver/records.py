@@ -89,6 +89,7 @@ class Resolution:
     companies_created: int = 0
     new_domains: set[str] = field(default_factory=set)  # of the companies created
     linked: set[UUID] = field(default_factory=set)  # people stored before, given a company
+    company_of: dict[UUID, UUID | None] = field(default_factory=dict)  # the batch's people's
 
 
 async def resolve(rules: WorkspaceRules, sightings: Sequence[Sighted]) -> Resolution:
@@ -102,6 +103,8 @@ async def resolve(rules: WorkspaceRules, sightings: Sequence[Sighted]) -> Resolu
     await Person.bulk_create(people)
     await PersonEmail.bulk_create(emails)
     result.person_of = {a: k.person_id for a, k in known.items()}
+    result.company_of = {k.person_id: k.company_id for k in known.values()}
+    result.company_of.update((p.id, p.company_id) for p in people)
     result.new_people = {e.address: e.person_id for e in emails}
     result.person_of.update(result.new_people)
     return result

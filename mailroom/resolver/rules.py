@@ -3,7 +3,7 @@ message's participants may become records under the record creation mode."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from uuid import UUID
 
 from mailroom.envelope import Address, Envelope
@@ -29,6 +29,8 @@ class WorkspaceRules:
     member_domains: frozenset[str]  # registrable domains of members, free-mail ones excepted
     blocked_addresses: frozenset[str]
     blocked_domains: frozenset[str]
+    # is_contact's answers: a batch asks about the same people message after message.
+    _contact: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     async def load(cls, workspace_id: UUID) -> WorkspaceRules:
@@ -77,7 +79,10 @@ class WorkspaceRules:
         """Whether interactions with this address count in relationship figures: not a
         member's, not of a member domain, not blocklisted, at a public domain. Role addresses
         (sales@) count, for their company: they make no person."""
-        return self.exclusion(address) in (None, "role")
+        found = self._contact.get(address)
+        if found is None:
+            found = self._contact[address] = self.exclusion(address) in (None, "role")
+        return found
 
     def may_make_company(self, domain: str) -> str | None:
         """The registrable domain a company may be made for, or None."""

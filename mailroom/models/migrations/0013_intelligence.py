@@ -95,7 +95,7 @@ class Migration(migrations.Migration):
                 ('counted', fields.BooleanField()),
                 ('link', fields.CharField(null=True, max_length=32)),
             ],
-            options={'table': 'interaction', 'app': 'models', 'unique_together': (('message', 'member', 'address', 'exchange'), ('event', 'member', 'address', 'exchange')), 'indexes': [Index(fields=['person_id', 'kind', 'counted', 'occurred_at']), Index(fields=['company_id', 'kind', 'counted', 'occurred_at']), Index(fields=['member_id', 'address', 'link']), Index(fields=['counted', 'occurred_at'])], 'pk_attr': 'id', 'table_description': "A member's interaction with a contact address in a message or a meeting."},
+            options={'table': 'interaction', 'app': 'models', 'unique_together': (('message', 'member', 'address', 'exchange'), ('event', 'member', 'address', 'exchange')), 'indexes': [Index(fields=['person_id', 'kind', 'counted', 'occurred_at']), Index(fields=['company_id', 'kind', 'counted', 'occurred_at']), Index(fields=['workspace_id', 'link']), Index(fields=['workspace_id', 'address']), Index(fields=['workspace_id', 'domain']), Index(fields=['counted', 'occurred_at'])], 'pk_attr': 'id', 'table_description': "A member's interaction with a contact address in a message or a meeting."},
             bases=['Entity'],
         ),
         ops.AddField(
