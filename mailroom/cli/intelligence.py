@@ -121,6 +121,8 @@ def rebuild(slug: Annotated[str, typer.Argument(help="The workspace.")]) -> None
     """Make every interaction, connection strength and first/last figure of a workspace again
     from the mail and meetings it holds (after an upgrade, or an import made without them).
 
+    Example: mailroom intelligence rebuild acme
+
     Settings: MAILROOM_DATABASE_URL or MAILROOM_DATA_DIR (the database).
     """
 

@@ -39,7 +39,7 @@ class Company(Provenance):
     last_meeting_at = fields.DatetimeField(null=True)
     # The strongest member's connection score, in the form resolver/strength.py stores (the
     # same decay for every row, so it orders as the score does at any moment), and the member.
-    strength = fields.FloatField(default=0.0)
+    strength = fields.FloatField(default=0.0, db_default=0.0)
     strongest_member: fields.ForeignKeyNullableRelation[Any] = fields.ForeignKeyField(
         "models.Member", related_name=False, null=True, on_delete=fields.SET_NULL
     )
@@ -95,7 +95,7 @@ class Person(Provenance):
     last_meeting_at = fields.DatetimeField(null=True)
     # The strongest member's connection score, in the form resolver/strength.py stores (the
     # same decay for every row, so it orders as the score does at any moment), and the member.
-    strength = fields.FloatField(default=0.0)
+    strength = fields.FloatField(default=0.0, db_default=0.0)
     strongest_member: fields.ForeignKeyNullableRelation[Any] = fields.ForeignKeyField(
         "models.Member", related_name=False, null=True, on_delete=fields.SET_NULL
     )

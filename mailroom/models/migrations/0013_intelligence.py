@@ -55,7 +55,7 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='Company',
             name='strength',
-            field=fields.FloatField(default=0.0),
+            field=fields.FloatField(default=0.0, db_default=0.0),
         ),
         ops.AddField(
             model_name='Company',
@@ -121,7 +121,7 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='Person',
             name='strength',
-            field=fields.FloatField(default=0.0),
+            field=fields.FloatField(default=0.0, db_default=0.0),
         ),
         ops.AddField(
             model_name='Person',
