@@ -140,7 +140,9 @@ async def refresh(contacts: Contacts) -> None:
 
 def _figures_sql(table: str, column: str) -> str:
     def first_last(kind: str, name: str) -> str:
-        where = f"i.{column} = {table}.id AND i.kind = '{kind}' AND i.counted"
+        # `= TRUE`, not a bare `i.counted`: only a comparison lets SQLite seek the index for
+        # the MIN and MAX rather than read every row of the contact.
+        where = f"i.{column} = {table}.id AND i.kind = '{kind}' AND i.counted = TRUE"
         return (
             f"first_{name}_at = (SELECT MIN(i.occurred_at) FROM interaction i WHERE {where}),"
             f" last_{name}_at = (SELECT MAX(i.occurred_at) FROM interaction i WHERE {where})"

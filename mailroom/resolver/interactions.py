@@ -231,9 +231,11 @@ async def _unstored(
     for item in ("message_id", "event_id"):
         items = sorted({r[item] for r in rows if r.get(item) and r[item] not in new})
         for chunk in chunked(items):
-            found = await Interaction.filter(
-                workspace_id=workspace_id, **{f"{item}__in": chunk}
-            ).values_list(item, "member_id", "address", "exchange")
+            # By the item alone (its key is the workspace's): with the workspace too, SQLite
+            # may read the workspace's every row through an index that leads with it.
+            found = await Interaction.filter(**{f"{item}__in": chunk}).values_list(
+                item, "member_id", "address", "exchange"
+            )
             have |= {(i, m, a, str(e)) for i, m, a, e in found}
     fresh: list[dict[str, Any]] = []
     for row in rows:
@@ -344,7 +346,9 @@ class _Pair:
 async def forget(workspace_id: UUID, query: Q) -> None:
     """Delete the interactions `query` selects, with the answers that lose their reply or
     their message, and recompute what they counted for."""
-    doomed = await Interaction.filter(Q(workspace_id=workspace_id), query).values(*_FORGET)
+    # `query` names the workspace's own messages, events or people: filtering by the workspace
+    # too would let SQLite pick an index that leads with it, and read every row.
+    doomed = await Interaction.filter(query).values(*_FORGET)
     if not doomed:
         return
     ids = {r["id"] for r in doomed}
@@ -378,9 +382,9 @@ async def forget(workspace_id: UUID, query: Q) -> None:
             and key not in left
         ]
     for chunk in chunked(sorted({m for m, _, _ in received})):
-        rows = await Interaction.filter(
-            workspace_id=workspace_id, message_id__in=chunk, exchange=Exchange.ANSWERED
-        ).values(*_FORGET)
+        rows = await Interaction.filter(message_id__in=chunk, exchange=Exchange.ANSWERED).values(
+            *_FORGET
+        )
         orphaned += [
             r for r in rows if (r["message_id"], r["member_id"], contact_key(r)) in received
         ]
@@ -423,9 +427,10 @@ async def relink(
     ]
     for name, values in lookups:
         for chunk in chunked(values):
-            rows = await Interaction.filter(
-                workspace_id=workspace_id, **{f"{name}__in": chunk}
-            ).values(*fields)
+            where: dict[str, Any] = {f"{name}__in": chunk}
+            if name != "person_id":  # a person's key is the workspace's (see `forget`)
+                where["workspace_id"] = workspace_id
+            rows = await Interaction.filter(**where).values(*fields)
             found.update((r["id"], r) for r in rows)
     if not found:
         return
