@@ -55,6 +55,7 @@ bench: $(DEV) services
 	$(BIN)/python bench/gmail.py
 	$(BIN)/python bench/graph.py
 	$(BIN)/python bench/calendar.py
+	$(BIN)/python bench/intelligence.py
 
 # After changing the API: write schema.graphql (a test fails while it differs from the code).
 schema: $(DEV)
