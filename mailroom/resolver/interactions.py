@@ -28,7 +28,7 @@ from uuid import UUID
 from tortoise.expressions import Q
 from uuid_utils.compat import uuid7
 
-from mailroom.envelope import EventStatus, Response, Role
+from mailroom.envelope import Response, Role
 from mailroom.models import (
     CompanyDomain,
     Exchange,
@@ -486,7 +486,3 @@ async def link_history(
             )
     if interactions:
         await relink(workspace_id, addresses=new_people)
-
-
-def cancelled(status: EventStatus | str) -> bool:
-    return str(status) == EventStatus.CANCELLED

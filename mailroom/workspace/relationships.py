@@ -183,17 +183,16 @@ async def explanations(keys: Sequence[tuple[Column, UUID, UUID]]) -> list[list[P
                 found[column, contact, member_id].append(
                     (Exchange(exchange), int(count), moment(last), float(total))
                 )
-    result = []
-    for key in keys:
-        parts = found.get(key, [])
-        whole = sum(p[3] for p in parts) or 1.0
-        result.append(
-            sorted(
-                (Part(e, n, last, total / whole) for e, n, last, total in parts),
-                key=lambda p: (-p.share, p.exchange),
-            )
-        )
-    return result
+    return [_parts(found.get(key, [])) for key in keys]
+
+
+def _parts(sums: Sequence[tuple[Exchange, int, datetime, float]]) -> list[Part]:
+    """Each kind's (count, last time, stored sum) as its share of the whole, largest first."""
+    whole = sum(s[3] for s in sums) or 1.0
+    return sorted(
+        (Part(e, n, last, total / whole) for e, n, last, total in sums),
+        key=lambda p: (-p.share, p.exchange),
+    )
 
 
 def moment(value: datetime | str) -> datetime:
@@ -243,13 +242,7 @@ async def explain(
     for member, parts in by_member.items():
         stored = sum(p[3] for p in parts)
         found.append(
-            (
-                strength(member, stored, sum(p[1] for p in parts), now, levels),
-                sorted(
-                    (Part(e, n, last, total / (stored or 1.0)) for e, n, last, total in parts),
-                    key=lambda p: (-p.share, p.exchange),
-                ),
-            )
+            (strength(member, stored, sum(p[1] for p in parts), now, levels), _parts(parts))
         )
     found.sort(key=lambda f: (-f[0].stored, f[0].member_id))
     name = None
