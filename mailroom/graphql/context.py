@@ -5,10 +5,12 @@ request's DataLoaders."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.types import Info as StrawberryInfo
+from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
 from mailroom.graphql.loaders import Loaders
 from mailroom.models import Member, Workspace
@@ -26,19 +28,32 @@ class Context:
     workspace: Workspace
     loaders: Loaders = field(init=False)
     _team: WorkspaceRules | None = field(default=None, init=False)
+    _asked: dict[tuple[int, str], bool] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(
             self.viewer,
             self.settings.api_max_response_body_bytes,
             relationships.thresholds(self.settings),
+            self.team,
         )
 
     async def team(self) -> WorkspaceRules:
         """The workspace's members, their domains and its blocklist, read once per request."""
         if self._team is None:
-            self._team = await WorkspaceRules.load(self.workspace.id)
+            # From the workspace read with the token, for this request.
+            self._team = await WorkspaceRules.of(self.workspace)
         return self._team
+
+    def asks_for(self, info: StrawberryInfo[Any, Any], name: str) -> bool:
+        """Whether the field being resolved selects `name` (directly or in a fragment). Each
+        item of a list resolves the same field of the document, and asks the same question:
+        it is answered once per request."""
+        node = info._raw_info.field_nodes[0]
+        key = (id(node), name)
+        if key not in self._asked:
+            self._asked[key] = any(_selects(s, name) for s in info.selected_fields)
+        return self._asked[key]
 
     @property
     def viewer(self) -> Viewer:
@@ -51,3 +66,12 @@ class Context:
 
 
 Info = StrawberryInfo[Context, None]
+
+
+def _selects(selection: Selection, name: str) -> bool:
+    """Whether `selection`'s own fields, or its fragments' fields, include `name`."""
+    return any(
+        (isinstance(s, SelectedField) and s.name == name)
+        or (isinstance(s, InlineFragment | FragmentSpread) and _selects(s, name))
+        for s in selection.selections
+    )

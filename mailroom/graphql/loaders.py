@@ -4,7 +4,7 @@ resolvers ask for, so that a page costs the same few queries however many rows i
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -31,11 +31,12 @@ from mailroom.models import (
     Thread,
 )
 from mailroom.models.bulk import chunked
+from mailroom.resolver.rules import WorkspaceRules
 from mailroom.resolver.strength import Thresholds
 from mailroom.workspace import relationships
 from mailroom.workspace.calendar import details_shown
 from mailroom.workspace.threads import ThreadView, thread_views
-from mailroom.workspace.visibility import Access, Viewer, access
+from mailroom.workspace.visibility import Access, Blocklist, Viewer, access
 
 
 class Loaders:
@@ -44,8 +45,15 @@ class Loaders:
         viewer: Viewer,
         max_body_bytes: int = 16 * 1024 * 1024,
         levels: Thresholds | None = None,
+        team: Callable[[], Awaitable[WorkspaceRules]] | None = None,
     ) -> None:
         self.viewer = viewer
+        # The request's workspace rules (the context reads them once); without them, the
+        # visibility policy reads the blocklist itself.
+        self.team = team
+        # Each message's thread, as the message loader read it: access looks at threads, and
+        # need not read them again.
+        self.threads: dict[UUID, UUID | None] = {}
         self.levels = levels or Thresholds()
         # One moment for the whole request: every score and "next" in an answer is as of it.
         self.now = datetime.now(UTC)
@@ -57,7 +65,7 @@ class Loaders:
         self.person = DataLoader(_by_id(Person, workspace))
         self.company = DataLoader(_by_id(Company, workspace))
         # An email's header fields; its bodies (often most of its row) only when asked for.
-        self.message = DataLoader(_by_id(Message, workspace, MESSAGE_FIELDS))
+        self.message = DataLoader(self._messages)
         self.bodies = DataLoader(self._bodies)
         self.thread = DataLoader(_by_id(Thread, workspace))
         self.person_emails = DataLoader(_grouped(PersonEmail, "person_id", "address", workspace))
@@ -98,8 +106,19 @@ class Loaders:
             found.update(((column, c), s) for c, s in zip(contacts, strengths, strict=True))
         return [found[k] for k in keys]
 
+    async def _messages(self, ids: Sequence[UUID]) -> list[Message | None]:
+        found: list[Message | None] = await _by_id(
+            Message, self.viewer.workspace_id, MESSAGE_FIELDS
+        )(ids)
+        self.threads.update((m.id, m.thread_id) for m in found if m is not None)
+        return found
+
     async def _access(self, ids: Sequence[UUID]) -> list[Access]:
-        found = await access(self.viewer, ids)
+        blocklist = None
+        if self.team is not None:
+            rules = await self.team()
+            blocklist = Blocklist(rules.blocked_addresses, rules.blocked_domains)
+        found = await access(self.viewer, ids, threads=self.threads, blocklist=blocklist)
         return [found[i] for i in ids]
 
     async def _event_attendees(self, ids: Sequence[UUID]) -> list[list[AttendeeRow]]:

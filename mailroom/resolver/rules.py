@@ -34,7 +34,12 @@ class WorkspaceRules:
 
     @classmethod
     async def load(cls, workspace_id: UUID) -> WorkspaceRules:
-        workspace = await Workspace.get(id=workspace_id)
+        return await cls.of(await Workspace.get(id=workspace_id))
+
+    @classmethod
+    async def of(cls, workspace: Workspace) -> WorkspaceRules:
+        """The rules of a workspace row already read (the API reads it with the token)."""
+        workspace_id = workspace.id
         members: dict[str, UUID] = {}
         for member in await Member.filter(workspace_id=workspace_id):
             for address in member.addresses:

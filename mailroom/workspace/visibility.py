@@ -13,9 +13,10 @@ by their Message-ID *and* content: a copy of a borrowed Message-ID is a message 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import NamedTuple
 from uuid import UUID
 
 from tortoise.expressions import Q
@@ -60,19 +61,37 @@ class Access:
         return self.level >= level
 
 
+class Blocklist(NamedTuple):
+    """A workspace's blocklist: addresses, and domains (each with its subdomains)."""
+
+    addresses: frozenset[str]
+    domains: frozenset[str]
+
+
 @dataclass(frozen=True, slots=True)
 class Viewer:
     workspace_id: UUID
     member_id: UUID
 
 
-async def access(viewer: Viewer, message_ids: Sequence[UUID]) -> dict[UUID, Access]:
-    """The viewer's access to each message (of the viewer's workspace; others get NONE)."""
+async def access(
+    viewer: Viewer,
+    message_ids: Sequence[UUID],
+    *,
+    threads: Mapping[UUID, UUID | None] | None = None,
+    blocklist: Blocklist | None = None,
+) -> dict[UUID, Access]:
+    """The viewer's access to each message (of the viewer's workspace; others get NONE).
+    A caller that has just read the messages' `threads` (message -> thread, for messages of the
+    viewer's workspace) or the workspace's `blocklist` in this request passes them, and they
+    are not read again."""
     ids = sorted(set(message_ids))
     copies = await _copies(viewer.workspace_id, ids)
-    threads = await _threads(viewer.workspace_id, ids)
-    shares = await _shares(viewer, set(threads.values()))
-    blocked = await _blocked(viewer.workspace_id, ids)
+    if threads is None or any(i not in threads for i in ids):
+        threads = await _threads(viewer.workspace_id, ids)
+    in_threads = {m: t for m in ids if (t := threads.get(m)) is not None}
+    shares = await _shares(viewer, set(in_threads.values()))
+    blocked = await _blocked(viewer.workspace_id, ids, blocklist)
     result: dict[UUID, Access] = {}
     for message_id in ids:
         held = copies.get(message_id, [])
@@ -81,7 +100,7 @@ async def access(viewer: Viewer, message_ids: Sequence[UUID]) -> dict[UUID, Acce
         elif not held or message_id in blocked:
             result[message_id] = Access(Level.NONE, Reason.BLOCKLISTED if held else Reason.SHARING)
         else:
-            thread = threads.get(message_id)
+            thread = in_threads.get(message_id)
             result[message_id] = _best(held, shares.get(thread, {}) if thread else {})
     return result
 
@@ -130,12 +149,18 @@ async def _shares(viewer: Viewer, thread_ids: Iterable[UUID]) -> dict[UUID, dict
     return found
 
 
-async def _blocked(workspace_id: UUID, ids: list[UUID]) -> set[UUID]:
-    entries = await BlocklistEntry.filter(workspace_id=workspace_id).values_list("kind", "value")
-    if not entries:
+async def _blocked(workspace_id: UUID, ids: list[UUID], blocklist: Blocklist | None) -> set[UUID]:
+    if blocklist is None:
+        entries = await BlocklistEntry.filter(workspace_id=workspace_id).values_list(
+            "kind", "value"
+        )
+        blocklist = Blocklist(
+            frozenset(v for k, v in entries if k == BlockKind.ADDRESS),
+            frozenset(v for k, v in entries if k == BlockKind.DOMAIN),
+        )
+    addresses, domains = blocklist
+    if not addresses and not domains:
         return set()
-    addresses = {v for k, v in entries if k == BlockKind.ADDRESS}
-    domains = {v for k, v in entries if k == BlockKind.DOMAIN}
     # Only the participants that may match, found by the indexed columns: a message may name
     # fifty thousand addresses.
     near = Q(address__in=sorted(addresses)) | Q(

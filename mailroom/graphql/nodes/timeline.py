@@ -28,13 +28,17 @@ class Page:
         return cls(rows, has_next, [encode(m.sent_at, m.id) for m in rows])
 
 
-async def company_reach(workspace_id: UUID, company_id: UUID) -> tuple[list[str], list[str]]:
+async def company_reach(
+    workspace_id: UUID, company_id: UUID, domains: list[str] | None = None
+) -> tuple[list[str], list[str]]:
     """What puts a message on a company's page: anyone at its domains, person or not (in NONE
     mode a company made by hand still shows its domain's mail), and its people's addresses
-    elsewhere (a founder's free-mail address, say). Returns (domains, addresses)."""
-    domains = await CompanyDomain.filter(
-        workspace_id=workspace_id, company_id=company_id
-    ).values_list("domain", flat=True)
+    elsewhere (a founder's free-mail address, say). Returns (domains, addresses). The
+    company's `domains` are read unless given (a page that shows them has them already)."""
+    if domains is None:
+        domains = await CompanyDomain.filter(
+            workspace_id=workspace_id, company_id=company_id
+        ).values_list("domain", flat=True)
     addresses = await (
         PersonEmail.filter(workspace_id=workspace_id, person__company_id=company_id)
         .exclude(domain__in=list(domains))
@@ -43,11 +47,13 @@ async def company_reach(workspace_id: UUID, company_id: UUID) -> tuple[list[str]
     return [str(d) for d in domains], [str(a) for a in addresses]
 
 
-async def company_participants(workspace_id: UUID, company_id: UUID) -> list[QuerySet[Participant]]:
+async def company_participants(
+    workspace_id: UUID, company_id: UUID, domains: list[str] | None = None
+) -> list[QuerySet[Participant]]:
     """The participants of `company_reach`, one query per domain and address: each walks its
     own index range in order, where one query with OR would make the database sort every row
     of them all."""
-    domains, addresses = await company_reach(workspace_id, company_id)
+    domains, addresses = await company_reach(workspace_id, company_id, domains)
     by_domain = [Participant.filter(workspace_id=workspace_id, domain=d) for d in domains]
     by_address = [Participant.filter(workspace_id=workspace_id, address=a) for a in addresses]
     return by_domain + by_address

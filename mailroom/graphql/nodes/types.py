@@ -82,11 +82,13 @@ async def _participants(info: Info, message_id: UUID) -> list[ParticipantType]:
         r.person_id if r.person_id and not is_team_address(team, r.address, r.domain) else None
         for r in rows
     ]
-    found = await info.context.loaders.person.load_many([p for p in shown if p is not None])
+    # A page of emails names hundreds of participants: their people are read only if asked for.
+    wanted = [p for p in shown if p is not None] if info.context.asks_for(info, "person") else []
+    found = await info.context.loaders.person.load_many(wanted)
     people = iter(found)
     result = []
     for row, person_id in zip(rows, shown, strict=True):
-        person = next(people) if person_id is not None else None
+        person = next(people) if person_id is not None and wanted else None
         view = PersonType.of(person) if person is not None else None
         result.append(
             ParticipantType(role=row.role.value, address=row.address, name=row.name, person=view)
@@ -149,26 +151,31 @@ class ThreadType:
 class EmailType:
     id: strawberry.ID
     sent_at: datetime
+    # What the viewer's access shows, set once for the email when it is made (`of`): a page
+    # resolves thousands of fields, and a plain attribute costs a fraction of a resolver.
+    visibility: EmailAccess = strawberry.field(description="What the viewer may see of this email.")
+    hidden_reason: str | None = strawberry.field(
+        description="Why fields are hidden (null when nothing is)."
+    )
+    subject: str | None
+    snippet: str | None
     row: strawberry.Private[Message]
     # The viewer's access, looked up for a whole page at once (`seen`) before any field of it
-    # resolves: the fields it gates are then plain reads.
+    # resolves: the fields it gates are plain reads.
     access: strawberry.Private[Access]
 
-    @strawberry.field(description="What the viewer may see of this email.")  # type: ignore[untyped-decorator]
-    def visibility(self) -> EmailAccess:
-        return EmailAccess[self.access.level.name]
-
-    @strawberry.field(description="Why fields are hidden (null when nothing is).")  # type: ignore[untyped-decorator]
-    def hidden_reason(self) -> str | None:
-        return None if self.access.level is Level.FULL else self.access.reason
-
-    @strawberry.field
-    def subject(self) -> str | None:
-        return self.row.subject if self.access.allows(Level.SUBJECT) else None
-
-    @strawberry.field
-    def snippet(self) -> str | None:
-        return self.row.snippet if self.access.allows(Level.FULL) else None
+    @classmethod
+    def of(cls, row: Message, access: Access) -> EmailType:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            sent_at=row.sent_at,
+            visibility=EmailAccess[access.level.name],
+            hidden_reason=None if access.level is Level.FULL else access.reason,
+            subject=row.subject if access.allows(Level.SUBJECT) else None,
+            snippet=row.snippet if access.allows(Level.FULL) else None,
+            row=row,
+            access=access,
+        )
 
     @strawberry.field
     async def text(self, info: Info) -> str | None:
@@ -218,10 +225,7 @@ class EmailType:
 async def seen(info: Info, rows: Sequence[Message]) -> list[EmailType]:
     """The emails of `rows` as the viewer sees them: every path to an email comes through here."""
     found: list[Access] = await info.context.loaders.access.load_many([m.id for m in rows])
-    return [
-        EmailType(id=strawberry.ID(str(m.id)), sent_at=m.sent_at, row=m, access=a)
-        for m, a in zip(rows, found, strict=True)
-    ]
+    return [EmailType.of(m, a) for m, a in zip(rows, found, strict=True)]
 
 
 async def emails_of(info: Info, page: Page) -> Connection[EmailType]:
@@ -417,7 +421,8 @@ class CompanyType(ContactType):
     async def emails(
         self, info: Info, first: int | None = 20, after: str | None = None
     ) -> Connection[EmailType]:
-        terms = await company_participants(info.context.workspace.id, self.row.id)
+        domains = await info.context.loaders.company_domains.load(self.row.id)
+        terms = await company_participants(info.context.workspace.id, self.row.id, domains)
         return await emails_of(info, await timeline(info, terms, first=first, after=after))
 
     @strawberry.field(description="Meetings with anyone at the company, earliest first.")  # type: ignore[untyped-decorator]
