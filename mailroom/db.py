@@ -6,11 +6,12 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 import asyncpg
 import tortoise.backends.sqlite.executor  # noqa: F401 - registers its adapters, replaced below
@@ -223,3 +224,48 @@ def redacted(url: str) -> str:
         return url
     user = credentials.partition(":")[0]
     return f"{scheme}{sep}{user}@{host}"
+
+
+class Statement:
+    """A statement written by hand, with placeholders for either database: `?` (SQLite) or `$n`
+    (PostgreSQL). For the reads Tortoise cannot express (window functions) and for the hot
+    reads of the API's pages, where building the query and converting every value of every
+    row cost several times the database's own work (bench/RESULTS.md, api)."""
+
+    def __init__(self) -> None:
+        connection = connections.get("default")
+        self.connection = connection
+        self.postgres = connection.capabilities.dialect == "postgres"
+        self.values: list[Any] = []
+
+    def mark(self, value: Any) -> str:
+        if isinstance(value, UUID) and not self.postgres:
+            value = str(value)  # SQLite holds UUIDs as text
+        self.values.append(value)
+        return f"${len(self.values)}" if self.postgres else "?"
+
+    def marks(self, values: Sequence[Any]) -> str:
+        return ", ".join(self.mark(v) for v in values)
+
+    async def rows(self, sql: str) -> list[dict[str, Any]]:
+        return list(await self.connection.execute_query_dict(sql, self.values))
+
+    async def tuples(self, sql: str) -> Sequence[Sequence[Any]]:
+        """The rows as the driver gives them, by position: no conversion at all (SQLite gives
+        UUIDs and times as text, PostgreSQL as values: see `uuid_of` and `time_of`)."""
+        _, rows = await self.connection.execute_query(sql, self.values)
+        return rows  # type: ignore[no-any-return]
+
+
+def uuid_of(value: Any) -> UUID:
+    """A UUID column's value as either driver gives it."""
+    return value if isinstance(value, UUID) else UUID(value)
+
+
+def time_of(value: Any) -> datetime:
+    """A time column's value as either driver gives it: SQLite holds the UTC text `_utc_text`
+    wrote (from Python's own isoformat, which fromisoformat reads back)."""
+    if isinstance(value, datetime):
+        return value
+    found = datetime.fromisoformat(value)
+    return found if found.tzinfo is not None else found.replace(tzinfo=UTC)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from graphql.pyutils import Path
 from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.types import Info as StrawberryInfo
@@ -28,7 +29,7 @@ class Context:
     workspace: Workspace
     loaders: Loaders = field(init=False)
     _team: WorkspaceRules | None = field(default=None, init=False)
-    _asked: dict[tuple[int, str], bool] = field(default_factory=dict, init=False)
+    _asked: dict[tuple[tuple[str, ...], str], bool] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(
@@ -49,8 +50,7 @@ class Context:
         """Whether the field being resolved selects `name` (directly or in a fragment). Each
         item of a list resolves the same field of the document, and asks the same question:
         it is answered once per request."""
-        node = info._raw_info.field_nodes[0]
-        key = (id(node), name)
+        key = (_field_path(info.path), name)
         if key not in self._asked:
             self._asked[key] = any(_selects(s, name) for s in info.selected_fields)
         return self._asked[key]
@@ -75,3 +75,15 @@ def _selects(selection: Selection, name: str) -> bool:
         or (isinstance(s, InlineFragment | FragmentSpread) and _selects(s, name))
         for s in selection.selections
     )
+
+
+def _field_path(path: Path) -> tuple[str, ...]:
+    """The response keys from the root to a field, without the indexes of list items: the
+    same for every item of a list (aliases, which may select differently, differ)."""
+    keys: list[str] = []
+    node: Path | None = path
+    while node is not None:
+        if isinstance(node.key, str):
+            keys.append(node.key)
+        node = node.prev
+    return tuple(keys)

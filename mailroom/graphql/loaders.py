@@ -10,9 +10,9 @@ from typing import Any, NamedTuple
 from uuid import UUID
 
 from strawberry.dataloader import DataLoader
-from tortoise import connections
 from tortoise.queryset import QuerySet
 
+from mailroom.db import Statement, time_of, uuid_of
 from mailroom.envelope import Role
 from mailroom.errors import InvalidInputError
 from mailroom.graphql.relay import MAX_PAGE
@@ -106,12 +106,29 @@ class Loaders:
             found.update(((column, c), s) for c, s in zip(contacts, strengths, strict=True))
         return [found[k] for k in keys]
 
-    async def _messages(self, ids: Sequence[UUID]) -> list[Message | None]:
-        found: list[Message | None] = await _by_id(
-            Message, self.viewer.workspace_id, MESSAGE_FIELDS
-        )(ids)
-        self.threads.update((m.id, m.thread_id) for m in found if m is not None)
-        return found
+    async def _messages(self, ids: Sequence[UUID]) -> list[MessageRow | None]:
+        workspace = self.viewer.workspace_id
+        found: dict[UUID, MessageRow] = {}
+        for chunk in chunked(list(ids)):
+            statement = Statement()
+            # By id alone first: SQLite would otherwise walk a workspace-leading index.
+            sql = (
+                "SELECT id, sent_at, subject, snippet, thread_id FROM message"
+                f" WHERE id IN ({statement.marks(chunk)})"
+                f" AND workspace_id = {statement.mark(workspace)}"
+            )
+            for message_id, sent_at, subject, snippet, thread_id in await statement.tuples(sql):
+                row = MessageRow(
+                    uuid_of(message_id),
+                    workspace,
+                    time_of(sent_at),
+                    subject,
+                    snippet,
+                    None if thread_id is None else uuid_of(thread_id),
+                )
+                found[row.id] = row
+                self.threads[row.id] = row.thread_id
+        return [found.get(i) for i in ids]
 
     async def _access(self, ids: Sequence[UUID]) -> list[Access]:
         blocklist = None
@@ -139,7 +156,7 @@ class Loaders:
                 "person_id",
             )
             for event_id, *values in found:
-                rows[_uuid(event_id)].append(AttendeeRow(*values))
+                rows[uuid_of(event_id)].append(AttendeeRow(*values))
         return [sorted(rows[i]) for i in ids]
 
     async def _event_details(self, ids: Sequence[UUID]) -> list[bool]:
@@ -152,19 +169,30 @@ class Loaders:
         return [views[t.id] for t in threads]
 
     async def _participants(self, ids: Sequence[UUID]) -> list[list[ParticipantRow]]:
-        # Plain tuples, not models: a page of emails has hundreds of participants, and making
-        # a model of each (dates parsed and all) would be most of the page's time.
+        # Plain tuples, not models, read by a statement of our own: a page of emails has
+        # hundreds of participants, and Tortoise's building and converting would be most of
+        # the page's time (bench/RESULTS.md, api).
         rows: dict[UUID, list[ParticipantRow]] = defaultdict(list)
         for chunk in chunked(list(ids)):
+            statement = Statement()
             # At most a page of each role: a message may name fifty thousand addresses, and
             # a page of such messages must not read them all.
-            found = await Participant.filter(
-                workspace_id=self.viewer.workspace_id, message_id__in=chunk, position__lt=MAX_PAGE
-            ).values_list(
-                "message_id", "role", "position", "address", "domain", "name", "person_id"
+            sql = (
+                "SELECT message_id, role, position, address, domain, name, person_id"
+                f" FROM participant WHERE message_id IN ({statement.marks(chunk)})"
+                f" AND workspace_id = {statement.mark(self.viewer.workspace_id)}"
+                f" AND position < {statement.mark(MAX_PAGE)}"
             )
-            for message_id, role, *values in found:
-                rows[_uuid(message_id)].append(ParticipantRow(Role(role), *values))
+            # The same few messages and people come back row after row: each id is made once.
+            ids_of = {str(i): i for i in chunk}
+            people: dict[Any, UUID] = {}
+            found = await statement.tuples(sql)
+            for message_id, role, position, address, domain, name, person in found:
+                if person is not None and person not in people:
+                    people[person] = uuid_of(person)
+                rows[ids_of.get(message_id) or uuid_of(message_id)].append(
+                    ParticipantRow(_ROLE[role], position, address, domain, name, people.get(person))
+                )
         # In the order of the headers a mail client shows: From, Sender, Reply-To, To, Cc, Bcc.
         return [sorted(rows[i], key=_header_order) for i in ids]
 
@@ -177,7 +205,7 @@ class Loaders:
                 workspace_id=self.viewer.workspace_id, id__in=chunk
             ).values_list("id", "text", "html")
             for message_id, text, html in rows:
-                found[_uuid(message_id)] = (text, html)
+                found[uuid_of(message_id)] = (text, html)
         result: list[tuple[str | None, str | None] | InvalidInputError] = []
         for message_id in ids:
             text, html = found.get(message_id, (None, None))
@@ -210,6 +238,7 @@ class Loaders:
 
 
 _ROLES = list(Role)
+_ROLE = {r.value: r for r in Role}
 _TOO_MUCH_BODY = (
     "this response would carry more email bodies than one response may: ask for fewer emails "
     "per page, or for their snippets instead of text and html"
@@ -247,10 +276,22 @@ async def _latest(participants: QuerySet[Participant], limit: int) -> list[UUID]
         .limit(limit)
         .values_list("message_id", "sent_at")
     )
-    return [_uuid(message_id) for message_id, _ in rows]
+    return [uuid_of(message_id) for message_id, _ in rows]
 
 
 MESSAGE_FIELDS = ("id", "workspace_id", "sent_at", "subject", "snippet", "thread_id")
+
+
+class MessageRow(NamedTuple):
+    """An email's header fields (`MESSAGE_FIELDS`), as the loader reads them for a page; its
+    bodies only when asked for."""
+
+    id: UUID
+    workspace_id: UUID
+    sent_at: datetime
+    subject: str | None
+    snippet: str
+    thread_id: UUID | None
 
 
 def _by_id(model: Any, workspace_id: UUID, fields: Sequence[str] = ()) -> Any:
@@ -283,28 +324,18 @@ def _grouped(model: Any, key: str, value: str, workspace_id: UUID) -> Any:
 
 async def _latest_per_person(people: list[UUID], limit: int) -> list[tuple[UUID, UUID]]:
     """(person, message) for each person's `limit` latest messages, read from the participant
-    index (person_id, sent_at, message_id) alone. A window function has no Tortoise form; the
-    SQL is the same for SQLite and PostgreSQL but for placeholders."""
-    connection = connections.get("default")
-    postgres = connection.capabilities.dialect == "postgres"
-    marks = ", ".join(f"${i + 1}" if postgres else "?" for i in range(len(people)))
-    values: list[Any] = list(people) if postgres else [str(p) for p in people]
-    limit_mark = f"${len(people) + 1}" if postgres else "?"
+    index (person_id, sent_at, message_id) alone. A window function has no Tortoise form."""
+    statement = Statement()
     sql = (
         "SELECT person_id, message_id FROM ("
         " SELECT person_id, message_id, ROW_NUMBER() OVER ("
         "  PARTITION BY person_id ORDER BY sent_at DESC, message_id DESC) AS n FROM ("
         "   SELECT DISTINCT person_id, message_id, sent_at FROM participant"
-        f"   WHERE person_id IN ({marks})) seen"
-        f") ranked WHERE n <= {limit_mark} ORDER BY person_id, n"
+        f"   WHERE person_id IN ({statement.marks(people)})) seen"
+        f") ranked WHERE n <= {statement.mark(limit)} ORDER BY person_id, n"
     )
-    rows = await connection.execute_query_dict(sql, [*values, limit])
-    return [(_uuid(r["person_id"]), _uuid(r["message_id"])) for r in rows]
+    return [(uuid_of(p), uuid_of(m)) for p, m in await statement.tuples(sql)]
 
 
 def _size(body: str | None) -> int:
     return len(body.encode("utf-8", "replace")) if body else 0
-
-
-def _uuid(value: Any) -> UUID:
-    return value if isinstance(value, UUID) else UUID(str(value))

@@ -18,8 +18,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from tortoise import connections
-
+from mailroom.db import Statement, time_of, uuid_of
 from mailroom.models import Sharing, Thread
 from mailroom.models.bulk import chunked
 from mailroom.workspace.visibility import Level, Viewer, access
@@ -53,28 +52,6 @@ async def thread_views(
     return views
 
 
-class _Statement:
-    """Placeholders for either database: `?` (SQLite) or `$n` (PostgreSQL)."""
-
-    def __init__(self) -> None:
-        connection = connections.get("default")
-        self.connection = connection
-        self.postgres = connection.capabilities.dialect == "postgres"
-        self.values: list[Any] = []
-
-    def mark(self, value: Any) -> str:
-        if isinstance(value, UUID) and not self.postgres:
-            value = str(value)  # SQLite holds UUIDs as text
-        self.values.append(value)
-        return f"${len(self.values)}" if self.postgres else "?"
-
-    def marks(self, values: list[Any]) -> str:
-        return ", ".join(self.mark(v) for v in values)
-
-    async def rows(self, sql: str) -> list[dict[str, Any]]:
-        return list(await self.connection.execute_query_dict(sql, self.values))
-
-
 def _levels(level: Level) -> str:
     return ", ".join(f"'{s.value}'" for s in Sharing if Level.of(s) >= level)
 
@@ -89,7 +66,7 @@ _BLOCKED = """EXISTS (SELECT 1 FROM participant p JOIN blocklist_entry e
       AND (p.address LIKE '%@' || e.value OR p.address LIKE '%.' || e.value))))"""
 
 
-def _visible(statement: _Statement, viewer: Viewer, level: Level) -> str:
+def _visible(statement: Statement, viewer: Viewer, level: Level) -> str:
     """The policy as a predicate: the viewer sees message `m` at `level` or more."""
     me = statement.mark(viewer.member_id)
     me_again = statement.mark(viewer.member_id)
@@ -125,7 +102,7 @@ async def _rows(
     """`query` over the messages of the threads that the viewer sees at `level` or more."""
     rows: list[dict[str, Any]] = []
     for chunk in chunked(thread_ids):
-        statement = _Statement()
+        statement = Statement()
         # Marks are made in the order they appear: SQLite's `?` are positional.
         workspace = statement.mark(viewer.workspace_id)
         threads = statement.marks(chunk)
@@ -137,7 +114,7 @@ async def _rows(
 
 async def _earliest_subjects(viewer: Viewer, thread_ids: list[UUID]) -> dict[UUID, str | None]:
     found = {
-        _uuid(row["thread_id"]): (_uuid(row["id"]), row["subject"])
+        uuid_of(row["thread_id"]): (uuid_of(row["id"]), row["subject"])
         for row in await _rows(viewer, thread_ids, Level.SUBJECT, _EARLIEST)
     }
     confirmed = await access(viewer, [message_id for message_id, _ in found.values()])
@@ -152,16 +129,14 @@ async def _figures(
     viewer: Viewer, thread_ids: list[UUID]
 ) -> dict[UUID, tuple[int, datetime | None, datetime | None]]:
     return {
-        _uuid(row["thread_id"]): (int(row["n"]), _datetime(row["first"]), _datetime(row["last"]))
+        uuid_of(row["thread_id"]): (
+            int(row["n"]),
+            _maybe_time(row["first"]),
+            _maybe_time(row["last"]),
+        )
         for row in await _rows(viewer, thread_ids, Level.METADATA, _FIGURES)
     }
 
 
-def _uuid(value: Any) -> UUID:
-    return value if isinstance(value, UUID) else UUID(str(value))
-
-
-def _datetime(value: Any) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(str(value))
+def _maybe_time(value: Any) -> datetime | None:
+    return None if value is None else time_of(value)

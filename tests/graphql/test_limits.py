@@ -177,6 +177,48 @@ async def test_a_page_of_people_costs_the_same_queries_at_any_size(
     assert counts[50] < 25, counter.statements
 
 
+async def test_participants_people_are_read_only_when_asked_for(
+    api: Api, team: Team, counter: QueryCounter
+) -> None:
+    """A page of emails names hundreds of participants: their people are read in one statement
+    when the query asks for them (directly, or through an inline or a named fragment), and not
+    at all when it does not."""
+    raws = [
+        message(
+            sender="alice@acme.com",
+            to=f"Contact {n} <c{n}@co{n}.com>",
+            subject=f"Note {n}",
+            message_id=f"<p{n}@acme.com>",
+            date=BASE_DATE.replace(hour=n),
+        )
+        for n in range(5)
+    ]
+    await Intake().ingest(team.alice_box, [Incoming(raw) for raw in raws])
+    await api.data(team.alice_token, "{ me { email } }")
+    shapes = {
+        "none": "participants { address }",
+        "direct": "participants { address person { id name } }",
+        "inline": "participants { address ... on Participant { person { id name } } }",
+        "named": "participants { ...P }",
+    }
+    counts, people = {}, {}
+    for shape, selection in shapes.items():
+        fragment = " fragment P on Participant { address person { id name } }"
+        query = f"{{ emails(first: 10) {{ nodes {{ {selection} }} }} }}"
+        counter.statements.clear()
+        data = await api.data(team.alice_token, query + (fragment if shape == "named" else ""))
+        counts[shape] = sum('FROM "person"' in s for s in counter.statements)
+        people[shape] = sorted(
+            p["person"]["name"]
+            for e in data["emails"]["nodes"]
+            for p in e["participants"]
+            if p.get("person")
+        )
+    assert counts == {"none": 0, "direct": 1, "inline": 1, "named": 1}, counter.statements
+    assert people["direct"] == people["inline"] == people["named"]
+    assert people["direct"] == [f"Contact {n}" for n in range(5)]
+
+
 async def test_every_list_is_paged_and_costed(api: Api, strict: Api, team: Team) -> None:
     """A thread's emails once had no page size, so the estimate never counted them: this ran
     for two minutes on a thread of 40 and answered 113 MB."""

@@ -4,6 +4,7 @@ types turn them into emails as the viewer sees them (`types.seen`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,18 +14,19 @@ from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
 from mailroom.graphql.context import Info
+from mailroom.graphql.loaders import MessageRow
 from mailroom.graphql.relay import decode, encode, page_size
 from mailroom.models import CompanyDomain, Message, Participant, PersonEmail
 
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    rows: list[Message]
+    rows: Sequence[Message | MessageRow]
     has_next: bool
     cursors: list[str]
 
     @classmethod
-    def of(cls, rows: list[Message], has_next: bool) -> Page:
+    def of(cls, rows: Sequence[Message | MessageRow], has_next: bool) -> Page:
         return cls(rows, has_next, [encode(m.sent_at, m.id) for m in rows])
 
 
@@ -36,15 +38,16 @@ async def company_reach(
     elsewhere (a founder's free-mail address, say). Returns (domains, addresses). The
     company's `domains` are read unless given (a page that shows them has them already)."""
     if domains is None:
-        domains = await CompanyDomain.filter(
+        found = await CompanyDomain.filter(
             workspace_id=workspace_id, company_id=company_id
         ).values_list("domain", flat=True)
+        domains = [str(d) for d in found]
     addresses = await (
         PersonEmail.filter(workspace_id=workspace_id, person__company_id=company_id)
-        .exclude(domain__in=list(domains))
+        .exclude(domain__in=domains)
         .values_list("address", flat=True)
     )
-    return [str(d) for d in domains], [str(a) for a in addresses]
+    return domains, [str(a) for a in addresses]
 
 
 async def company_participants(
@@ -86,7 +89,7 @@ async def timeline(
         found.update((sent_at, UUID(str(message_id))) for message_id, sent_at in rows)
     newest = sorted(found, reverse=True)[: size + 1]
     ids = [message_id for _, message_id in newest[:size]]
-    messages: list[Message | None] = await info.context.loaders.message.load_many(ids)
+    messages: list[MessageRow | None] = await info.context.loaders.message.load_many(ids)
     return Page.of([m for m in messages if m is not None], len(newest) > size)
 
 

@@ -26,7 +26,7 @@ from tortoise.queryset import QuerySet
 
 from mailroom.graphql.context import Info
 from mailroom.graphql.ids import parse_id
-from mailroom.graphql.loaders import MESSAGE_FIELDS, AttendeeRow
+from mailroom.graphql.loaders import MESSAGE_FIELDS, AttendeeRow, MessageRow
 from mailroom.graphql.nodes.parts import (
     AttachmentType,
     AttendeeKindType,
@@ -159,13 +159,13 @@ class EmailType:
     )
     subject: str | None
     snippet: str | None
-    row: strawberry.Private[Message]
+    row: strawberry.Private[Message | MessageRow]
     # The viewer's access, looked up for a whole page at once (`seen`) before any field of it
     # resolves: the fields it gates are plain reads.
     access: strawberry.Private[Access]
 
     @classmethod
-    def of(cls, row: Message, access: Access) -> EmailType:
+    def of(cls, row: Message | MessageRow, access: Access) -> EmailType:
         return cls(
             id=strawberry.ID(str(row.id)),
             sent_at=row.sent_at,
@@ -222,7 +222,7 @@ class EmailType:
         return ThreadType.of(thread) if thread is not None else None
 
 
-async def seen(info: Info, rows: Sequence[Message]) -> list[EmailType]:
+async def seen(info: Info, rows: Sequence[Message | MessageRow]) -> list[EmailType]:
     """The emails of `rows` as the viewer sees them: every path to an email comes through here."""
     found: list[Access] = await info.context.loaders.access.load_many([m.id for m in rows])
     return [EmailType.of(m, a) for m, a in zip(rows, found, strict=True)]
