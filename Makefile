@@ -54,7 +54,7 @@ bench: $(DEV) services
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/gmail.py
 	$(BIN)/python bench/graph.py
-	$(BIN)/python bench/calendar.py
+	$(BIN)/python bench/calendars.py
 	$(BIN)/python bench/intelligence.py
 
 # After changing the API: write schema.graphql (a test fails while it differs from the code).

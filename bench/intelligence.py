@@ -30,11 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# Run as a script, this file's folder comes first on sys.path, where bench/calendar.py would
-# stand for the standard library's `calendar` (which the email package imports).
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-sys.path.insert(0, str(_HERE.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.api import POPULATION, WORKSPACE  # noqa: E402
 from bench.corpus import MEMBERS, TEAM_DOMAIN, write_mbox  # noqa: E402

@@ -1,7 +1,7 @@
 """Benchmark of Google Calendar sync against the local Google Calendar
 (fakes/google_calendar.py, every answer checked against Google's discovery document).
 
-    python bench/calendar.py [--events 5000] [--runs 5]
+    python bench/calendars.py [--events 5000] [--runs 5]
 
 `--events` seeded events (a fifth of them recurring: daily, weekly, every two weeks, monthly,
 with a count, an end or none; a few all-day, private, with rooms), spread over the first sync's
@@ -413,7 +413,7 @@ def main() -> None:
         violations = fake.finish()
     assert not violations, violations[:5]
     body = report(args, runs, occurrences, query)
-    write_section("calendar (bench/calendar.py)", body)
+    write_section("calendar (bench/calendars.py)", body)
     print(body)
 
 
