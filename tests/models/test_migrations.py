@@ -19,6 +19,7 @@ import pytest
 from tortoise import Tortoise, connections
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.context import TortoiseContext
+from tortoise.exceptions import IntegrityError
 from tortoise.migrations.api import migrate
 from tortoise.migrations.autodetector import MigrationAutodetector
 
@@ -328,3 +329,43 @@ async def test_times_written_with_their_senders_offsets_are_rewritten_in_utc(
         assert ordered == [new_york, london]
         person = await Person.filter(last_email_at__not_isnull=True).get()
         assert (person.first_email_at, person.last_email_at) == (london, new_york)
+
+
+async def test_mailboxes_made_twice_are_merged_and_made_unique(tmp_path: Path) -> None:
+    """SQLite lost the mailbox table's unique constraint in a migration that made the table
+    anew, and a member's first messages arriving at once made two forwarding mailboxes. The
+    upgrade merges them into the first made, copies and all, and restores the constraint."""
+    url = f"sqlite://{tmp_path / 'old.sqlite3'}"
+    config = tortoise_config(url)
+    await migrate(config=config, target="models.0013_intelligence")
+    await Tortoise.close_connections()
+    shared, own = message(message_id="<both@x>"), message(message_id="<second@x>")
+    async with database_at(config):
+        workspace = await create_workspace("acme", plan=Plan.PRO)
+        alice = await add_member(workspace, "alice@acme.com", admin=True)
+        first = await Mailbox.create(
+            workspace=workspace, owner=alice, provider="FORWARDING", address=alice.email
+        )
+        second = await Mailbox.create(
+            workspace=workspace, owner=alice, provider="FORWARDING", address=alice.email
+        )
+        await Intake().ingest(first, [Incoming(shared)])
+        await Intake().ingest(second, [Incoming(shared), Incoming(own)])
+        assert await MessageCopy.filter(mailbox_id=second.id).count() == 2
+    await migrate(config=config)
+    await Tortoise.close_connections()
+    async with database(Settings(database_url=url), create=False):
+        boxes = await Mailbox.filter(provider="FORWARDING").values_list("id", flat=True)
+        assert boxes == [first.id]
+        copies = MessageCopy.filter(mailbox_id=first.id)
+        assert sorted(await copies.values_list("message__internet_message_id", flat=True)) == [
+            "both@x",
+            "second@x",
+        ]
+        with pytest.raises(IntegrityError):
+            await Mailbox.create(
+                workspace_id=workspace.id,
+                owner_id=alice.id,
+                provider="FORWARDING",
+                address=alice.email,
+            )

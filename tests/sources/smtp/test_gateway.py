@@ -10,6 +10,7 @@ import socket
 import ssl
 import subprocess
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -568,3 +569,27 @@ async def test_a_sender_policy_set_from_the_command_line_holds_for_the_next_mess
     await gateway.settle()
     stored = await Message.all().values_list("internet_message_id", flat=True)
     assert sorted(stored) == ["p1@acme.com", "p2@acme.com"]
+
+
+async def test_first_messages_at_once_make_one_mailbox(gateway: Gateway) -> None:
+    """A member's first messages arriving on several connections at once each looked for the
+    forwarding mailbox, found none, and made one: on SQLite, whose table had lost its unique
+    constraint, the member then had two, and every later message was refused with a 451."""
+    raws = [message(sender="alice@acme.com", message_id=f"<first{n}@acme.com>") for n in range(8)]
+    # Clients of their own threads: in the loop's default pool they would take the threads
+    # the server writes its spool with.
+    loop = asyncio.get_running_loop()
+    with ThreadPoolExecutor(len(raws)) as clients:
+        refusals = await asyncio.gather(
+            *(
+                loop.run_in_executor(clients, _send, gateway.port, r, [WORKSPACE], "alice@acme.com")
+                for r in raws
+            )
+        )
+    assert refusals == [{}] * 8
+    later = await gateway.send(message(sender="alice@acme.com", message_id="<later@acme.com>"))
+    assert later == {}
+    await gateway.settle()
+    boxes = await Mailbox.filter(provider=Provider.FORWARDING).values_list("id", flat=True)
+    assert len(boxes) == 1
+    assert await MessageCopy.filter(mailbox_id=boxes[0]).count() == 9
