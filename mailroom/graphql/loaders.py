@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 from uuid import UUID
 
 from strawberry.dataloader import DataLoader
@@ -25,8 +25,8 @@ from mailroom.models import (
     EventAttendee,
     Member,
     Message,
+    Origin,
     Participant,
-    Person,
     PersonEmail,
     Thread,
 )
@@ -62,7 +62,7 @@ class Loaders:
         self.body_budget = max_body_bytes
         workspace = viewer.workspace_id
         self.access = DataLoader(self._access)
-        self.person = DataLoader(_by_id(Person, workspace))
+        self.person = DataLoader(self._people)
         self.company = DataLoader(_by_id(Company, workspace))
         # An email's header fields; its bodies (often most of its row) only when asked for.
         self.message = DataLoader(self._messages)
@@ -128,6 +128,22 @@ class Loaders:
                 )
                 found[row.id] = row
                 self.threads[row.id] = row.thread_id
+        return [found.get(i) for i in ids]
+
+    async def _people(self, ids: Sequence[UUID]) -> list[PersonRow | None]:
+        """People as a page of emails names them, hundreds at a time: read by a statement of
+        our own, as rows (`_messages` says why)."""
+        found: dict[UUID, PersonRow] = {}
+        for chunk in chunked(list(ids)):
+            statement = Statement()
+            sql = (
+                f"SELECT {', '.join(PersonRow._fields)} FROM person"
+                f" WHERE id IN ({statement.marks(chunk)})"
+                f" AND workspace_id = {statement.mark(self.viewer.workspace_id)}"
+            )
+            for values in await statement.tuples(sql):
+                row = PersonRow.read(values)
+                found[row.id] = row
         return [found.get(i) for i in ids]
 
     async def _access(self, ids: Sequence[UUID]) -> list[Access]:
@@ -237,12 +253,60 @@ class Loaders:
         return [latest[p][:n] for p, n in keys]
 
 
+T = TypeVar("T")
 _ROLES = list(Role)
 _ROLE = {r.value: r for r in Role}
 _TOO_MUCH_BODY = (
     "this response would carry more email bodies than one response may: ask for fewer emails "
     "per page, or for their snippets instead of text and html"
 )
+
+
+class PersonRow(NamedTuple):
+    """A person's columns that the API shows (PersonType and its Contact figures)."""
+
+    id: UUID
+    workspace_id: UUID
+    name: str | None
+    company_id: UUID | None
+    first_interaction_at: datetime | None
+    last_interaction_at: datetime | None
+    first_email_at: datetime | None
+    last_email_at: datetime | None
+    first_meeting_at: datetime | None
+    last_meeting_at: datetime | None
+    origin: Origin
+    origin_rule: str | None
+    origin_message_id: UUID | None
+    origin_mailbox_id: UUID | None
+
+    @classmethod
+    def read(cls, values: Sequence[Any]) -> PersonRow:
+        """From a row of these columns, in this order, as either driver gives it."""
+        id_, workspace, name, company, *times, origin, rule, message, mailbox = values
+        first, last, first_email, last_email, first_meeting, last_meeting = (
+            _maybe(time_of, t) for t in times
+        )
+        return cls(
+            uuid_of(id_),
+            uuid_of(workspace),
+            name,
+            _maybe(uuid_of, company),
+            first,
+            last,
+            first_email,
+            last_email,
+            first_meeting,
+            last_meeting,
+            Origin(origin),
+            rule,
+            _maybe(uuid_of, message),
+            _maybe(uuid_of, mailbox),
+        )
+
+
+def _maybe(convert: Callable[[Any], T], value: Any) -> T | None:
+    return None if value is None else convert(value)
 
 
 class ParticipantRow(NamedTuple):

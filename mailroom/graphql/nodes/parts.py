@@ -7,6 +7,7 @@ from enum import Enum
 
 import strawberry
 
+from mailroom.graphql.loaders import PersonRow
 from mailroom.models import Company, Origin, Person
 
 
@@ -82,7 +83,7 @@ class ProvenanceType:
     mailbox_id: strawberry.ID | None
 
     @classmethod
-    def of(cls, row: Person | Company) -> ProvenanceType:
+    def of(cls, row: Person | PersonRow | Company) -> ProvenanceType:
         return cls(
             origin=row.origin.value if isinstance(row.origin, Origin) else str(row.origin),
             rule=row.origin_rule,

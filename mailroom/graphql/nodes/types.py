@@ -26,7 +26,7 @@ from tortoise.queryset import QuerySet
 
 from mailroom.graphql.context import Info
 from mailroom.graphql.ids import parse_id
-from mailroom.graphql.loaders import MESSAGE_FIELDS, AttendeeRow, MessageRow
+from mailroom.graphql.loaders import MESSAGE_FIELDS, AttendeeRow, MessageRow, PersonRow
 from mailroom.graphql.nodes.parts import (
     AttachmentType,
     AttendeeKindType,
@@ -322,7 +322,7 @@ class ConnectionStrengthType:
 class ContactType:
     id: strawberry.ID
     column: strawberry.Private[Column]
-    contact: strawberry.Private[Person | Company]
+    contact: strawberry.Private[Person | PersonRow | Company]
 
     async def _figure(
         self, info: Info, kind: InteractionKind | None, at: datetime | None
@@ -460,7 +460,7 @@ class PersonType(ContactType):
     name: str | None
     first_email_at: datetime | None
     last_email_at: datetime | None
-    row: strawberry.Private[Person]
+    row: strawberry.Private[Person | PersonRow]
 
     @strawberry.field
     async def emails(self, info: Info) -> list[str]:
@@ -505,7 +505,7 @@ class PersonType(ContactType):
         return await events_page(query, first=first, after=after)
 
     @classmethod
-    def of(cls, row: Person) -> PersonType:
+    def of(cls, row: Person | PersonRow) -> PersonType:
         return cls(
             id=strawberry.ID(str(row.id)),
             column="person_id",
