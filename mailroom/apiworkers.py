@@ -46,10 +46,12 @@ STOP_TIMEOUT = 10.0  # seconds a worker has to finish its requests once asked to
 @dataclass(frozen=True, slots=True)
 class Running:
     """How the services only the main `serve` process runs are: the SMTP gateway (`off`,
-    `listening`, `stopped`) and the pollers (`off`, `running`, `stopped`)."""
+    `listening`, `stopped`), the pollers (`off`, `running`, `stopped`), and the messages in
+    the SMTP spool."""
 
     smtp: str
     pollers: str
+    spooled: int = 0
 
 
 class Board:
@@ -61,16 +63,20 @@ class Board:
     _POLLERS = ("off", "running", "stopped")
 
     def __init__(self, first: Running) -> None:
-        # No lock: two bytes, each written whole; a reader sees the old value or the new.
-        self._values = multiprocessing.get_context("spawn").RawArray(ctypes.c_ubyte, 2)
+        # No lock: each value is written whole; a reader sees the old one or the new.
+        context = multiprocessing.get_context("spawn")
+        self._states = context.RawArray(ctypes.c_ubyte, 2)
+        self._spooled = context.RawValue(ctypes.c_ulonglong)
         self.publish(first)
 
     def publish(self, found: Running) -> None:
-        self._values[0] = self._SMTP.index(found.smtp)
-        self._values[1] = self._POLLERS.index(found.pollers)
+        self._states[0] = self._SMTP.index(found.smtp)
+        self._states[1] = self._POLLERS.index(found.pollers)
+        self._spooled.value = found.spooled
 
     def read(self) -> Running:
-        return Running(self._SMTP[self._values[0]], self._POLLERS[self._values[1]])
+        smtp, pollers = self._SMTP[self._states[0]], self._POLLERS[self._states[1]]
+        return Running(smtp, pollers, self._spooled.value)
 
 
 def run_worker(entry: str, parent: int, *args: Any) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
+from dataclasses import replace
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -25,7 +25,7 @@ from mailroom import logs
 from mailroom.apiworkers import Board, Running
 from mailroom.bootstrap import Services
 from mailroom.db import redacted
-from mailroom.metrics import MAILBOXES, PENDING, SPOOLED, SYNC_LAG, exposition
+from mailroom.metrics import GAUGES, Reading, exposition
 from mailroom.models import Mailbox, MailboxStatus, PendingIngest
 from mailroom.settings import Settings
 from mailroom.workspace import SYNCED_PROVIDERS
@@ -65,7 +65,7 @@ def running_of(services: Services) -> Running:
     pollers = "off"
     if services.pollers:
         pollers = "running" if all(p.running for p in services.pollers) else "stopped"
-    return Running(smtp, pollers)
+    return Running(smtp, pollers, services.pipeline.spooled)
 
 
 async def keep_publishing(board: Board, services: Services) -> None:
@@ -111,35 +111,32 @@ async def mailbox_states() -> States:
 
 
 async def metrics(request: Request) -> Response:
-    """Prometheus's scrape: this process's counters, and the gauges read now."""
-    services: Services | None = getattr(request.app.state, "services", None)
+    """Prometheus's scrape: the counters of every `serve` process, and the gauges read now."""
+    found = _running(request)
+    spooled = found.spooled if found is not None else 0
     try:
         states = await mailbox_states()
         pending = await PendingIngest.all().count()
     except Exception:  # the scrape still answers, with the gauges as last read
         log.exception("metrics: the database does not answer")
+        GAUGES.reading = replace(GAUGES.reading, spooled=spooled)
     else:
-        _set_gauges(states, pending)
-    SPOOLED.set(services.pipeline.spooled if services is not None else 0)
+        GAUGES.reading = _reading(states, pending, spooled)
     body, content_type = exposition(request.headers.get("accept", ""))
     return Response(body, media_type=content_type)
 
 
-def _set_gauges(states: States, pending: int) -> None:
-    """All at once, with no wait between: a concurrent scrape sees one reading or the next."""
+def _reading(states: States, pending: int, spooled: int) -> Reading:
     now = datetime.now(UTC)
-    counts: dict[tuple[str, str], int] = defaultdict(int)
-    MAILBOXES.clear()
-    SYNC_LAG.clear()
+    counts: dict[tuple[str, str], int] = {}
     for provider in SYNCED_PROVIDERS:
         for status in MailboxStatus:
             counts[(provider.value, status.value)] = 0
+    lag: dict[tuple[str, str], float] = {}
     for key, (count, oldest) in states.items():
         counts[key] = count
-        SYNC_LAG.labels(*key).set(max(0.0, (now - oldest).total_seconds()))
-    for key, count in counts.items():
-        MAILBOXES.labels(*key).set(count)
-    PENDING.set(pending)
+        lag[key] = max(0.0, (now - oldest).total_seconds())
+    return Reading(counts, lag, pending, spooled)
 
 
 def log_banner(settings: Settings, services: Services) -> None:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from mailroom.cli.common import out, run
@@ -24,9 +29,28 @@ def serve() -> None:
     MAILROOM_SMTP_*, MAILROOM_GRAPHQL_* and MAILROOM_API_* limits: `mailroom info` shows the
     main ones, README.md all of them.
     """
-    from mailroom.app import run_server
+    with _metrics_folder():
+        from mailroom.app import run_server
 
-    run(run_server, with_database=False, server=True)
+        run(run_server, with_database=False, server=True)
+
+
+@contextmanager
+def _metrics_folder() -> Iterator[None]:
+    """prometheus_client's multiprocess mode, for the API worker processes (mailroom/metrics.py):
+    a folder of its own for this run, named in the environment before prometheus_client is
+    imported (it reads it then) and so inherited by the workers; removed when `serve` stops.
+    An operator's own PROMETHEUS_MULTIPROC_DIR is used as it is."""
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        yield
+        return
+    folder = tempfile.mkdtemp(prefix="mailroom-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    try:
+        yield
+    finally:
+        del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def secret_key() -> None:

@@ -1,5 +1,6 @@
 """`mailroom serve` with API worker processes (MAILROOM_HTTP_WORKERS=2), as a process: both
-processes answer on the one port, with the same /health; SMTP listens in one of them only;
+processes answer on the one port, with the same /health and /metrics; SMTP listens in one of
+them only;
 the per-token limit is shared out between them; mutations in the worker and ingest in the main
 process write the same database at once; a worker that dies is started again; SIGTERM stops
 them all, and a kill -9 of the main process leaves no worker behind holding the port.
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +29,7 @@ from typing import Any
 
 import psutil
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from mailroom.settings import Settings
 from tests.helpers import message
@@ -163,6 +166,18 @@ def _get(connection: http.client.HTTPConnection, path: str) -> tuple[int, Any]:
     return response.status, json.loads(response.read())
 
 
+def _api_requests(connection: http.client.HTTPConnection) -> dict[str, float]:
+    """mailroom_api_requests by outcome, from the connection's /metrics."""
+    connection.request("GET", "/metrics")
+    text = connection.getresponse().read().decode()
+    found: dict[str, float] = defaultdict(float)
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "mailroom_api_requests_total":
+                found[sample.labels["outcome"]] += sample.value
+    return dict(found)
+
+
 def _graphql(
     connection: http.client.HTTPConnection, token: str, query: str, **variables: Any
 ) -> tuple[int, Any]:
@@ -230,6 +245,9 @@ def test_two_processes_answer_alike_and_sigterm_stops_both(
         answers = [_graphql(c, serve.token, ME)[0] for c in by_process.values() for _ in range(3)]
         # Each process allows its share (2) of the token's 4 a minute, whichever it is.
         assert answers == [200, 200, 429, 200, 200, 429]
+        # Either process's /metrics counts the requests both answered.
+        counted = {pid: _api_requests(c) for pid, c in by_process.items()}
+        assert counted[main] == counted[worker] == {"ok": 4, "rate_limited": 2}
 
         for connection in by_process.values():
             connection.close()
