@@ -18,11 +18,15 @@ if TYPE_CHECKING:
 def serve() -> None:
     """Run Mailroom: the GraphQL API and health check, the SMTP receiver, the IMAP pollers.
 
+    The API is answered by a process per core on one port; the SMTP receiver, the pollers and
+    ingest run in the first of them only.
+
     It makes the database if there is none yet, and says where.
 
     Example: MAILROOM_HTTP_PORT=8080 mailroom serve
 
-    Settings: the API listens on MAILROOM_HTTP_HOST:MAILROOM_HTTP_PORT (127.0.0.1:8000), SMTP
+    Settings: the API listens on MAILROOM_HTTP_HOST:MAILROOM_HTTP_PORT (127.0.0.1:8000), answered
+    by MAILROOM_HTTP_WORKERS processes (default: one per core; 1: a single process), SMTP
     on MAILROOM_SMTP_HOST:MAILROOM_SMTP_PORT (127.0.0.1:2525; off with MAILROOM_SMTP_ENABLED=false)
     for MAILROOM_MAIL_DOMAIN; MAILROOM_DATABASE_URL or MAILROOM_DATA_DIR (the database, and the
     SMTP spool in the data folder); MAILROOM_SECRET_KEY for connected mailboxes, MAILROOM_IMAP_*,
