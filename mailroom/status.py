@@ -1,6 +1,7 @@
-"""What a `serve` process reports about itself: `/health` (the database, the SMTP gateway, the
-pollers and their mailboxes by state), `/metrics` (with the gauges read from the database at
-each scrape) and the banner it logs when it starts.
+"""What `serve` reports about itself: `/health` (the database, the SMTP gateway, the pollers and
+their mailboxes by state), `/metrics` (with the gauges read from the database at each scrape)
+and the banner it logs when it starts. With API workers, every process answers both alike: how
+the main process's services are comes from the board it publishes on (apiworkers.py).
 
 `/health` answers anyone, so it says how things are and never why: an error's text can name
 hosts, users and paths, and goes to the log only. A component that should run and does not
