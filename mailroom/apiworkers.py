@@ -28,6 +28,7 @@ import logging
 import multiprocessing
 import os
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -111,12 +112,13 @@ class ApiWorkers:
         process.start()
         return process
 
-    async def watch(self) -> None:
-        """Start again each worker that dies, until `stop`; a `WorkerError` when they keep
-        dying."""
-        while not self.stopping:
+    async def watch(self, ending: Callable[[], bool]) -> None:
+        """Start again each worker that dies, until `stop` or until the server is `ending` (a
+        Ctrl-C reaches the workers too, and they stop with it: not a death to make up for);
+        a `WorkerError` when they keep dying."""
+        while not self.stopping and not ending():
             await asyncio.sleep(WATCH_EVERY)
-            if not self.stopping:
+            if not self.stopping and not ending():
                 self.replace_dead()
 
     def replace_dead(self) -> None:

@@ -125,7 +125,7 @@ async def _serve(
 async def _watch(workers: ApiWorkers, server: uvicorn.Server) -> None:
     """Keep the workers running while the server does; stop it when they keep dying."""
     try:
-        await workers.watch()
+        await workers.watch(lambda: server.should_exit)
     except BaseException:
         server.should_exit = True
         raise

@@ -1,9 +1,9 @@
 """`mailroom serve` with API worker processes (MAILROOM_HTTP_WORKERS=2), as a process: both
 processes answer on the one port, with the same /health and /metrics; SMTP listens in one of
-them only;
-the per-token limit is shared out between them; mutations in the worker and ingest in the main
-process write the same database at once; a worker that dies is started again; SIGTERM stops
-them all, and a kill -9 of the main process leaves no worker behind holding the port.
+them only; the per-token limit is shared out between them; mutations in the worker and ingest
+in the main process write the same database at once; a worker that dies is started again;
+SIGTERM (or a Ctrl-C) stops them all, and a kill -9 of the main process leaves no worker
+behind holding the port.
 
 Which process answered is read from the kernel's table of connections (psutil), not from
 anything the server says."""
@@ -129,6 +129,7 @@ def _serve(settings: Settings, tmp_path: Path, **values: str) -> Iterator[Serve]
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=stderr,
+            start_new_session=True,  # a process group of its own, for a Ctrl-C (killpg)
         )
     running = Serve(process, http, smtp, token, log)
     try:
@@ -211,13 +212,13 @@ def _wait_gone(pids: list[int], seconds: float = 30) -> None:
     assert all(_gone(p) for p in pids), [p for p in pids if not _gone(p)]
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
+def _listened_on(port: int) -> bool:
+    """Whether any process listens on `port` (binding it to see would also fail while a
+    connection from another program happens to use the number as its own port)."""
+    return any(
+        c.status == psutil.CONN_LISTEN and c.laddr.port == port
+        for c in psutil.net_connections("tcp")
+    )
 
 
 ME = "{ me { email } }"
@@ -255,7 +256,7 @@ def test_two_processes_answer_alike_and_sigterm_stops_both(
         # uvicorn stops, then raises the signal again: the exit a supervisor expects.
         assert serve.process.wait(timeout=60) == -signal.SIGTERM
         _wait_gone([worker])
-    assert _port_free(serve.http)
+    assert not _listened_on(serve.http)
 
 
 def test_a_worker_that_dies_is_replaced_and_kill_9_leaves_none(
@@ -271,7 +272,7 @@ def test_a_worker_that_dies_is_replaced_and_kill_9_leaves_none(
         serve.process.kill()  # SIGKILL: the main process cleans nothing up
         serve.process.wait()
         _wait_gone([replaced], seconds=10)
-    assert _port_free(serve.http)
+    assert not _listened_on(serve.http)
 
 
 def test_mutations_in_the_worker_while_the_main_process_ingests(
@@ -312,3 +313,9 @@ def test_mutations_in_the_worker_while_the_main_process_ingests(
         connection.close()
         assert len(body["data"]["emails"]["nodes"]) == 40, serve.log.read_text()[-3000:]
         assert "database is locked" not in serve.log.read_text()
+
+        # Ctrl-C in a terminal reaches every process of the group: all stop, none is replaced.
+        os.killpg(serve.process.pid, signal.SIGINT)
+        serve.process.wait(timeout=60)
+        _wait_gone([worker])
+        assert "starting another" not in serve.log.read_text()
