@@ -622,6 +622,11 @@ def scaling_report(args: argparse.Namespace, found: dict[str, Scaling]) -> str:
                 f"| {many.server_cpu:.0%} / {many.machine_cpu:.0%} |"
             )
     ratios = ", ".join(f"{b} **{m.ratio:.2f}x**" for b, m in found.items())
+    per_cpu = "; ".join(
+        f"{b}: {_figure(_per_cpu(m, 0))} with one process, {_figure(_per_cpu(m, 1))} with "
+        f"{args.workers}"
+        for b, m in found.items()
+    )
     return (
         f"### Every core: the person timeline, {args.clients} clients, one process against "
         f"{args.workers} (MAILROOM_HTTP_WORKERS)\n\n"
@@ -633,8 +638,31 @@ def scaling_report(args: argparse.Namespace, found: dict[str, Scaling]) -> str:
         "whatever else the machine runs: *machine* says how busy all its cores were (200% = "
         "both), and a ratio measured while others used the cores is low.\n\n"
         + "\n".join(table)
-        + "\n"
+        + "\n\n"
+        + SCALING_PROFILE
+        + f" Requests per second of the server's CPU, the median of the rounds: {per_cpu}.\n"
     )
+
+
+# Why the ratio is what it is, from the CPU figures the table gives.
+SCALING_PROFILE = (
+    "Where the time goes: under the clients one process's CPU is its whole core when the "
+    "machine is otherwise idle (the first table's *CPU server*, 99-100% on a quiet machine): "
+    "each request is Python work on one event loop (GraphQL resolution, rows into models; the "
+    "database's waits overlap with other requests' work), so one process answers at the rate "
+    "of one core and a second process on the second core is the only way to more. The work a "
+    "request costs does not change with processes (requests per CPU-second, below, are alike): "
+    "the ratio is the ratio of CPU the processes get, 2x at most, less what the load generator "
+    "(a few percent) and PostgreSQL (on PostgreSQL) take from the same two cores. On a machine "
+    "whose cores others use (*machine* near 200% with one process), one process already gets "
+    "less than a core and two get less than two, and the ratio says more about the neighbours "
+    "than about Mailroom; p99 with two processes also depends on how the 32 connections, "
+    "opened at once, were shared between them (apiworkers.py)."
+)
+
+
+def _per_cpu(measured: Scaling, which: int) -> float:
+    return statistics.median(pair[which].rps / pair[which].server_cpu for pair in measured.rounds)
 
 
 def _triple(run: Run) -> str:
