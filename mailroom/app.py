@@ -1,7 +1,8 @@
 """The `serve` process over HTTP: `create_app(settings)` is the web application (the GraphQL
 API, `/health` and `/metrics`, status.py, and `/oauth/callback`, where providers send a consent
 back) whose lifespan runs everything else (`bootstrap.running`); `run_server` serves it, and
-`/metrics` on a port of its own if asked."""
+`/metrics` on a port of its own if asked, with API-only worker processes beside it on the same
+socket (`serve_api`, apiworkers.py) when `http_workers` asks for more than one."""
 
 from __future__ import annotations
 
