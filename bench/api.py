@@ -699,7 +699,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3)
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--workers", type=int, default=2, help="API processes against one")
-    parser.add_argument("--rounds", type=int, default=2, help="of one against --workers")
+    parser.add_argument("--rounds", type=int, default=3, help="of one against --workers")
     parser.add_argument("--sqlite-only", action="store_true", help="for quick iterations")
     parser.add_argument(
         "--rebuild", action="store_true", help="ingest SQLite again (after changing ingest)"
