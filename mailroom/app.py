@@ -1,36 +1,44 @@
 """The `serve` process over HTTP: `create_app(settings)` is the web application (the GraphQL
 API, `/health` and `/metrics`, status.py, and `/oauth/callback`, where providers send a consent
 back) whose lifespan runs everything else (`bootstrap.running`); `run_server` serves it, and
-`/metrics` on a port of its own if asked."""
+`/metrics` on a port of its own if asked, with API-only worker processes beside it on the same
+socket (`serve_api`, apiworkers.py) when `http_workers` asks for more than one."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, Literal
 
 import uvicorn
+import uvloop
 from starlette.applications import Starlette
 from starlette.routing import Route
 
 from mailroom import logs
+from mailroom.apiworkers import ApiWorkers, Board
 from mailroom.bootstrap import Services, running
+from mailroom.db import database
 from mailroom.errors import SettingsError
 from mailroom.graphql.endpoint import GraphQLEndpoint
 from mailroom.graphql.metering import Metered
 from mailroom.oauth import OAuthCallback
 from mailroom.oauth.providers import CALLBACK_PATH
 from mailroom.settings import Settings
-from mailroom.status import health, log_banner, metrics
+from mailroom.status import health, keep_publishing, log_banner, metrics, running_of
 from mailroom.workspace import finish_connection
 
 
-def create_app(settings: Settings, services: Services | None = None) -> Starlette:
+def create_app(
+    settings: Settings, services: Services | None = None, board: Board | None = None
+) -> Starlette:
     """The application, whose lifespan starts everything else, or uses the `services` given:
     `run_server` starts them before the web server, so that a failure to start (a busy port, a
-    database that cannot be opened) is one line from the command, not uvicorn's traceback."""
+    database that cannot be opened) is one line from the command, not uvicorn's traceback.
+    With a `board` (API workers), /health reads how the main process's services are from it."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -43,7 +51,8 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             log_banner(settings, started)
             yield
 
-    graphql = GraphQLEndpoint(settings)
+    # With a board, this is one of the `http_workers` processes serving the API.
+    graphql = GraphQLEndpoint(settings, settings.http_workers if board is not None else 1)
     routes = [
         Route("/health", health),
         Route("/graphql", Metered(graphql), methods=["GET", "POST"]),
@@ -52,20 +61,80 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
     ]
     if settings.metrics_enabled and settings.metrics_port is None:
         routes.append(Route("/metrics", metrics))
-    return Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.board = board
+    return app
+
+
+WORKER = "mailroom.app:serve_api"  # what an API worker process runs
 
 
 async def run_server(settings: Settings) -> None:
-    """Serve until interrupted."""
+    """Serve until interrupted: everything in this process, and with `http_workers` over 1,
+    that many less one API-only processes beside it on the same socket (apiworkers.py)."""
     logs.configure(settings.log_format)
     with _bind(settings.http_host, settings.http_port, "the API", "HTTP") as api:
         async with running(settings) as services:
+            if settings.http_workers == 1:
+                log_banner(settings, services)
+                await _serve(create_app(settings, services), settings, api)
+                return
+            board = Board(running_of(services))
+            values = settings.model_dump()  # plain values: no import before the lifeline
+            workers = ApiWorkers(settings.http_workers - 1, WORKER, (values, api, board))
+            workers.start()
             log_banner(settings, services)
-            await _serve(create_app(settings, services), settings, api)
+            publishing = asyncio.create_task(keep_publishing(board, services))
+            try:
+                await _serve(create_app(settings, services, board), settings, api, workers)
+            finally:
+                publishing.cancel()
+                workers.stop()
 
 
-async def _serve(app: Starlette, settings: Settings, api: socket.socket) -> None:
+def serve_api(values: dict[str, Any], api: socket.socket, board: Board) -> None:
+    """An API worker process: the API on the socket `api`, and nothing else (no SMTP, pollers,
+    pipeline or background loops: those run in the main process, once)."""
+    settings = Settings(**values)
+    logs.configure(settings.log_format)
+    uvloop.run(_serve_api(settings, api, board))
+
+
+async def _serve_api(settings: Settings, api: socket.socket, board: Board) -> None:
+    async with database(settings, create=False):
+        app = create_app(settings, board=board)
+        server = uvicorn.Server(_config(app, settings.http_host, settings.http_port, "off"))
+        await server.serve(sockets=[api])
+
+
+async def _serve(
+    app: Starlette, settings: Settings, api: socket.socket, workers: ApiWorkers | None = None
+) -> None:
     server = uvicorn.Server(_config(app, settings.http_host, settings.http_port, "on"))
+    watching = asyncio.create_task(_watch(workers, server)) if workers is not None else None
+    try:
+        await _serve_with_metrics(server, app, settings, api)
+    finally:
+        if watching is not None:
+            if workers is not None:
+                workers.stopping = True
+            watching.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watching  # raises the workers' WorkerError, if that is what stopped it
+
+
+async def _watch(workers: ApiWorkers, server: uvicorn.Server) -> None:
+    """Keep the workers running while the server does; stop it when they keep dying."""
+    try:
+        await workers.watch(lambda: server.should_exit)
+    except BaseException:
+        server.should_exit = True
+        raise
+
+
+async def _serve_with_metrics(
+    server: uvicorn.Server, app: Starlette, settings: Settings, api: socket.socket
+) -> None:
     if not settings.metrics_enabled or settings.metrics_port is None:
         await server.serve(sockets=[api])
         return

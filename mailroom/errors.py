@@ -9,7 +9,7 @@ MailroomError
  ├── ForbiddenError       the member may not do this (an admin's or an owner's to do)
  ├── InvalidInputError    an argument or input file cannot be used
  │    └── HostRefusedError   (sources.imap) a mailbox's host is not a public address
- ├── WorkerError          no normalize worker could be started
+ ├── WorkerError          no normalize worker could be started; API workers keep dying
  └── SyncError            a mailbox's sync failed; by what to do about it:
       ├── TransientError  timeouts, dropped connections, a busy server: back off and retry
       ├── AuthError       the login or grant is refused: the mailbox needs reconnecting
@@ -79,7 +79,8 @@ class InvalidInputError(MailroomError):
 
 
 class WorkerError(MailroomError):
-    """A normalize worker could not be started: no message can be read until one can."""
+    """A normalize worker could not be started (no message can be read until one can), or
+    `serve`'s API worker processes keep dying."""
 
 
 class SyncError(MailroomError):

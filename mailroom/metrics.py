@@ -5,24 +5,34 @@ schema's top-level fields), never from what a client, sender or server wrote, so
 make the series grow. Declaring a metric registers it and nothing else: like a logger, it costs
 nothing until something is counted.
 
-With several `serve` processes, each reports what it did itself (the counters and histograms,
-and the messages in its own spool): sum them across processes. The gauges read from the
-database (mailboxes by state, sync lag, pending messages) are the same in every process: take
+`serve` runs prometheus_client in its multiprocess mode (PROMETHEUS_MULTIPROC_DIR, a folder of
+its own): each of its processes (the main one and its API workers) counts in files there, and
+whichever answers a scrape reports the sum of all of them, so the answer does not depend on
+which process took the connection. The gauges are read when the scrape comes (from the
+database; the spool's count from the main process's board), by the process answering it; the
+`process_*` series describe that process. Several `serve`s (on several machines) each report
+their own: sum their counters; the gauges from the database are the same in every one: take
 their maximum, not their sum.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
 from prometheus_client import (
     CollectorRegistry,
     Counter,
-    Gauge,
     Histogram,
     PlatformCollector,
     ProcessCollector,
     disable_created_metrics,
 )
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
 
 # A `_created` series beside every counter doubles what a scrape carries, for a start time
 # Prometheus does not use.
@@ -65,19 +75,6 @@ SYNC_PASS_SECONDS = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900),
     registry=REGISTRY,
 )
-MAILBOXES = Gauge(
-    "mailroom_mailboxes",
-    "Synced mailboxes (IMAP, ...) by state, read from the database at each scrape",
-    ["provider", "status"],
-    registry=REGISTRY,
-)
-SYNC_LAG = Gauge(
-    "mailroom_sync_lag_seconds",
-    "Seconds since the least recently synced mailbox in this state last synced (since it was "
-    "connected, if it never has), read from the database at each scrape",
-    ["provider", "status"],
-    registry=REGISTRY,
-)
 API_REQUESTS = Counter(
     "mailroom_api_requests",
     "GraphQL API requests, by operation type (query, mutation, none when refused before one "
@@ -93,22 +90,76 @@ API_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
     registry=REGISTRY,
 )
-PENDING = Gauge(
-    "mailroom_ingest_pending_messages",
-    "Messages stored as bytes and not yet processed (the database's pending rows), read at "
-    "each scrape",
-    registry=REGISTRY,
-)
-SPOOLED = Gauge(
-    "mailroom_ingest_spooled_messages",
-    "Messages this process's SMTP gateway has synced to its spool and not yet moved into the "
-    "database",
-    registry=REGISTRY,
-)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """The gauges: mailboxes by (provider, status) and the seconds since the least recently
+    synced of them last synced (since it was connected, if it never has), read from the
+    database at a scrape; pending messages, read then too; messages in the SMTP spool."""
+
+    mailboxes: dict[tuple[str, str], int] = field(default_factory=dict)
+    lag: dict[tuple[str, str], float] = field(default_factory=dict)
+    pending: int = 0
+    spooled: int = 0
+
+
+class Gauges(Collector):
+    """The gauges of the last `Reading`, as the process answering the scrape made it. Not
+    prometheus_client's `Gauge`s: with several processes those would be one series per
+    process, and a state no mailbox is in any more would keep its last lag."""
+
+    def __init__(self) -> None:
+        self.reading = Reading()  # replaced whole: a scrape sees one reading or the next
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        reading = self.reading
+        labels = ["provider", "status"]
+        mailboxes = GaugeMetricFamily(
+            "mailroom_mailboxes",
+            "Synced mailboxes (IMAP, ...) by state, read from the database at each scrape",
+            labels=labels,
+        )
+        for key, count in reading.mailboxes.items():
+            mailboxes.add_metric(list(key), count)
+        lag = GaugeMetricFamily(
+            "mailroom_sync_lag_seconds",
+            "Seconds since the least recently synced mailbox in this state last synced (since "
+            "it was connected, if it never has), read from the database at each scrape",
+            labels=labels,
+        )
+        for key, seconds in reading.lag.items():
+            lag.add_metric(list(key), seconds)
+        yield mailboxes
+        yield lag
+        yield GaugeMetricFamily(
+            "mailroom_ingest_pending_messages",
+            "Messages stored as bytes and not yet processed (the database's pending rows), "
+            "read at each scrape",
+            value=reading.pending,
+        )
+        yield GaugeMetricFamily(
+            "mailroom_ingest_spooled_messages",
+            "Messages the SMTP gateway has synced to its spool and not yet moved into the database",
+            value=reading.spooled,
+        )
+
+
+GAUGES = Gauges()
+REGISTRY.register(GAUGES)
 
 
 def exposition(accept: str) -> tuple[bytes, str]:
-    """The registry in the format a scraper's Accept header asks for (OpenMetrics, or
-    Prometheus's text format by default), and its content type."""
+    """The metrics in the format a scraper's Accept header asks for (OpenMetrics, or
+    Prometheus's text format by default), and its content type. In prometheus_client's
+    multiprocess mode (`serve`), the counters and histograms of every process, summed."""
     encode, content_type = choose_encoder(accept)
-    return encode(REGISTRY), content_type
+    # prometheus_client's own switch, read when it was imported (cli/server.py sets it).
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        return encode(REGISTRY), content_type
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    registry.register(GAUGES)
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    return encode(registry), content_type

@@ -25,6 +25,14 @@ from mailroom.logs import LogFormat
 from mailroom.parsing.limits import Limits
 
 
+def _cores() -> int:
+    """The cores this process may run on (a container's CPU set, not the machine's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 class Settings(BaseSettings):
     """Everything an operator can configure."""
 
@@ -38,6 +46,10 @@ class Settings(BaseSettings):
     debug: bool = False
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    # Processes that answer the API, on the one port: `serve` runs everything else (SMTP, the
+    # pollers, ingest, the background work) in the first of them only. One Python process
+    # uses one core; default: one per core this process may run on. 1: a single process.
+    http_workers: int = Field(default_factory=lambda: _cores(), ge=1, le=64)
     # `text` for a person, `json` (one object per line) for a log shipper (mailroom/logs.py).
     log_format: LogFormat = "text"
     # Prometheus metrics at /metrics, without a token (counts by fixed labels: no address, name

@@ -1,6 +1,7 @@
-"""What a `serve` process reports about itself: `/health` (the database, the SMTP gateway, the
-pollers and their mailboxes by state), `/metrics` (with the gauges read from the database at
-each scrape) and the banner it logs when it starts.
+"""What `serve` reports about itself: `/health` (the database, the SMTP gateway, the pollers and
+their mailboxes by state), `/metrics` (with the gauges read from the database at each scrape)
+and the banner it logs when it starts. With API workers, every process answers both alike: how
+the main process's services are comes from the board it publishes on (apiworkers.py).
 
 `/health` answers anyone, so it says how things are and never why: an error's text can name
 hosts, users and paths, and goes to the log only. A component that should run and does not
@@ -9,8 +10,9 @@ makes the answer `503`; mailboxes that need their owner (NEEDS_REAUTH, FAILED) d
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections import defaultdict
+from dataclasses import replace
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -21,9 +23,10 @@ from tortoise.expressions import F
 from tortoise.functions import Coalesce, Count, Min
 
 from mailroom import logs
+from mailroom.apiworkers import Board, Running
 from mailroom.bootstrap import Services
 from mailroom.db import redacted
-from mailroom.metrics import MAILBOXES, PENDING, SPOOLED, SYNC_LAG, exposition
+from mailroom.metrics import GAUGES, Reading, exposition
 from mailroom.models import Mailbox, MailboxStatus, PendingIngest
 from mailroom.settings import Settings
 from mailroom.workspace import SYNCED_PROVIDERS
@@ -31,20 +34,21 @@ from mailroom.workspace import SYNCED_PROVIDERS
 log = logging.getLogger(__name__)
 # (provider, status) -> (mailboxes, the oldest last sync, or connection if never synced)
 States = dict[tuple[str, str], tuple[int, datetime]]
+PUBLISH_EVERY = 1.0  # seconds: how late /health may be with API workers
 
 
 async def health(request: Request) -> JSONResponse:
     """Up, the database answers, and the SMTP gateway and the pollers run where they should."""
-    services: Services | None = getattr(request.app.state, "services", None)
+    found = _running(request)
     body: dict[str, Any] = {"status": "ok", "database": "ok"}
     try:
         states = await mailbox_states()
     except Exception:  # any failure means not healthy
         log.exception("health check: the database does not answer")
         body["database"], states = "unavailable", None
-    if services is not None:
-        body["smtp"] = _smtp(services)
-        body["pollers"] = _pollers(services, states)
+    if found is not None:
+        body["smtp"] = found.smtp
+        body["pollers"] = _pollers(found, states)
     healthy = body["database"] == "ok" and "stopped" not in (
         body.get("smtp"),
         body.get("pollers", {}).get("status"),
@@ -54,24 +58,44 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=200 if healthy else 503)
 
 
-def _smtp(services: Services) -> str:
-    if services.smtp is None:
-        return "off"
-    return "listening" if services.smtp.is_serving() else "stopped"
+def running_of(services: Services) -> Running:
+    """How this process's SMTP gateway and pollers are now."""
+    smtp = "off"
+    if services.smtp is not None:
+        smtp = "listening" if services.smtp.is_serving() else "stopped"
+    pollers = "off"
+    if services.pollers:
+        pollers = "running" if all(p.running for p in services.pollers) else "stopped"
+    return Running(smtp, pollers, services.pipeline.spooled)
 
 
-def _pollers(services: Services, states: States | None) -> dict[str, Any]:
-    pollers = services.pollers
-    if not pollers:
+async def keep_publishing(board: Board, services: Services) -> None:
+    """Publish how the services are for the API workers' /health, every `PUBLISH_EVERY`
+    seconds, until cancelled."""
+    while True:
+        board.publish(running_of(services))
+        await asyncio.sleep(PUBLISH_EVERY)
+
+
+def _running(request: Request) -> Running | None:
+    """From the board when there is one (API workers), else from this process's services."""
+    board: Board | None = getattr(request.app.state, "board", None)
+    if board is not None:
+        return board.read()
+    services: Services | None = getattr(request.app.state, "services", None)
+    return running_of(services) if services is not None else None
+
+
+def _pollers(found: Running, states: States | None) -> dict[str, Any]:
+    if found.pollers == "off":
         return {"status": "off"}
-    running = all(p.running for p in pollers)
-    found: dict[str, Any] = {"status": "running" if running else "stopped"}
+    result: dict[str, Any] = {"status": found.pollers}
     if states is not None:
         counts = dict.fromkeys((s.value for s in MailboxStatus), 0)
         for (_, status), (count, _) in states.items():
             counts[status] += count
-        found["mailboxes"] = counts
-    return found
+        result["mailboxes"] = counts
+    return result
 
 
 async def mailbox_states() -> States:
@@ -88,35 +112,32 @@ async def mailbox_states() -> States:
 
 
 async def metrics(request: Request) -> Response:
-    """Prometheus's scrape: this process's counters, and the gauges read now."""
-    services: Services | None = getattr(request.app.state, "services", None)
+    """Prometheus's scrape: the counters of every `serve` process, and the gauges read now."""
+    found = _running(request)
+    spooled = found.spooled if found is not None else 0
     try:
         states = await mailbox_states()
         pending = await PendingIngest.all().count()
     except Exception:  # the scrape still answers, with the gauges as last read
         log.exception("metrics: the database does not answer")
+        GAUGES.reading = replace(GAUGES.reading, spooled=spooled)
     else:
-        _set_gauges(states, pending)
-    SPOOLED.set(services.pipeline.spooled if services is not None else 0)
+        GAUGES.reading = _reading(states, pending, spooled)
     body, content_type = exposition(request.headers.get("accept", ""))
     return Response(body, media_type=content_type)
 
 
-def _set_gauges(states: States, pending: int) -> None:
-    """All at once, with no wait between: a concurrent scrape sees one reading or the next."""
+def _reading(states: States, pending: int, spooled: int) -> Reading:
     now = datetime.now(UTC)
-    counts: dict[tuple[str, str], int] = defaultdict(int)
-    MAILBOXES.clear()
-    SYNC_LAG.clear()
+    counts: dict[tuple[str, str], int] = {}
     for provider in SYNCED_PROVIDERS:
         for status in MailboxStatus:
             counts[(provider.value, status.value)] = 0
+    lag: dict[tuple[str, str], float] = {}
     for key, (count, oldest) in states.items():
         counts[key] = count
-        SYNC_LAG.labels(*key).set(max(0.0, (now - oldest).total_seconds()))
-    for key, count in counts.items():
-        MAILBOXES.labels(*key).set(count)
-    PENDING.set(pending)
+        lag[key] = max(0.0, (now - oldest).total_seconds())
+    return Reading(counts, lag, pending, spooled)
 
 
 def log_banner(settings: Settings, services: Services) -> None:

@@ -21,8 +21,8 @@ def info() -> None:
     Example: mailroom info
 
     Settings: MAILROOM_CONFIG, MAILROOM_DATA_DIR, MAILROOM_DATABASE_URL, MAILROOM_HTTP_HOST,
-    MAILROOM_HTTP_PORT, MAILROOM_SMTP_ENABLED, MAILROOM_SMTP_HOST, MAILROOM_SMTP_PORT,
-    MAILROOM_MAIL_DOMAIN, MAILROOM_IMAP_ENABLED.
+    MAILROOM_HTTP_PORT, MAILROOM_HTTP_WORKERS, MAILROOM_SMTP_ENABLED, MAILROOM_SMTP_HOST,
+    MAILROOM_SMTP_PORT, MAILROOM_MAIL_DOMAIN, MAILROOM_IMAP_ENABLED.
     """
     from mailroom.db import sqlite_path, where
     from mailroom.settings import Settings
@@ -37,10 +37,11 @@ def info() -> None:
             ("database", database),
             ("data folder", str(settings.data_dir.absolute())),
             ("API", f"http://{settings.http_host}:{settings.http_port}/graphql"),
+            ("API processes", str(settings.http_workers)),
             ("SMTP", smtp),
             ("mail domain", settings.mail_domain),
             ("IMAP sync", "on" if settings.imap_enabled else "off"),
         ]
 
     for name, value in run(work, with_database=False):
-        out.print(Text(f"{name:<12} {value}"), soft_wrap=True)
+        out.print(Text(f"{name:<13} {value}"), soft_wrap=True)

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from mailroom.cli.common import out, run
@@ -13,20 +18,43 @@ if TYPE_CHECKING:
 def serve() -> None:
     """Run Mailroom: the GraphQL API and health check, the SMTP receiver, the IMAP pollers.
 
+    The API is answered by a process per core on one port; the SMTP receiver, the pollers and
+    ingest run in the first of them only.
+
     It makes the database if there is none yet, and says where.
 
     Example: MAILROOM_HTTP_PORT=8080 mailroom serve
 
-    Settings: the API listens on MAILROOM_HTTP_HOST:MAILROOM_HTTP_PORT (127.0.0.1:8000), SMTP
+    Settings: the API listens on MAILROOM_HTTP_HOST:MAILROOM_HTTP_PORT (127.0.0.1:8000), answered
+    by MAILROOM_HTTP_WORKERS processes (default: one per core; 1: a single process), SMTP
     on MAILROOM_SMTP_HOST:MAILROOM_SMTP_PORT (127.0.0.1:2525; off with MAILROOM_SMTP_ENABLED=false)
     for MAILROOM_MAIL_DOMAIN; MAILROOM_DATABASE_URL or MAILROOM_DATA_DIR (the database, and the
     SMTP spool in the data folder); MAILROOM_SECRET_KEY for connected mailboxes, MAILROOM_IMAP_*,
     MAILROOM_SMTP_*, MAILROOM_GRAPHQL_* and MAILROOM_API_* limits: `mailroom info` shows the
     main ones, README.md all of them.
     """
-    from mailroom.app import run_server
+    with _metrics_folder():
+        from mailroom.app import run_server
 
-    run(run_server, with_database=False, server=True)
+        run(run_server, with_database=False, server=True)
+
+
+@contextmanager
+def _metrics_folder() -> Iterator[None]:
+    """prometheus_client's multiprocess mode, for the API worker processes (mailroom/metrics.py):
+    a folder of its own for this run, named in the environment before prometheus_client is
+    imported (it reads it then) and so inherited by the workers; removed when `serve` stops.
+    An operator's own PROMETHEUS_MULTIPROC_DIR is used as it is."""
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        yield
+        return
+    folder = tempfile.mkdtemp(prefix="mailroom-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    try:
+        yield
+    finally:
+        del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def secret_key() -> None:

@@ -51,11 +51,18 @@ class _GraphQL(GraphQL[Context, None]):
 
 
 class GraphQLEndpoint:
-    def __init__(self, settings: Settings) -> None:
+    """The endpoint of one of `processes` processes that serve the API on one port.
+
+    Each process counts the requests it answers itself, so each allows its share of the
+    per-token limit: N processes that each allowed all of it would let a token make N times
+    as many requests. A client whose requests all reach one process (one keep-alive
+    connection) meets its share sooner; the limit is never looser than the setting."""
+
+    def __init__(self, settings: Settings, processes: int = 1) -> None:
         self.graphql = _GraphQL(settings)
         self.settings = settings
         self.graphiql = GraphiQLPage() if settings.graphiql else None
-        self.requests = SlidingWindow(settings.api_requests_per_minute)
+        self.requests = SlidingWindow(max(1, settings.api_requests_per_minute // processes))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)

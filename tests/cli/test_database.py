@@ -129,6 +129,7 @@ def test_info_says_what_mailroom_would_use(tmp_path: Path) -> None:
         "MAILROOM_DATABASE_URL": "postgres://mailroom:s3cret@db.example:5433/crm",
         "MAILROOM_DATA_DIR": "data",
         "MAILROOM_HTTP_PORT": "8081",
+        "MAILROOM_HTTP_WORKERS": "3",
         "MAILROOM_SMTP_PORT": "2526",
         "MAILROOM_MAIL_DOMAIN": "mail.example.com",
     }
@@ -139,6 +140,7 @@ def test_info_says_what_mailroom_would_use(tmp_path: Path) -> None:
     assert "postgres://mailroom@db.example:5433/crm" in out and "s3cret" not in out
     assert str(tmp_path / "data") in out
     assert "127.0.0.1:8081" in out and "127.0.0.1:2526" in out and "mail.example.com" in out
+    assert "API processes 3" in out
 
     embedded = mailroom_in(tmp_path, "info")
     assert embedded.returncode == 0, embedded.stderr

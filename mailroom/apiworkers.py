@@ -1,0 +1,166 @@
+"""`serve`'s API-only worker processes: more processes answering HTTP on the socket the main
+process bound, so that the API uses every core (one Python process uses one).
+
+The main process binds the listening socket once and hands it to each worker as it spawns it,
+as uvicorn's own `--workers` supervisor does: every process accepts from the one queue, so an
+idle process takes the next connection and a busy one does not, a worker that dies or is still
+starting strands no connection in a queue of its own, and no other program can bind the port
+beside them. SO_REUSEPORT would let any process of the same user do that, and deals
+connections out by a hash of their addresses, to busy and idle processes alike. Its one
+advantage: a burst of keep-alive connections is shared out evenly, where with one queue 32
+opened at once went 27/5, 21/11, 12/20, 25/7 and 25/7 between two processes (measured); both
+processes still work all the time, so throughput is the same, but the clients of the busier
+one wait longer (a higher p99). Load balancers and browsers open connections over time, not
+all at once.
+
+Workers are spawned, not forked: the main process holds database threads and connections that
+a fork would copy half-alive. Each dies with the main process, however that ends (a kill -9
+included: lifeline.py), so none is ever left holding the port; it asks for that first thing,
+before its slow imports (`run_worker`: this module imports little, and the settings come as
+plain values). One that dies while the main process runs is started again, as a process
+supervisor would; one that keeps dying (`CRASH_LOOP` deaths in a minute) stops `serve` with
+an error, rather than restarting forever with the API a core short and no one told.
+
+What the workers cannot see for themselves, how the main process's SMTP gateway and pollers
+are, the main process publishes on a `Board` in memory they share, for /health.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import importlib
+import logging
+import multiprocessing
+import os
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from mailroom.errors import WorkerError
+from mailroom.lifeline import die_with_parent
+from mailroom.ratelimit import SlidingWindow
+
+log = logging.getLogger(__name__)
+
+CRASH_LOOP = 5  # deaths of workers within a minute that stop `serve`
+WATCH_EVERY = 0.5  # seconds between looks at the workers
+STOP_TIMEOUT = 10.0  # seconds a worker has to finish its requests once asked to stop
+
+
+@dataclass(frozen=True, slots=True)
+class Running:
+    """How the services only the main `serve` process runs are: the SMTP gateway (`off`,
+    `listening`, `stopped`), the pollers (`off`, `running`, `stopped`), and the messages in
+    the SMTP spool."""
+
+    smtp: str
+    pollers: str
+    spooled: int = 0
+
+
+class Board:
+    """`Running`, in memory the main process shares with its API workers: it publishes, and
+    every process answers /health from what it reads here, so the answer does not depend on
+    which process took the connection."""
+
+    _SMTP = ("off", "listening", "stopped")
+    _POLLERS = ("off", "running", "stopped")
+
+    def __init__(self, first: Running) -> None:
+        # No lock: each value is written whole; a reader sees the old one or the new.
+        context = multiprocessing.get_context("spawn")
+        self._states = context.RawArray(ctypes.c_ubyte, 2)
+        self._spooled = context.RawValue(ctypes.c_ulonglong)
+        self.publish(first)
+
+    def publish(self, found: Running) -> None:
+        self._states[0] = self._SMTP.index(found.smtp)
+        self._states[1] = self._POLLERS.index(found.pollers)
+        self._spooled.value = found.spooled
+
+    def read(self) -> Running:
+        smtp, pollers = self._SMTP[self._states[0]], self._POLLERS[self._states[1]]
+        return Running(smtp, pollers, self._spooled.value)
+
+
+def run_worker(entry: str, parent: int, *args: Any) -> None:
+    """A worker process's start: tied to the `parent`'s life first, then `entry`
+    (`module:function`) imported and called with `args`."""
+    die_with_parent(parent)
+    module, _, name = entry.partition(":")
+    getattr(importlib.import_module(module), name)(*args)
+
+
+class ApiWorkers:
+    """`count` processes running `entry(*args)` (`module:function`), kept running until
+    `stop`."""
+
+    def __init__(self, count: int, entry: str, args: tuple[Any, ...]) -> None:
+        self.count = count
+        self.entry = entry
+        self.args = args
+        self.processes: list[BaseProcess] = []
+        self.stopping = False
+        self._deaths = SlidingWindow(CRASH_LOOP - 1, 60.0)
+        self._context = multiprocessing.get_context("spawn")
+
+    def start(self) -> None:
+        """Start them all. Called on the thread that lives as long as they may (the main
+        thread): the kernel's death signal is tied to the thread that started a process."""
+        self.processes = [self._spawn() for _ in range(self.count)]
+
+    def _spawn(self) -> BaseProcess:
+        args = (self.entry, os.getpid(), *self.args)
+        process = self._context.Process(target=run_worker, args=args, name="mailroom-api")
+        process.start()
+        return process
+
+    async def watch(self, ending: Callable[[], bool]) -> None:
+        """Start again each worker that dies, until `stop` or until the server is `ending` (a
+        Ctrl-C reaches the workers too, and they stop with it: not a death to make up for);
+        a `WorkerError` when they keep dying."""
+        while not self.stopping and not ending():
+            await asyncio.sleep(WATCH_EVERY)
+            if not self.stopping and not ending():
+                self.replace_dead()
+
+    def replace_dead(self) -> None:
+        for index, process in enumerate(self.processes):
+            if process.is_alive():
+                continue
+            process.join()
+            code = process.exitcode
+            if not self._deaths.allow("api"):
+                raise WorkerError(
+                    f"API worker processes keep dying ({CRASH_LOOP} in a minute; the last, "
+                    f"pid {process.pid}, {_how(code)}): see the log above"
+                )
+            log.error("API worker process %s %s; starting another", process.pid, _how(code))
+            self.processes[index] = self._spawn()
+
+    def stop(self) -> None:
+        """Ask every worker to finish (SIGTERM: uvicorn's graceful shutdown) and wait; kill
+        those still running after `STOP_TIMEOUT`."""
+        self.stopping = True
+        for process in self.processes:
+            if process.is_alive() and process.pid is not None:
+                os.kill(process.pid, signal.SIGTERM)
+        for process in self.processes:
+            process.join(STOP_TIMEOUT)
+            if process.is_alive():
+                log.warning("API worker process %s did not stop in time: killed", process.pid)
+                process.kill()
+                process.join()
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.processes if p.pid is not None]
+
+
+def _how(code: int | None) -> str:
+    if code is not None and code < 0:
+        return f"was killed by {signal.Signals(-code).name}"
+    return f"exited with code {code}"
