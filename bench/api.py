@@ -38,16 +38,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# Run as a script, this file's folder comes first on sys.path, where bench/calendar.py would
-# stand for the standard library's `calendar` (which httpx imports, through the email package).
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-sys.path.insert(0, str(_HERE.parent))
+import httpx
+import psutil
+import uvloop
+from tortoise import connections
 
-import httpx  # noqa: E402
-import psutil  # noqa: E402
-import uvloop  # noqa: E402
-from tortoise import connections  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.corpus import MEMBERS, TEAM_DOMAIN, Population, write_mbox  # noqa: E402
 from bench.floor import count_fields, execution_ms  # noqa: E402
