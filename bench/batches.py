@@ -42,6 +42,7 @@ from mailroom.db import database  # noqa: E402
 from mailroom.intake import Intake  # noqa: E402
 from mailroom.intake import process as process_module  # noqa: E402
 from mailroom.models import Plan, RecordCreationMode, bulk  # noqa: E402
+from mailroom.resolver import figures, interactions  # noqa: E402
 from mailroom.settings import Settings  # noqa: E402
 from mailroom.sources.files.formats import Kind, Source  # noqa: E402
 from mailroom.sources.files.importer import import_sources  # noqa: E402
@@ -50,9 +51,14 @@ from mailroom.workspace import add_member, create_workspace, get_member, import_
 EDGE = 10  # batches compared at the start and at the end
 COPY_FROM = bulk.COPY_FROM
 
+
 # Steps timed inside a commit: Processor's methods, and what process.py calls by name.
 METHODS = ("_messages", "_copies", "_provider_items", "_records", "_interactions")
-FUNCTIONS = ("assign_threads", "resolve", "link_history", "relink", "record", "settle")
+FUNCTIONS = {
+    process_module: ("assign_threads", "resolve", "link_history", "relink", "record", "settle"),
+    interactions: ("_unstored", "_companies", "_answers", "add_counted"),
+    figures: ("add_rows", "refresh"),
+}
 
 
 @dataclass
@@ -142,16 +148,16 @@ def instrument(intake: Intake, run: Run) -> Callable[[], None]:
     processor.commit = timed_commit  # type: ignore[method-assign]
     for name in METHODS:
         setattr(processor, name, _timed(run, name, getattr(processor, name)))
-    saved = {name: getattr(process_module, name) for name in FUNCTIONS}
-    for name, call in saved.items():
-        setattr(process_module, name, _timed(run, name, call))
+    saved = {(m, name): getattr(m, name) for m, names in FUNCTIONS.items() for name in names}
+    for (module, name), call in saved.items():
+        setattr(module, name, _timed(run, name, call))
     if processor.growth is not None:
         growth = processor.growth
         growth.stored = _timed(run, "statistics", growth.stored)  # type: ignore[method-assign]
 
     def undo() -> None:
-        for name, call in saved.items():
-            setattr(process_module, name, call)
+        for (module, name), call in saved.items():
+            setattr(module, name, call)
 
     return undo
 
@@ -213,6 +219,7 @@ def run_one(args: argparse.Namespace, path: Path, analyze: bool, copy: bool) -> 
     label = (
         f"{'statistics kept up' if analyze else 'statistics left to the database'}, "
         f"{'COPY' if copy else 'INSERT'}"
+        f"{'' if args.figures else ', no figures'}"
     )
     run = Run(label)
     with tempfile.TemporaryDirectory() as folder:

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import logging
 
-from mailroom.db import analyze, analyzed_rows
+from tortoise.exceptions import BaseORMException
+
+from mailroom.db import DRIVER_ERRORS, analyze, analyzed_rows
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +67,12 @@ class Growth:
         self._since += messages
         if self._since < max(self.first, self._known * (self.factor - 1)):
             return False
-        await analyze(HOT_TABLES)
+        try:
+            await analyze(HOT_TABLES)
+        except (BaseORMException, *DRIVER_ERRORS) as error:
+            # The batch is committed: statistics are an aid, and the next batch tries again.
+            log.warning("could not analyze the intake's tables: %s", error)
+            return False
         log.debug("analyzed the intake's tables at about %d messages", self._known + self._since)
         self._known += self._since
         self._since = 0
