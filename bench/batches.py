@@ -208,7 +208,7 @@ def report(run: Run) -> str:
         first, last = run.edge(True, step), run.edge(False, step)
         total = totals[step]
         lines.append(
-            f"  {step[:90]:>90}: {first * 1000:8,.1f} -> {last * 1000:8,.1f} ms"
+            f"  {step[:76]:<76} {first * 1000:8,.1f} -> {last * 1000:8,.1f} ms"
             f"  (all batches {total:,.1f} s)"
         )
     return "\n".join(lines)
@@ -264,7 +264,9 @@ the commits' time; first {EDGE} -> last {EDGE} batches, medians):
 
 {steps}
 """
-    write_section(f"ingest batch by batch, {backend} (bench/batches.py)", body)
+    write_section(
+        f"ingest batch by batch, {backend}, {args.corpus} corpus (bench/batches.py)", body
+    )
 
 
 def main() -> None:
