@@ -202,6 +202,34 @@ async def refresh_statistics() -> None:
         await connection.execute_script("PRAGMA analysis_limit = 1000; ANALYZE;")
 
 
+async def analyze(tables: Sequence[str]) -> None:
+    """Gather the planner's statistics of these tables now: what an import that grows them
+    needs (see `intake.statistics`). SQLite samples each index as `refresh_statistics` does;
+    PostgreSQL samples each table (`default_statistics_target`)."""
+    connection = connections.get("default")
+    quoted = [f'"{table}"' for table in tables]
+    if connection.capabilities.dialect == "sqlite":
+        script = "".join(f"ANALYZE {table}; " for table in quoted)
+        await connection.execute_script(f"PRAGMA analysis_limit = 1000; {script}")
+    else:
+        await connection.execute_script(f"ANALYZE {', '.join(quoted)}")
+
+
+async def analyzed_rows(table: str) -> int:
+    """How many rows of `table` the planner's statistics were gathered from: 0 when they
+    never were."""
+    connection = connections.get("default")
+    if connection.capabilities.dialect == "sqlite":
+        # sqlite_stat1 is made by the first ANALYZE, which `open_database` runs.
+        query = "SELECT stat FROM sqlite_stat1 WHERE tbl = ? LIMIT 1"
+        _, rows = await connection.execute_query(query, [table])
+        return int(str(rows[0]["stat"]).split()[0]) if rows else 0
+    # reltuples is -1 for a table never analyzed (nor vacuumed).
+    query = "SELECT reltuples FROM pg_class WHERE oid = to_regclass($1)"
+    _, rows = await connection.execute_query(query, [table])
+    return max(0, int(rows[0]["reltuples"])) if rows else 0
+
+
 async def close_database() -> None:
     await Tortoise.close_connections()
 

@@ -32,6 +32,7 @@ from mailroom.intake.rows import (
     message_row,
     participant_rows,
 )
+from mailroom.intake.statistics import Growth
 from mailroom.intake.tally import Tally
 from mailroom.intake.threading import Threadable, assign_threads
 from mailroom.intake.workers import NormalizePool, read_many
@@ -85,6 +86,8 @@ class Processor:
         # False: no interactions or relationship figures are kept (a bulk import does without
         # them, and `mailroom intelligence rebuild` makes them once at the end).
         self.figures = figures
+        # None leaves the planner's statistics to the database (a benchmark's baseline).
+        self.growth: Growth | None = Growth()
         self._owners: dict[UUID, frozenset[str]] = {}
         self._members: dict[UUID, UUID] = {}
         self.tally = Tally()
@@ -131,6 +134,8 @@ class Processor:
                 self.calendar,
             )
             await PendingIngest.filter(id__in=[i.pending.id for i in items]).delete()
+        if self.growth is not None:
+            await self.growth.stored(sum(i.outcome is Outcome.NEW for i in items))
         self.tally.count((i.pending.mailbox_id, i.outcome) for i in items)
         for item in items:
             report.count(item.outcome, item.message_id)

@@ -16,14 +16,19 @@ from enum import Enum
 from typing import Any, TypeVar
 from uuid import UUID
 
+import asyncpg
 from tortoise import connections, timezone
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError, OperationalError
 from tortoise.fields import BooleanField, CharField, IntField, TextField, UUIDField
 from tortoise.fields.base import Field
 from tortoise.fields.data import CharEnumFieldInstance as CharEnumField
 from tortoise.models import Model
 
 CHUNK = 1000
+# Rows from which PostgreSQL is sent a COPY rather than INSERTs: below it the COPY's own round
+# trip (asyncpg reads the columns' types first) costs more than it saves.
+COPY_FROM = 50
 # Values per `IN (...)` list: under SQLite's and asyncpg's parameter limits with room to spare.
 IN_CHUNK = 500
 T = TypeVar("T")
@@ -41,6 +46,8 @@ Convert = Callable[[Any], Any]
 @dataclass(frozen=True, slots=True)
 class _Insert:
     sql: str
+    table: str
+    columns: tuple[str, ...]
     fields: tuple[tuple[str, Field[Any]], ...]
     converters: tuple[Convert, ...]
 
@@ -56,7 +63,7 @@ def _plan(model: type[Model], db: BaseDBAsyncClient, ignore_conflicts: bool) -> 
         query = executor._prepare_insert_statement(columns, ignore_conflicts=ignore_conflicts)
         fields = tuple((n, model._meta.fields_map[n]) for n in names)
         converters = tuple(_converter(f, model, db.capabilities.dialect) for _, f in fields)
-        _PLANS[key] = _Insert(str(query), fields, converters)
+        _PLANS[key] = _Insert(str(query), model._meta.db_table, tuple(columns), fields, converters)
     return _PLANS[key]
 
 
@@ -115,8 +122,25 @@ async def insert_rows(
                 for (name, field), convert in zip(plan.fields, plan.converters, strict=True)
             ]
         )
+    if db.capabilities.dialect == "postgres" and not ignore_conflicts and len(values) >= COPY_FROM:
+        await _copy(db, plan, values)
+        return
     for start in range(0, len(values), CHUNK):
         await db.execute_many(plan.sql, values[start : start + CHUNK])
+
+
+async def _copy(db: BaseDBAsyncClient, plan: _Insert, values: list[list[Any]]) -> None:
+    """PostgreSQL's COPY of the rows: one statement and binary values, where an INSERT runs
+    once per row (asyncpg's executemany); about half the time for a batch's participants."""
+    async with db.acquire_connection() as connection:
+        try:
+            await connection.copy_records_to_table(
+                plan.table, records=values, columns=list(plan.columns)
+            )
+        except asyncpg.IntegrityConstraintViolationError as error:
+            raise IntegrityError(error) from error
+        except (asyncpg.SyntaxOrAccessError, asyncpg.DataError) as error:
+            raise OperationalError(error) from error
 
 
 async def uuids(query: Awaitable[Any]) -> set[UUID]:
