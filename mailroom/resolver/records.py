@@ -103,7 +103,11 @@ async def resolve(rules: WorkspaceRules, sightings: Sequence[Sighted]) -> Resolu
     await Person.bulk_create(people)
     await PersonEmail.bulk_create(emails)
     result.person_of = {a: k.person_id for a, k in known.items()}
-    result.company_of = {k.person_id: k.company_id for k in known.values()}
+    # A person the batch names by two addresses is known twice, and only the entry of the
+    # address whose domain linked it holds the company it was just given.
+    for k in known.values():
+        if result.company_of.get(k.person_id) is None:
+            result.company_of[k.person_id] = k.company_id
     result.company_of.update((p.id, p.company_id) for p in people)
     result.new_people = {e.address: e.person_id for e in emails}
     result.person_of.update(result.new_people)

@@ -305,7 +305,9 @@ def _same(kept: dict[str, Any], rebuilt: dict[str, Any]) -> None:
         assert dict(row, strength=0) == dict(other, strength=0), key
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+# Seed 15 once found a person named by two addresses whose company, given in the batch, was
+# read from the other address's entry (None).
+@pytest.mark.parametrize("seed", [1, 2, 3, 15])
 async def test_kept_figures_equal_rebuilt_ones(db: Settings, seed: int) -> None:
     rng = random.Random(seed)
     crew = await team(rng.choice([RecordCreationMode.ALL, RecordCreationMode.SELECTIVE]))
