@@ -40,6 +40,8 @@ from mailroom.workspace import add_imap_mailbox, add_member, create_workspace, i
 
 BATCH = 500
 TARGET_RATIO, TARGET_IDLE = 0.5, 2.0
+# Issue 16: the first sync against the import of the same messages.
+TARGET_OF_IMPORT = 0.85
 
 
 def bare_fetch(port: int, user: str, password: str) -> float:
@@ -171,7 +173,8 @@ def main() -> None:
         f"| (b) Mailroom first sync into SQLite | {rate_b:,.0f} msg/s | |\n"
         f"| (b)/(a) | **{ratio:.2f}** | >= {TARGET_RATIO}: {fetch_verdict} |\n"
         f"| (c) Mailroom import of the same messages (mbox) | {rate_c:,.0f} msg/s | |\n"
-        f"| (b)/(c) | {rate_b / rate_c:.2f} | |\n"
+        f"| (b)/(c) | **{rate_b / rate_c:.2f}** | >= {TARGET_OF_IMPORT}: "
+        f"{'met' if rate_b / rate_c >= TARGET_OF_IMPORT else 'NOT met'} |\n"
         f"| APPEND to stored, Mailroom in IDLE (median of {len(delays)}) | {idle:.2f} s "
         f"(max {max(delays):.2f} s) | < {TARGET_IDLE:.0f} s: {idle_verdict} |\n\n"
         "Why (b)/(a) cannot reach 0.5 here: fetching from a Dovecot on loopback only moves "
