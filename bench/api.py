@@ -53,7 +53,7 @@ from bench.smtp import free_port  # noqa: E402
 from mailroom.db import close_database, open_database  # noqa: E402
 from mailroom.intake import Intake  # noqa: E402
 from mailroom.intake.workers import NormalizePool  # noqa: E402
-from mailroom.models import Plan, RecordCreationMode  # noqa: E402
+from mailroom.models import Mailbox, Plan, RecordCreationMode  # noqa: E402
 from mailroom.settings import Settings  # noqa: E402
 from mailroom.sources.files.formats import Kind, Source  # noqa: E402
 from mailroom.sources.files.importer import import_sources  # noqa: E402
@@ -145,18 +145,24 @@ class Run:
 # --- the database --------------------------------------------------------------------------
 
 
+async def bench_mailbox() -> Mailbox:
+    """The benchmarks' workspace in ALL mode (SELECTIVE would make people only for mail the team
+    sent), its members, and alice's import mailbox, which the seeded mbox goes into."""
+    workspace = await create_workspace(WORKSPACE, "Bench", Plan.ENTERPRISE)
+    workspace.record_creation_mode = RecordCreationMode.ALL
+    await workspace.save()
+    for name in MEMBERS:
+        await add_member(workspace, f"{name}@{TEAM_DOMAIN}")
+    return await import_mailbox(await get_member(workspace, MEMBER))
+
+
 async def build(database_url: str, path: Path, batch_size: int) -> None:
     """The workspace, its members and alice's import of the mbox, people made for every
     address (ALL: SELECTIVE would make them only for mail the team sent)."""
     settings = Settings(database_url=database_url, ingest_batch_size=batch_size)
     await open_database(settings)
     try:
-        workspace = await create_workspace(WORKSPACE, "Bench", Plan.ENTERPRISE)
-        workspace.record_creation_mode = RecordCreationMode.ALL
-        await workspace.save()
-        for name in MEMBERS:
-            await add_member(workspace, f"{name}@{TEAM_DOMAIN}")
-        box = await import_mailbox(await get_member(workspace, MEMBER))
+        box = await bench_mailbox()
         pool = NormalizePool(settings.normalize_workers) if settings.normalize_workers else None
         try:
             await import_sources(

@@ -34,19 +34,18 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
 
-from bench.api import POPULATION, WORKSPACE  # noqa: E402
-from bench.corpus import MEMBERS, TEAM_DOMAIN, write_mbox  # noqa: E402
-from bench.ingest import DATA, MEMBER, drop_postgres, postgres_database  # noqa: E402
+from bench.api import POPULATION, bench_mailbox  # noqa: E402
+from bench.corpus import write_mbox  # noqa: E402
+from bench.ingest import DATA, drop_postgres, postgres_database  # noqa: E402
 from bench.results import write_section  # noqa: E402
 from mailroom.db import database  # noqa: E402
 from mailroom.intake import Intake  # noqa: E402
 from mailroom.intake import process as process_module  # noqa: E402
-from mailroom.models import Plan, RecordCreationMode, bulk  # noqa: E402
+from mailroom.models import bulk  # noqa: E402
 from mailroom.resolver import figures, interactions  # noqa: E402
 from mailroom.settings import Settings  # noqa: E402
 from mailroom.sources.files.formats import Kind, Source  # noqa: E402
 from mailroom.sources.files.importer import import_sources  # noqa: E402
-from mailroom.workspace import add_member, create_workspace, get_member, import_mailbox  # noqa: E402
 
 EDGE = 10  # batches compared at the start and at the end
 COPY_FROM = bulk.COPY_FROM
@@ -167,12 +166,7 @@ async def ingest(
 ) -> None:
     settings = Settings(database_url=url, ingest_batch_size=500, normalize_workers=0)
     async with database(settings, create=True):
-        workspace = await create_workspace(WORKSPACE, "Bench", Plan.ENTERPRISE)
-        workspace.record_creation_mode = RecordCreationMode.ALL
-        await workspace.save()
-        for name in MEMBERS:
-            await add_member(workspace, f"{name}@{TEAM_DOMAIN}")
-        box = await import_mailbox(await get_member(workspace, MEMBER))
+        box = await bench_mailbox()
         intake = Intake(settings.limits, figures=figures)
         if not analyze:
             intake.processor.growth = None

@@ -32,22 +32,19 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.api import POPULATION, WORKSPACE  # noqa: E402
-from bench.corpus import MEMBERS, TEAM_DOMAIN, write_mbox  # noqa: E402
+from bench.api import POPULATION, WORKSPACE, bench_mailbox  # noqa: E402
+from bench.corpus import write_mbox  # noqa: E402
 from bench.ingest import DATA, MEMBER  # noqa: E402
 from bench.results import write_section  # noqa: E402
 from mailroom.db import database  # noqa: E402
 from mailroom.intake import Intake  # noqa: E402
-from mailroom.models import Interaction, Person, Plan, RecordCreationMode  # noqa: E402
+from mailroom.models import Interaction, Person  # noqa: E402
 from mailroom.settings import Settings  # noqa: E402
 from mailroom.sources.files.formats import Kind, Source  # noqa: E402
 from mailroom.sources.files.importer import import_sources  # noqa: E402
 from mailroom.workspace import (  # noqa: E402
-    add_member,
     create_token,
-    create_workspace,
     get_member,
-    import_mailbox,
 )
 
 TARGET_RATIO = 0.9
@@ -73,12 +70,7 @@ async def ingest(url: str, path: Path, messages: int, figures: bool, batch: int)
     """Import the mbox into a fresh database; the seconds of the import alone."""
     settings = Settings(database_url=url, ingest_batch_size=batch, normalize_workers=0)
     async with database(settings, create=True):
-        workspace = await create_workspace(WORKSPACE, "Bench", Plan.ENTERPRISE)
-        workspace.record_creation_mode = RecordCreationMode.ALL
-        await workspace.save()
-        for name in MEMBERS:
-            await add_member(workspace, f"{name}@{TEAM_DOMAIN}")
-        box = await import_mailbox(await get_member(workspace, MEMBER))
+        box = await bench_mailbox()
         started = time.perf_counter()
         await import_sources(
             Intake(settings.limits, figures=figures),
