@@ -221,6 +221,26 @@ async def test_participants_people_are_read_only_when_asked_for(
     assert counts == {"none": 0, "direct": 1, "inline": 1, "named": 1}, counter.statements
     assert people["direct"] == people["inline"] == people["named"]
     assert people["direct"] == [f"Contact {n}" for n in range(5)]
+    # The answer is kept per field of the query: two aliases of the same list, one asking for
+    # people and one not, each get what they asked for, in either order.
+    for first, second in (("bare", "full"), ("full", "bare")):
+        selections = {
+            "bare": "participants { address }",
+            "full": "participants { address person { name } }",
+        }
+        query = (
+            f"{{ {first}: emails(first: 10) {{ nodes {{ {selections[first]} }} }}"
+            f" {second}: emails(first: 10) {{ nodes {{ {selections[second]} }} }} }}"
+        )
+        data = await api.data(team.alice_token, query)
+        named = sorted(
+            p["person"]["name"]
+            for e in data["full"]["nodes"]
+            for p in e["participants"]
+            if p.get("person")
+        )
+        assert named == people["direct"]
+        assert all("person" not in p for e in data["bare"]["nodes"] for p in e["participants"])
 
 
 async def test_every_list_is_paged_and_costed(api: Api, strict: Api, team: Team) -> None:
