@@ -185,6 +185,13 @@ class PostfixInstance:
                 raise TimeoutError(f"Postfix still holds {ids} after {timeout}s:\n{self.log()}")
             time.sleep(0.1)
 
+    def wait_for_log(self, text: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.log():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no {text!r} in Postfix's log after {timeout}s:\n{self.log()}")
+            time.sleep(0.1)
+
     def flush(self) -> None:
         """Retry deferred mail now rather than at its next retry time."""
         self._run(POSTQUEUE, "-f")
