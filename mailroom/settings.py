@@ -171,6 +171,14 @@ class Settings(BaseSettings):
     caldav_max_backoff: float = Field(default=900.0, gt=0)
     caldav_allow_private_hosts: bool = False
 
+    # `mailroom worker` (PostgreSQL only): jobs it runs at once; how often it tells the database
+    # it is alive, and after how long without that its jobs are taken up by other workers (a
+    # killed worker's); how long a stopping worker waits for its jobs before it aborts them.
+    jobs_concurrency: int = Field(default=10, ge=1, le=1000)
+    jobs_heartbeat_seconds: float = Field(default=10.0, gt=0)
+    jobs_stalled_after: float = Field(default=30.0, gt=0)
+    jobs_shutdown_timeout: float = Field(default=60.0, gt=0)
+
     # Relationship intelligence: the lowest connection score of each strength level (README.md,
     # "Relationship intelligence", gives the reasoning and the histories each level means), and
     # how often `serve` counts the meetings whose time has come.
@@ -224,6 +232,16 @@ class Settings(BaseSettings):
     def _default_database(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite://{self.data_dir / 'mailroom.sqlite3'}"
+        return self
+
+    @model_validator(mode="after")
+    def _heartbeats_before_stalling(self) -> Settings:
+        if self.jobs_stalled_after < 2 * self.jobs_heartbeat_seconds:
+            raise ValueError(
+                f"jobs_stalled_after ({self.jobs_stalled_after:g} s) must be at least twice "
+                f"jobs_heartbeat_seconds ({self.jobs_heartbeat_seconds:g} s): a live worker's "
+                "jobs would be taken from it"
+            )
         return self
 
     @model_validator(mode="after")

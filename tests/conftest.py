@@ -21,6 +21,7 @@ from tortoise.context import TortoiseContext
 from tortoise.migrations.api import migrate
 
 from mailroom.db import TORTOISE_ORM, close_database, open_database, tortoise_config
+from mailroom.jobs.engine import JOB_TABLES
 from mailroom.settings import Settings
 
 POSTGRES_URL = os.environ.get(
@@ -61,13 +62,15 @@ def postgres_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def model_tables() -> list[str]:
-    """The table of every model the app registers: what emptying PostgreSQL truncates."""
+    """The table of every model the app registers, and the job engine's: what emptying
+    PostgreSQL truncates."""
 
     async def read() -> list[str]:
         async with TortoiseContext() as context:
             await context.init(config=TORTOISE_ORM)
             assert context.apps is not None
-            return sorted(model._meta.db_table for model in context.apps.get_models_iterable())
+            models = [model._meta.db_table for model in context.apps.get_models_iterable()]
+            return sorted([*models, *JOB_TABLES])
 
     return asyncio.run(read())
 

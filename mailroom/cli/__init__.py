@@ -10,6 +10,7 @@ files       ingest, parse
 events      events: a workspace's meetings
 intelligence  explain, intelligence rebuild: relationship figures
 server      serve, migrate, secret-key
+worker      worker: jobs from the queue in PostgreSQL, for running at scale
 demo        demo: a sample workspace to try Mailroom with, then served
 info        info, --version
 labels      how help labels what a command takes
@@ -37,6 +38,7 @@ from mailroom.cli import (
     member,
     server,
     token,
+    worker,
     workspace,
 )
 
@@ -85,6 +87,7 @@ app.command()(files.parse)
 app.command()(events.events)
 app.command()(server.serve)
 app.command()(server.migrate)
+app.command()(worker.worker)
 app.command("secret-key")(server.secret_key)
 app.command()(info.info)
 app.command()(demo.demo)

@@ -16,6 +16,7 @@ import random
 import socket
 import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
@@ -31,18 +32,29 @@ from mailroom.models.bulk import uuids
 FAILED_AFTER = 8  # consecutive failures
 LEASE = timedelta(minutes=2)
 OWNER = f"{socket.gethostname()}:{os.getpid()}"
+# Who takes a lease in this context: the process, for `serve`'s pollers; in `mailroom worker`,
+# the job (jobs/tasks.py), so that a job taken up again after its worker was killed holds the
+# lease its first run took, wherever it runs now.
+lease_owner: ContextVar[str] = ContextVar("lease_owner", default=OWNER)
 _log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
 async def lease(mailbox: Mailbox) -> bool:
     """Take or renew this process's lease on the mailbox; False if another process holds it."""
-    now = datetime.now(UTC)
+    now, owner = datetime.now(UTC), lease_owner.get()
     taken = await Mailbox.filter(
         Q(id=mailbox.id)
-        & (Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(lease_owner=OWNER))
-    ).update(lease_owner=OWNER, lease_until=now + LEASE)
+        & (Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(lease_owner=owner))
+    ).update(lease_owner=owner, lease_until=now + LEASE)
     return bool(taken)
+
+
+async def release(mailbox_id: UUID, owner: str) -> None:
+    """Give up `owner`'s lease on the mailbox, if it still holds it."""
+    await Mailbox.filter(id=mailbox_id, lease_owner=owner).update(
+        lease_owner=None, lease_until=None
+    )
 
 
 async def set_status(mailbox: Mailbox, status: MailboxStatus) -> None:

@@ -1,0 +1,158 @@
+"""Mailroom's tasks, and the two that run on a schedule in every worker (procrastinate makes
+sure each tick is deferred once, whatever the number of workers).
+
+A sync pass's failure is the mailbox's, recorded on it as `serve`'s pollers record it, and
+retried by the scheduler after the mailbox's backoff, not by procrastinate: a retry of the job
+itself would go back into the queue beside the next pass the scheduler defers, which its
+queueing lock forbids (stalled.py says how that breaks).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import procrastinate
+from procrastinate.exceptions import AlreadyEnqueued
+
+from mailroom import logs
+from mailroom.errors import SyncError, TransientError
+from mailroom.intake import Intake
+from mailroom.jobs import schedule, stalled
+from mailroom.models import Mailbox, MailboxStatus
+from mailroom.settings import Settings
+from mailroom.sources import supervision
+
+log = logging.getLogger(__name__)
+
+RECONCILE = "reconcile_mailbox"
+REBUILD = "rebuild_figures"
+SCHEDULE = "schedule_syncs"
+RECOVER = "recover_stalled"
+PRUNE = "prune_jobs"
+KEEP_FAILED_HOURS = 7 * 24  # failed jobs, for an operator to look into
+EVERY_5_SECONDS = "* * * * * */5"  # procrastinate's cron takes seconds as a sixth column
+
+
+@dataclass(frozen=True, slots=True)
+class Tools:
+    """What a worker hands its jobs (procrastinate's additional context)."""
+
+    settings: Settings
+    intake: Intake
+
+    @classmethod
+    def of(cls, context: procrastinate.JobContext) -> Tools:
+        tools = context.additional_context["tools"]
+        assert isinstance(tools, Tools)
+        return tools
+
+    def context(self) -> dict[str, Any]:
+        return {"tools": self}
+
+
+def register(app: procrastinate.App) -> None:
+    """Add Mailroom's tasks to `app`, and the schedule of the periodic ones."""
+    app.task(name=schedule.SYNC, pass_context=True, queue="sync")(sync_mailbox)
+    app.task(name=RECONCILE, pass_context=True, queue="sync")(reconcile_mailbox)
+    app.task(name=REBUILD, pass_context=True)(rebuild_figures)
+    # No queueing lock on a periodic task: procrastinate's periodic deferrer stops the worker
+    # when one collides (its issue #1158). A lock keeps two ticks from running at once.
+    for name, function in ((SCHEDULE, schedule_syncs), (RECOVER, recover_stalled)):
+        task = app.task(name=name, pass_context=True, lock=name)(function)
+        app.periodic(cron=EVERY_5_SECONDS, periodic_id=name)(task)
+    prune = app.task(name=PRUNE, pass_context=True, lock=PRUNE)(prune_jobs)
+    app.periodic(cron="17 * * * *", periodic_id=PRUNE)(prune)  # hourly
+
+
+async def sync_mailbox(context: procrastinate.JobContext, mailbox_id: str) -> None:
+    """One pass of a mailbox, under its lease, held by this job (so that a `serve` poller on
+    the same database keeps off it, and a retry of this job after its worker died takes it
+    back at once)."""
+    from mailroom.workspace.syncing import sync_mailbox as one_pass
+
+    tools = Tools.of(context)
+    assert context.job.id is not None
+    owner = stalled.job_owner(context.job.id)
+    holding = supervision.lease_owner.set(owner)
+    try:
+        mailbox = await Mailbox.get_or_none(id=UUID(mailbox_id))
+        if mailbox is None or mailbox.status is MailboxStatus.NEEDS_REAUTH:
+            return  # removed, or waiting to be reconnected, since the job was deferred
+        if not await supervision.lease(mailbox):
+            log.info("mailbox synced elsewhere; pass skipped", extra=_fields(mailbox))
+            return
+        try:
+            await one_pass(tools.settings, mailbox, tools.intake)
+        except SyncError:
+            raise  # recorded on the mailbox by the pass
+        except Exception as error:
+            # A bug or the database lost: recorded like a transient failure, so that the
+            # mailbox backs off rather than being tried again every few seconds.
+            failure = TransientError(f"{type(error).__name__}: {error}")
+            await supervision.failed(mailbox, failure, mailbox.provider.value, log)
+            raise
+        finally:
+            await supervision.release(mailbox.id, owner)
+    finally:
+        supervision.lease_owner.reset(holding)
+
+
+async def reconcile_mailbox(
+    context: procrastinate.JobContext, mailbox_id: str, repair: bool = False
+) -> None:
+    from mailroom.workspace.syncing import reconcile_mailbox as reconcile
+
+    tools = Tools.of(context)
+    mailbox = await Mailbox.get_or_none(id=UUID(mailbox_id))
+    if mailbox is not None:
+        await reconcile(tools.settings, mailbox, tools.intake, repair=repair)
+
+
+async def rebuild_figures(context: procrastinate.JobContext, workspace_id: str) -> None:
+    from mailroom.intake.intelligence import rebuild_figures as rebuild
+
+    await rebuild(UUID(workspace_id))
+
+
+async def schedule_syncs(context: procrastinate.JobContext, timestamp: int) -> None:
+    tools = Tools.of(context)
+    deferred = await schedule.defer_due(context.app, tools.settings, datetime.now(UTC))
+    if deferred:
+        log.debug("sync passes deferred", extra=logs.fields(count=deferred))
+
+
+async def recover_stalled(context: procrastinate.JobContext, timestamp: int) -> None:
+    tools = Tools.of(context)
+    await stalled.recover_stalled(context.app, tools.settings.jobs_stalled_after)
+
+
+async def prune_jobs(context: procrastinate.JobContext, timestamp: int) -> None:
+    """Forget finished jobs older than a week (successful ones go as they end)."""
+    await context.app.job_manager.delete_old_jobs(
+        nb_hours=KEEP_FAILED_HOURS, include_failed=True, include_aborted=True
+    )
+
+
+def _fields(mailbox: Mailbox) -> dict[str, Any]:
+    return logs.fields(mailbox=mailbox.address)
+
+
+async def defer_reconcile(app: procrastinate.App, mailbox_id: UUID, *, repair: bool) -> int:
+    lock = schedule.mailbox_lock(mailbox_id)
+    return await app.configure_task(RECONCILE, lock=lock).defer_async(
+        mailbox_id=str(mailbox_id), repair=repair
+    )
+
+
+async def defer_rebuild(app: procrastinate.App, workspace_id: UUID) -> int | None:
+    lock = f"figures:{workspace_id}"
+    try:
+        return await app.configure_task(REBUILD, lock=lock, queueing_lock=lock).defer_async(
+            workspace_id=str(workspace_id)
+        )
+    except AlreadyEnqueued:
+        return None
