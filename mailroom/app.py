@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from mailroom import logs
 from mailroom.apiworkers import ApiWorkers, Board
-from mailroom.bootstrap import Services, running
+from mailroom.bootstrap import EVERYTHING, Roles, Services, running
 from mailroom.db import database
 from mailroom.errors import SettingsError
 from mailroom.graphql.endpoint import GraphQLEndpoint
@@ -33,12 +33,17 @@ from mailroom.workspace import finish_connection
 
 
 def create_app(
-    settings: Settings, services: Services | None = None, board: Board | None = None
+    settings: Settings,
+    services: Services | None = None,
+    board: Board | None = None,
+    *,
+    api: bool = True,
 ) -> Starlette:
     """The application, whose lifespan starts everything else, or uses the `services` given:
     `run_server` starts them before the web server, so that a failure to start (a busy port, a
     database that cannot be opened) is one line from the command, not uvicorn's traceback.
-    With a `board` (API workers), /health reads how the main process's services are from it."""
+    With a `board` (API workers), /health reads how the main process's services are from it.
+    Without the `api` (`serve --smtp`), only /health and /metrics are answered."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -51,14 +56,15 @@ def create_app(
             log_banner(settings, started)
             yield
 
-    # With a board, this is one of the `http_workers` processes serving the API.
-    graphql = GraphQLEndpoint(settings, settings.http_workers if board is not None else 1)
-    routes = [
-        Route("/health", health),
-        Route("/graphql", Metered(graphql), methods=["GET", "POST"]),
-        Route("/graphql/static/{path:path}", graphql.static),
-        Route(CALLBACK_PATH, OAuthCallback(settings, finish_connection), methods=["GET"]),
-    ]
+    routes = [Route("/health", health)]
+    if api:
+        # With a board, this is one of the `http_workers` processes serving the API.
+        graphql = GraphQLEndpoint(settings, settings.http_workers if board is not None else 1)
+        routes += [
+            Route("/graphql", Metered(graphql), methods=["GET", "POST"]),
+            Route("/graphql/static/{path:path}", graphql.static),
+            Route(CALLBACK_PATH, OAuthCallback(settings, finish_connection), methods=["GET"]),
+        ]
     if settings.metrics_enabled and settings.metrics_port is None:
         routes.append(Route("/metrics", metrics))
     app = Starlette(routes=routes, lifespan=lifespan)
@@ -69,15 +75,16 @@ def create_app(
 WORKER = "mailroom.app:serve_api"  # what an API worker process runs
 
 
-async def run_server(settings: Settings) -> None:
-    """Serve until interrupted: everything in this process, and with `http_workers` over 1,
-    that many less one API-only processes beside it on the same socket (apiworkers.py)."""
+async def run_server(settings: Settings, roles: Roles = EVERYTHING) -> None:
+    """Serve until interrupted: what `roles` asks for (everything, by default) in this
+    process, and with `http_workers` over 1, that many less one API-only processes beside it on
+    the same socket (apiworkers.py)."""
     logs.configure(settings.log_format)
     with _bind(settings.http_host, settings.http_port, "the API", "HTTP") as api:
-        async with running(settings) as services:
-            if settings.http_workers == 1:
+        async with running(settings, roles) as services:
+            if settings.http_workers == 1 or not roles.api:
                 log_banner(settings, services)
-                await _serve(create_app(settings, services), settings, api)
+                await _serve(create_app(settings, services, api=roles.api), settings, api)
                 return
             board = Board(running_of(services))
             values = settings.model_dump()  # plain values: no import before the lifeline

@@ -106,20 +106,58 @@ class Services:
         return [f"[{a[0]}]:{a[1]}" if ":" in a[0] else f"{a[0]}:{a[1]}" for a in found]
 
 
+@dataclass(frozen=True, slots=True)
+class Roles:
+    """What one `serve` process does. Everything, by default: the embedded way, and on SQLite
+    the only one that needs nothing else. At scale (PostgreSQL), processes with one role each:
+    `api` (the HTTP API, stateless, any number of them), `smtp` (the receiver, which then
+    commits each message's bytes to the database before its `250`, not to a spool on its own
+    disk: another node can take them up), and `mailroom worker` for the syncing and the
+    background work that `sync` names here."""
+
+    api: bool = True
+    smtp: bool = True
+    sync: bool = True  # pollers, meetings settled, statistics refreshed: the workers' jobs
+
+    @classmethod
+    def only(cls, *, api: bool, smtp: bool) -> Roles:
+        """The roles asked for by `serve --api` / `--smtp`; neither means everything."""
+        if not api and not smtp:
+            return cls()
+        return cls(api=api, smtp=smtp, sync=False)
+
+    @property
+    def everything(self) -> bool:
+        return self.api and self.smtp and self.sync
+
+
+EVERYTHING = Roles()
+
+
 @asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[Services]:
-    """Everything but the web server: database, pipeline (after replaying what an earlier run
-    left pending) and SMTP gateway. Stops them in reverse order."""
+async def running(settings: Settings, roles: Roles = EVERYTHING) -> AsyncIterator[Services]:
+    """Everything but the web server that `roles` asks for: database, pipeline (after
+    replaying what an earlier run left pending), SMTP gateway, pollers and background loops.
+    Stops them in reverse order."""
     async with AsyncExitStack() as stack:
         await open_database(settings)
         stack.push_async_callback(close_database)
         intake = await stack.enter_async_context(intake_for(settings, untrusted=True))
-        spool = Spool(settings.data_dir / "spool") if settings.smtp_enabled else None
+        smtp = settings.smtp_enabled and roles.smtp
+        # A receiver of several on PostgreSQL commits to the database before it answers: a
+        # spool on its own disk would be lost with the machine.
+        spooled = smtp and (roles.everything or settings.database_url.startswith("sqlite:"))
+        spool = Spool(settings.data_dir / "spool") if spooled else None
         pipeline = Pipeline(intake, spool, batch_size=settings.ingest_batch_size)
-        recovered = await pipeline.start()
-        if recovered.outcomes:
-            log.info("took up %d messages left by an earlier run", len(recovered.outcomes))
-        stack.push_async_callback(pipeline.stop)
+        if smtp or roles.sync:
+            recovered = await pipeline.start()
+            if recovered.outcomes:
+                log.info("took up %d messages left by an earlier run", len(recovered.outcomes))
+            stack.push_async_callback(pipeline.stop)
+        if not roles.sync:
+            server = await _smtp_server(settings, pipeline, stack) if smtp else None
+            yield Services(pipeline, server)
+            return
         poller = None
         if settings.imap_enabled:
             await _check_secret_key(settings)
@@ -144,16 +182,21 @@ async def running(settings: Settings) -> AsyncIterator[Services]:
             caldav = CalDavPoller(settings)
             caldav.start()
             stack.push_async_callback(caldav.stop)
-        server = None
-        if settings.smtp_enabled:
-            handler = GatewayHandler(settings, pipeline, authenticator(settings))
-            server = await start_smtp_server(settings, handler)
-            stack.push_async_callback(_close_server, server)
+        server = await _smtp_server(settings, pipeline, stack) if smtp else None
         statistics = asyncio.create_task(_refresh_statistics_hourly())
         stack.callback(statistics.cancel)
         settler = asyncio.create_task(_settle_meetings(settings.settle_seconds))
         stack.callback(settler.cancel)
         yield Services(pipeline, server, poller, gmail, graph, caldav)
+
+
+async def _smtp_server(
+    settings: Settings, pipeline: Pipeline, stack: AsyncExitStack
+) -> asyncio.Server:
+    handler = GatewayHandler(settings, pipeline, authenticator(settings))
+    server = await start_smtp_server(settings, handler)
+    stack.push_async_callback(_close_server, server)
+    return server
 
 
 async def _refresh_statistics_hourly() -> None:

@@ -7,7 +7,9 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
+
+import typer
 
 from mailroom.cli.common import out, run
 
@@ -15,11 +17,20 @@ if TYPE_CHECKING:
     from mailroom.settings import Settings
 
 
-def serve() -> None:
+def serve(
+    api: Annotated[
+        bool, typer.Option("--api", help="Only the HTTP API (at scale: any number of them).")
+    ] = False,
+    smtp: Annotated[
+        bool, typer.Option("--smtp", help="Only the SMTP receiver (and /health, /metrics).")
+    ] = False,
+) -> None:
     """Run Mailroom: the GraphQL API and health check, the SMTP receiver, the IMAP pollers.
 
     The API is answered by a process per core on one port; the SMTP receiver, the pollers and
-    ingest run in the first of them only.
+    ingest run in the first of them only. At scale, on PostgreSQL, each process may take one
+    role: `serve --api`, `serve --smtp` (which then commits every message to the database
+    before it accepts it), and `mailroom worker` for the syncing; README.md, "At scale".
 
     It makes the database if there is none yet, and says where.
 
@@ -35,8 +46,10 @@ def serve() -> None:
     """
     with _metrics_folder():
         from mailroom.app import run_server
+        from mailroom.bootstrap import Roles
 
-        run(run_server, with_database=False, server=True)
+        roles = Roles.only(api=api, smtp=smtp)
+        run(lambda settings: run_server(settings, roles), with_database=False, server=True)
 
 
 @contextmanager
