@@ -91,17 +91,42 @@ API_SECONDS = Histogram(
     registry=REGISTRY,
 )
 
+JOBS = Counter(
+    "mailroom_jobs",
+    "Jobs `mailroom worker` ran, by task (sync_mailbox, reconcile_mailbox, ...) and outcome "
+    "(ok, failed)",
+    ["task", "outcome"],
+    registry=REGISTRY,
+)
+JOB_SECONDS = Histogram(
+    "mailroom_job_seconds",
+    "How long a job ran, by task",
+    ["task"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900),
+    registry=REGISTRY,
+)
+JOB_LATENCY_SECONDS = Histogram(
+    "mailroom_job_latency_seconds",
+    "How long after it was due a job started (its deferral, or its scheduled time), by task: "
+    "too few workers shows here first",
+    ["task"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900),
+    registry=REGISTRY,
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Reading:
     """The gauges: mailboxes by (provider, status) and the seconds since the least recently
     synced of them last synced (since it was connected, if it never has), read from the
-    database at a scrape; pending messages, read then too; messages in the SMTP spool."""
+    database at a scrape; pending messages, read then too; messages in the SMTP spool; on
+    PostgreSQL, the jobs waiting and running by task (the queue's depth)."""
 
     mailboxes: dict[tuple[str, str], int] = field(default_factory=dict)
     lag: dict[tuple[str, str], float] = field(default_factory=dict)
     pending: int = 0
     spooled: int = 0
+    jobs: dict[tuple[str, str], int] = field(default_factory=dict)  # (task, todo|doing)
 
 
 class Gauges(Collector):
@@ -138,6 +163,15 @@ class Gauges(Collector):
             "read at each scrape",
             value=reading.pending,
         )
+        jobs = GaugeMetricFamily(
+            "mailroom_jobs_queued",
+            "Jobs in the queue (PostgreSQL) by task and status: todo (waiting, the queue's "
+            "depth) and doing (running), read from the database at each scrape",
+            labels=["task", "status"],
+        )
+        for (task, status), count in reading.jobs.items():
+            jobs.add_metric([task, status], count)
+        yield jobs
         yield GaugeMetricFamily(
             "mailroom_ingest_spooled_messages",
             "Messages the SMTP gateway has synced to its spool and not yet moved into the database",

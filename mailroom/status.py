@@ -26,6 +26,7 @@ from mailroom import logs
 from mailroom.apiworkers import Board, Running
 from mailroom.bootstrap import Services
 from mailroom.db import redacted
+from mailroom.jobs.depth import queued_jobs
 from mailroom.metrics import GAUGES, Reading, exposition
 from mailroom.models import Mailbox, MailboxStatus, PendingIngest
 from mailroom.settings import Settings
@@ -118,11 +119,12 @@ async def metrics(request: Request) -> Response:
     try:
         states = await mailbox_states()
         pending = await PendingIngest.all().count()
+        jobs = await queued_jobs()
     except Exception:  # the scrape still answers, with the gauges as last read
         log.exception("metrics: the database does not answer")
         GAUGES.reading = replace(GAUGES.reading, spooled=spooled)
     else:
-        GAUGES.reading = _reading(states, pending, spooled)
+        GAUGES.reading = replace(_reading(states, pending, spooled), jobs=jobs)
     body, content_type = exposition(request.headers.get("accept", ""))
     return Response(body, media_type=content_type)
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -34,31 +33,15 @@ def worker(
     Example: MAILROOM_DATABASE_URL=postgres://mailroom@db/mailroom mailroom worker --concurrency 20
 
     Settings: MAILROOM_DATABASE_URL (PostgreSQL), MAILROOM_SECRET_KEY (connected mailboxes'
-    credentials), MAILROOM_JOBS_* and the providers' MAILROOM_IMAP_*, _GMAIL_*, _GRAPH_*.
+    credentials), MAILROOM_JOBS_* and the providers' MAILROOM_IMAP_*, _GMAIL_*, _GRAPH_*;
+    /metrics on MAILROOM_METRICS_HOST:MAILROOM_METRICS_PORT when a port is set.
     """
 
     async def work(settings: Settings) -> None:
-        from mailroom.bootstrap import intake_for
-        from mailroom.jobs.engine import job_app
-        from mailroom.jobs.tasks import Tools
         from mailroom.logs import configure
-        from mailroom.sources.supervision import OWNER
+        from mailroom.worker import run_worker
 
         configure(settings.log_format)
-        # procrastinate logs every job's start and end at INFO: two periodic jobs every five
-        # seconds, and a pass of every mailbox every minute. Mailroom logs what a pass changed.
-        logging.getLogger("procrastinate").setLevel(logging.WARNING)
-        app = job_app(settings.database_url)
-        async with intake_for(settings, untrusted=True) as intake, app.open_async():
-            await app.run_worker_async(
-                name=OWNER,
-                concurrency=concurrency or settings.jobs_concurrency,
-                additional_context=Tools(settings, intake).context(),
-                update_heartbeat_interval=settings.jobs_heartbeat_seconds,
-                stalled_worker_timeout=settings.jobs_stalled_after,
-                shutdown_graceful_timeout=settings.jobs_shutdown_timeout,
-                install_signal_handlers=True,
-                delete_jobs="successful",  # failed ones are kept a week (tasks.prune_jobs)
-            )
+        await run_worker(settings, concurrency or settings.jobs_concurrency)
 
     run(work, server=True)

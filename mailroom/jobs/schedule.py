@@ -10,6 +10,7 @@ pass never runs beside another of the same mailbox.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -96,7 +97,7 @@ async def defer_sync(app: procrastinate.App, mailbox_id: UUID) -> int | None:
     lock = mailbox_lock(mailbox_id)
     try:
         return await app.configure_task(SYNC, lock=lock, queueing_lock=lock).defer_async(
-            mailbox_id=str(mailbox_id)
+            mailbox_id=str(mailbox_id), deferred_at=time.time()
         )
     except AlreadyEnqueued:
         return None

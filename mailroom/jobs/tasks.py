@@ -10,6 +10,8 @@ queueing lock forbids (stalled.py says how that breaks).
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,11 +19,13 @@ from uuid import UUID
 
 import procrastinate
 from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.worker import Worker
 
 from mailroom import logs
 from mailroom.errors import SyncError, TransientError
 from mailroom.intake import Intake
 from mailroom.jobs import schedule, stalled
+from mailroom.metrics import JOB_LATENCY_SECONDS, JOB_SECONDS, JOBS
 from mailroom.models import Mailbox, MailboxStatus
 from mailroom.settings import Settings
 from mailroom.sources import supervision
@@ -34,6 +38,7 @@ SCHEDULE = "schedule_syncs"
 RECOVER = "recover_stalled"
 PRUNE = "prune_jobs"
 KEEP_FAILED_HOURS = 7 * 24  # failed jobs, for an operator to look into
+TASKS = (schedule.SYNC, RECONCILE, REBUILD, SCHEDULE, RECOVER, PRUNE)
 EVERY_5_SECONDS = "* * * * * */5"  # procrastinate's cron takes seconds as a sixth column
 
 
@@ -68,7 +73,43 @@ def register(app: procrastinate.App) -> None:
     app.periodic(cron="17 * * * *", periodic_id=PRUNE)(prune)  # hourly
 
 
-async def sync_mailbox(context: procrastinate.JobContext, mailbox_id: str) -> None:
+async def measured(
+    call_next: Callable[[], Awaitable[Any]],
+    context: procrastinate.JobContext,
+    worker: Worker,
+) -> Any:
+    """Every job counted by outcome and timed, with how late it started after it was due (a
+    worker middleware: around every job, on the event loop)."""
+    job = context.job
+    due = _due(job)
+    if due is not None:
+        JOB_LATENCY_SECONDS.labels(job.task_name).observe(max(0.0, time.time() - due))
+    started = time.monotonic()
+    outcome = "failed"
+    try:
+        result = await call_next()
+        outcome = "ok"
+        return result
+    finally:
+        JOB_SECONDS.labels(job.task_name).observe(time.monotonic() - started)
+        JOBS.labels(job.task_name, outcome).inc()
+
+
+def _due(job: procrastinate.jobs.Job) -> float | None:
+    """When the job was due, as a Unix time: its scheduled time, a periodic job's tick, or
+    when it was deferred (Mailroom's deferrals say)."""
+    if job.scheduled_at is not None:
+        return job.scheduled_at.timestamp()
+    for key in ("timestamp", "deferred_at"):
+        value = job.task_kwargs.get(key)
+        if isinstance(value, int | float):
+            return float(value)
+    return None
+
+
+async def sync_mailbox(
+    context: procrastinate.JobContext, mailbox_id: str, deferred_at: float | None = None
+) -> None:
     """One pass of a mailbox, under its lease, held by this job (so that a `serve` poller on
     the same database keeps off it, and a retry of this job after its worker died takes it
     back at once)."""
@@ -102,7 +143,10 @@ async def sync_mailbox(context: procrastinate.JobContext, mailbox_id: str) -> No
 
 
 async def reconcile_mailbox(
-    context: procrastinate.JobContext, mailbox_id: str, repair: bool = False
+    context: procrastinate.JobContext,
+    mailbox_id: str,
+    repair: bool = False,
+    deferred_at: float | None = None,
 ) -> None:
     from mailroom.workspace.syncing import reconcile_mailbox as reconcile
 
@@ -112,7 +156,9 @@ async def reconcile_mailbox(
         await reconcile(tools.settings, mailbox, tools.intake, repair=repair)
 
 
-async def rebuild_figures(context: procrastinate.JobContext, workspace_id: str) -> None:
+async def rebuild_figures(
+    context: procrastinate.JobContext, workspace_id: str, deferred_at: float | None = None
+) -> None:
     from mailroom.intake.intelligence import rebuild_figures as rebuild
 
     await rebuild(UUID(workspace_id))
@@ -144,7 +190,7 @@ def _fields(mailbox: Mailbox) -> dict[str, Any]:
 async def defer_reconcile(app: procrastinate.App, mailbox_id: UUID, *, repair: bool) -> int:
     lock = schedule.mailbox_lock(mailbox_id)
     return await app.configure_task(RECONCILE, lock=lock).defer_async(
-        mailbox_id=str(mailbox_id), repair=repair
+        mailbox_id=str(mailbox_id), repair=repair, deferred_at=time.time()
     )
 
 
@@ -152,7 +198,7 @@ async def defer_rebuild(app: procrastinate.App, workspace_id: UUID) -> int | Non
     lock = f"figures:{workspace_id}"
     try:
         return await app.configure_task(REBUILD, lock=lock, queueing_lock=lock).defer_async(
-            workspace_id=str(workspace_id)
+            workspace_id=str(workspace_id), deferred_at=time.time()
         )
     except AlreadyEnqueued:
         return None
