@@ -18,8 +18,10 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from mailroom.db import close_database, open_database
 from mailroom.models import Mailbox, MessageCopy, Plan
@@ -28,6 +30,7 @@ from mailroom.sources.imap.accounts import connection_for
 from mailroom.vault import new_key
 from mailroom.workspace import add_imap_mailbox, add_member, create_workspace
 from tests.conftest import empty_postgres
+from tests.e2e.services import free_port
 from tests.helpers import message
 from tests.sources.imap.mailboxes import deliver_maildir
 from tests.sources.imap.services import DovecotServer
@@ -99,11 +102,11 @@ def _overlaps(sessions: list[tuple[int, int | None]]) -> list[tuple[int, int | N
     ]
 
 
-def _worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def _worker(env: dict[str, str], log: Path, metrics: int) -> subprocess.Popen[bytes]:
     with log.open("wb") as stderr:
         return subprocess.Popen(
             [sys.executable, "-m", "mailroom", "worker", "--concurrency", "4"],
-            env=env,
+            env={**env, "MAILROOM_METRICS_PORT": str(metrics)},
             stdout=subprocess.DEVNULL,
             stderr=stderr,
         )
@@ -118,6 +121,15 @@ def _holds_connection(pid: int, port: int) -> bool:
         c.status == psutil.CONN_ESTABLISHED and c.raddr and c.raddr.port == port
         for c in connections
     )
+
+
+def _samples(port: int) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
 
 
 async def _stored(mailbox_ids: list[object]) -> dict[str, int]:
@@ -174,7 +186,8 @@ async def test_three_workers_sync_thirty_mailboxes_once_each_through_a_kill_9(
     }
     env.pop("MAILROOM_CONFIG", None)
     logs = [tmp_path / f"worker{n}.log" for n in range(WORKERS)]
-    processes = [_worker(env, log) for log in logs]
+    ports = [free_port() for _ in logs]
+    processes = [_worker(env, log, port) for log, port in zip(logs, ports, strict=True)]
     arriving = threading.Thread(
         target=lambda: [(time.sleep(1.5), deliver(r, EACH_ROUND)) for r in range(1, MORE + 1)]
     )
@@ -199,6 +212,20 @@ async def test_three_workers_sync_thirty_mailboxes_once_each_through_a_kill_9(
             for process, log in zip(processes[1:], logs[1:], strict=True):
                 assert process.poll() is None, log.read_text()
             await asyncio.sleep(0.5)
+
+        # Each survivor's /metrics: the jobs it ran, and the queue read from the database.
+        scraped = [_samples(port) for port in ports[1:]]
+        ran = sum(
+            value
+            for samples in scraped
+            for (name, labels), value in samples.items()
+            if name == "mailroom_jobs_total"
+            and dict(labels) == {"task": "sync_mailbox", "outcome": "ok"}
+        )
+        assert ran >= MAILBOXES
+        queued = {labels for name, labels in scraped[0] if name == "mailroom_jobs_queued"}
+        assert frozenset({("task", "sync_mailbox"), ("status", "todo")}) in queued
+        assert any(name == "mailroom_job_latency_seconds_count" for name, _ in scraped[0])
 
         # The survivors stop on SIGTERM, once their running jobs are done.
         for process in processes[1:]:
