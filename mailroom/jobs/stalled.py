@@ -38,7 +38,13 @@ class Recovered:
 
 def job_owner(job_id: int) -> str:
     """Who holds a lease that a job's run took (supervision.lease_owner)."""
-    return f"job:{job_id}"
+    return f"job#{job_id}"  # "#" is in no host name (a process holds "host:pid")
+
+
+def job_of(owner: str) -> int | None:
+    """The job that holds a lease, if a job does."""
+    prefix, _, number = owner.partition("#")
+    return int(number) if prefix == "job" and number.isdigit() else None
 
 
 async def recover_stalled(app: procrastinate.App, seconds_since_heartbeat: float) -> Recovered:

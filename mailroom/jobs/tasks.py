@@ -19,6 +19,7 @@ from uuid import UUID
 
 import procrastinate
 from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.jobs import Status
 from procrastinate.worker import Worker
 
 from mailroom import logs
@@ -123,7 +124,7 @@ async def sync_mailbox(
         mailbox = await Mailbox.get_or_none(id=UUID(mailbox_id))
         if mailbox is None or mailbox.status is MailboxStatus.NEEDS_REAUTH:
             return  # removed, or waiting to be reconnected, since the job was deferred
-        if not await supervision.lease(mailbox):
+        if not await supervision.lease(mailbox) and not await _take_over(context, mailbox):
             log.info("mailbox synced elsewhere; pass skipped", extra=_fields(mailbox))
             return
         try:
@@ -140,6 +141,20 @@ async def sync_mailbox(
             await supervision.release(mailbox.id, owner)
     finally:
         supervision.lease_owner.reset(holding)
+
+
+async def _take_over(context: procrastinate.JobContext, mailbox: Mailbox) -> bool:
+    """Take the lease from a job that holds it and is no longer running: one whose lease could
+    not be given up because the database went away as it ended. Waiting for such a lease to
+    run out would hold the mailbox back for `supervision.LEASE`."""
+    holder = (await Mailbox.get(id=mailbox.id)).lease_owner or ""
+    job_id = stalled.job_of(holder)
+    if job_id is None:
+        return False  # a process's lease: `serve`'s pollers sync this mailbox
+    status = await context.app.job_manager.get_job_status_async(job_id)
+    if status is Status.DOING:
+        return False
+    return await supervision.take_over(mailbox, holder)
 
 
 async def reconcile_mailbox(

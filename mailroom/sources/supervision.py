@@ -50,6 +50,15 @@ async def lease(mailbox: Mailbox) -> bool:
     return bool(taken)
 
 
+async def take_over(mailbox: Mailbox, holder: str) -> bool:
+    """Take the lease from `holder`, known to be gone; False if someone else took it first."""
+    now, owner = datetime.now(UTC), lease_owner.get()
+    taken = await Mailbox.filter(id=mailbox.id, lease_owner=holder).update(
+        lease_owner=owner, lease_until=now + LEASE
+    )
+    return bool(taken)
+
+
 async def release(mailbox_id: UUID, owner: str) -> None:
     """Give up `owner`'s lease on the mailbox, if it still holds it."""
     await Mailbox.filter(id=mailbox_id, lease_owner=owner).update(

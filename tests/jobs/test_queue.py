@@ -14,15 +14,20 @@ from procrastinate import exceptions
 from procrastinate.jobs import Status
 
 from mailroom.db import close_database, open_database
-from mailroom.errors import SettingsError
+from mailroom.errors import SettingsError, SyncError
+from mailroom.intake import Intake
 from mailroom.jobs.engine import JOB_TABLES, conninfo, job_app
 from mailroom.jobs.schedule import SYNC, defer_due, defer_sync, due, mailbox_lock
 from mailroom.jobs.stalled import job_owner, recover_stalled
+from mailroom.jobs.tasks import Tools, sync_mailbox
 from mailroom.models import Mailbox, MailboxStatus, Plan, Provider
 from mailroom.settings import Settings
 from mailroom.sources import supervision
+from mailroom.sources.imap.accounts import connection_for, stored_connection
+from mailroom.vault import Vault, new_key
 from mailroom.workspace import add_member, create_workspace
 from tests.conftest import empty_postgres
+from tests.e2e.services import free_port
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
@@ -228,3 +233,56 @@ async def test_a_live_workers_jobs_are_not_taken(
 
     assert (found.retried, found.closed) == (0, 0)
     assert await app.job_manager.get_job_status_async(job.id) is Status.DOING
+
+
+async def _run_sync(app: procrastinate.App, settings: Settings, job_id: int) -> None:
+    """The sync task as a worker runs it, for the job `job_id`."""
+    [row] = await app.connector.execute_query_all_async(
+        "SELECT * FROM procrastinate_jobs WHERE id = %(id)s", id=job_id
+    )
+    context = procrastinate.JobContext(
+        app=app,
+        job=procrastinate.jobs.Job.from_row(row),
+        start_timestamp=0.0,
+        abort_reason=lambda: None,
+        additional_context=Tools(settings, Intake(settings.limits)).context(),
+    )
+    await sync_mailbox(context, **row["args"])
+
+
+async def test_a_lease_left_by_a_job_that_ended_is_taken_over_not_waited_for(
+    jobs_settings: Settings, app: procrastinate.App
+) -> None:
+    # A mailbox whose server refuses connections: a pass that gets the lease fails, and says so
+    # on the mailbox; one that does not get it changes nothing.
+    port = free_port()
+    settings = jobs_settings.model_copy(
+        update={"imap_allow_private_hosts": True, "secret_key": new_key()}
+    )
+    mailbox = await _mailbox(
+        "ended",
+        connection=stored_connection(connection_for("127.0.0.1", port, "none", "ended")),
+        credentials=Vault(settings.secret_key).seal({"password": "pw"}),
+    )
+    await defer_sync(app, mailbox.id)
+    earlier = await _doing_on_dead_worker(app)
+    assert earlier.id is not None
+    holding = supervision.lease_owner.set(job_owner(earlier.id))
+    try:
+        assert await supervision.lease(mailbox)
+    finally:
+        supervision.lease_owner.reset(holding)
+    later = await defer_sync(app, mailbox.id)
+    assert later is not None
+
+    # While the earlier job runs, its lease holds.
+    await _run_sync(app, settings, later)
+    assert (await Mailbox.get(id=mailbox.id)).failures == 0
+
+    # Ended (its lease could not be given up: the database went away as it ended).
+    await app.job_manager.finish_job(earlier, status=Status.FAILED, delete_job=False)
+    with pytest.raises(SyncError):
+        await _run_sync(app, settings, later)
+    assert (await Mailbox.get(id=mailbox.id)).failures == 1
+    # The pass gave the lease up when it ended.
+    assert (await Mailbox.get(id=mailbox.id)).lease_owner is None
