@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID
 
 import asyncpg
@@ -115,7 +116,8 @@ async def open_database(settings: Settings, *, create: bool = True) -> bool:
         if made and not create:
             await Tortoise.close_connections()
             raise _missing(settings)
-        await migrate(config=config)
+        async with _migrating(settings):
+            await migrate(config=config)
         await Tortoise.init(config=config, _enable_global_fallback=True)
         await refresh_statistics()
     except (OSError, BaseORMException, *DRIVER_ERRORS) as error:
@@ -125,6 +127,30 @@ async def open_database(settings: Settings, *, create: bool = True) -> bool:
     if made:
         log.info("created the database %s", where(settings))
     return made
+
+
+# pg_advisory_lock's key for migrations: any number, the same in every Mailroom process.
+MIGRATION_LOCK = 0x6D61696C726F6F6D  # "mailroom"
+
+
+@asynccontextmanager
+async def _migrating(settings: Settings) -> AsyncIterator[None]:
+    """On PostgreSQL, one process migrates at a time: at scale several start at once (API,
+    SMTP and job workers after an upgrade), and two running the same migration would both
+    make its tables, the second failing half-way. The others wait, then find nothing to do.
+    SQLite's write lock already keeps migrations apart."""
+    if settings.is_sqlite:
+        yield
+        return
+    parts = urlsplit(settings.database_url)
+    # Tortoise's query parameters (minsize, ...) are not asyncpg.connect's.
+    url = urlunsplit(("postgresql", parts.netloc, parts.path, "", ""))
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+        yield
+    finally:
+        await connection.close()  # the lock is the session's: it goes with it
 
 
 def sqlite_path(settings: Settings) -> Path:

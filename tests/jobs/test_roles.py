@@ -11,14 +11,16 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 
 from mailroom.settings import Settings
-from tests.conftest import empty_postgres
+from tests.conftest import POSTGRES_URL, empty_postgres
 from tests.e2e.test_operate import DOMAIN, _cli, _free_port, _send, _wait_healthy
 from tests.helpers import message
 
@@ -115,3 +117,49 @@ def test_a_receiver_and_an_api_process_with_one_role_each(
 def _subjects(api: str, headers: dict[str, str]) -> list[str]:
     answer = httpx.post(f"{api}/graphql", json={"query": QUERY}, headers=headers).json()
     return [node["subject"] for node in answer["data"]["emails"]["nodes"]]
+
+
+@pytest.fixture
+def new_database() -> Iterator[str]:
+    """A PostgreSQL database of its own with no table in it, dropped at the end."""
+    name = f"mailroom_new_{uuid.uuid4().hex[:12]}"
+    admin = POSTGRES_URL.replace("postgres://", "postgresql://")
+
+    async def run(sql: str) -> None:
+        connection = await asyncpg.connect(admin)
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"{POSTGRES_URL.rpartition('/')[0]}/{name}"
+    finally:
+        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def test_processes_starting_at_once_migrate_a_new_database_once(
+    new_database: str, tmp_path: Path
+) -> None:
+    # After an upgrade, every node starts at once, and each brings the schema up to date first.
+    env = {**os.environ, "MAILROOM_DATABASE_URL": new_database}
+    env.pop("MAILROOM_CONFIG", None)
+    command = [sys.executable, "-m", "mailroom", "migrate"]
+    starting = [
+        subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(4)
+    ]
+    results = [process.communicate(timeout=120) for process in starting]
+    assert [process.returncode for process in starting] == [0] * 4, results
+
+    async def applied() -> list[str]:
+        connection = await asyncpg.connect(new_database.replace("postgres://", "postgresql://"))
+        try:
+            rows = await connection.fetch("SELECT name FROM tortoise_migrations ORDER BY id")
+            return [row["name"] for row in rows]
+        finally:
+            await connection.close()
+
+    names = asyncio.run(applied())
+    assert len(names) == len(set(names)) and names[-1] == "0015_jobs"
