@@ -178,6 +178,9 @@ class Settings(BaseSettings):
     jobs_heartbeat_seconds: float = Field(default=10.0, gt=0)
     jobs_stalled_after: float = Field(default=30.0, gt=0)
     jobs_shutdown_timeout: float = Field(default=60.0, gt=0)
+    # A receiver (`serve --smtp`) processes what it stores within seconds; messages pending
+    # longer were left by one that stopped after its `250`, and the workers process them.
+    jobs_stranded_after: float = Field(default=60.0, gt=0)
 
     # Relationship intelligence: the lowest connection score of each strength level (README.md,
     # "Relationship intelligence", gives the reasoning and the histories each level means), and

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
@@ -78,15 +79,17 @@ async def present(
 
 
 async def pending_batches(
-    batch_size: int, mailbox_id: UUID | None = None
+    batch_size: int, mailbox_id: UUID | None = None, before: datetime | None = None
 ) -> AsyncIterator[list[Pending]]:
-    """Every pending row (of one mailbox, or all), oldest first, in batches: what an
-    interrupted run left behind."""
+    """Every pending row (of one mailbox, or all; stored `before` a time, or whenever), oldest
+    first, in batches: what an interrupted run left behind."""
     last: UUID | None = None
     while True:
         query = PendingIngest.all().order_by("id").limit(batch_size)
         if mailbox_id is not None:
             query = query.filter(mailbox_id=mailbox_id)
+        if before is not None:
+            query = query.filter(created_at__lt=before)
         if last is not None:
             query = query.filter(id__gt=last)
         rows = await query.prefetch_related("raw_message")

@@ -117,6 +117,17 @@ class Processor:
         workspace_id = items[0].pending.workspace_id
         async with in_transaction() as connection:
             await workspace_write_lock(connection, workspace_id)
+            # Another process may have processed some of them while this one read them (a
+            # job worker taking up what a receiver left, beside the receiver): whatever it did
+            # was committed under the same lock and took their pending rows with it.
+            waiting = set(
+                await PendingIngest.filter(id__in=[i.pending.id for i in items]).values_list(
+                    "id", flat=True
+                )
+            )
+            items = [i for i in items if i.pending.id in waiting]
+            if not items:
+                return report
             rules = await WorkspaceRules.load(workspace_id)
             await self.tally.learn(i.pending.mailbox_id for i in items)
             new_messages = await self._messages(workspace_id, items)

@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Sequence
+from datetime import datetime
 from types import TracebackType
 from uuid import UUID
 
@@ -64,11 +65,16 @@ class Intake:
             return await self._one_by_one(pending, error)
         return await self.commit_or_retry(prepared, pending)
 
-    async def replay(self, batch_size: int = 200, mailbox_id: UUID | None = None) -> IngestReport:
-        """Process every pending row (of one mailbox, or all), oldest first: what a crash left
-        behind."""
+    async def replay(
+        self,
+        batch_size: int = 200,
+        mailbox_id: UUID | None = None,
+        before: datetime | None = None,
+    ) -> IngestReport:
+        """Process every pending row (of one mailbox, or all; stored `before` a time, or
+        whenever), oldest first: what a crash left behind."""
         report = IngestReport()
-        async for batch in durable.pending_batches(batch_size, mailbox_id):
+        async for batch in durable.pending_batches(batch_size, mailbox_id, before):
             report.merge(await self.process(batch))
         return report
 

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -38,8 +38,9 @@ REBUILD = "rebuild_figures"
 SCHEDULE = "schedule_syncs"
 RECOVER = "recover_stalled"
 PRUNE = "prune_jobs"
+STRANDED = "process_stranded"
 KEEP_FAILED_HOURS = 7 * 24  # failed jobs, for an operator to look into
-TASKS = (schedule.SYNC, RECONCILE, REBUILD, SCHEDULE, RECOVER, PRUNE)
+TASKS = (schedule.SYNC, RECONCILE, REBUILD, SCHEDULE, RECOVER, PRUNE, STRANDED)
 EVERY_5_SECONDS = "* * * * * */5"  # procrastinate's cron takes seconds as a sixth column
 
 
@@ -70,6 +71,8 @@ def register(app: procrastinate.App) -> None:
     for name, function in ((SCHEDULE, schedule_syncs), (RECOVER, recover_stalled)):
         task = app.task(name=name, pass_context=True, lock=name)(function)
         app.periodic(cron=EVERY_5_SECONDS, periodic_id=name)(task)
+    stranded = app.task(name=STRANDED, pass_context=True, lock=STRANDED)(process_stranded)
+    app.periodic(cron="* * * * * */15", periodic_id=STRANDED)(stranded)
     prune = app.task(name=PRUNE, pass_context=True, lock=PRUNE)(prune_jobs)
     app.periodic(cron="17 * * * *", periodic_id=PRUNE)(prune)  # hourly
 
@@ -189,6 +192,18 @@ async def schedule_syncs(context: procrastinate.JobContext, timestamp: int) -> N
 async def recover_stalled(context: procrastinate.JobContext, timestamp: int) -> None:
     tools = Tools.of(context)
     await stalled.recover_stalled(context.app, tools.settings.jobs_stalled_after)
+
+
+async def process_stranded(context: procrastinate.JobContext, timestamp: int) -> None:
+    """Process the messages a receiver (`serve --smtp`) committed and did not process: it was
+    killed, or its machine lost, after its `250`."""
+    tools = Tools.of(context)
+    before = datetime.now(UTC) - timedelta(seconds=tools.settings.jobs_stranded_after)
+    report = await tools.intake.replay(tools.settings.ingest_batch_size, before=before)
+    if report.outcomes:
+        log.info(
+            "processed messages a receiver left", extra=logs.fields(count=len(report.outcomes))
+        )
 
 
 async def prune_jobs(context: procrastinate.JobContext, timestamp: int) -> None:
