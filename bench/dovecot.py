@@ -1,4 +1,5 @@
-"""A throwaway Dovecot for bench/imap.py: one user, plain IMAP on a free loopback port.
+"""A throwaway Dovecot for bench/imap.py and bench/scale.py: plain IMAP on a free loopback port,
+one user to begin with and any number added.
 
 It runs config/dovecot/dovecot.conf, the configuration the IMAP tests run, and needs what they
 need: Debian's dovecot-imapd (config/services.sh installs it) and root, so that Dovecot's
@@ -71,10 +72,32 @@ class Dovecot:
         finally:
             shutil.rmtree(self.directory, ignore_errors=True)
 
-    def append(self, messages: Iterable[bytes], folder: str = "INBOX") -> None:
-        """Append the messages to `folder`, MULTIAPPEND by MULTIAPPEND."""
+    def add_user(self, user: str, password: str) -> None:
+        """Another user, with an empty Maildir, who can log in at once (Dovecot reads a
+        passwd-file it has not seen at the first login)."""
+        owner = pwd.getpwnam(MAIL_USER)
+        uid, gid = owner.pw_uid, owner.pw_gid
+        home = self.directory / "home" / user
+        maildir = home / "Maildir"
+        for folder in (home, maildir, maildir / "cur", maildir / "new", maildir / "tmp"):
+            folder.mkdir(mode=0o700)
+            os.chown(folder, uid, gid)
+        passwd = self.directory / "users" / user
+        passwd.write_text(f"{user}:{{PLAIN}}{password}:{uid}:{gid}::{home}::\n")
+        os.chown(passwd, 0, gid)
+        passwd.chmod(0o640)
+
+    def append(
+        self,
+        messages: Iterable[bytes],
+        folder: str = "INBOX",
+        user: str | None = None,
+        password: str | None = None,
+    ) -> None:
+        """Append the messages to `folder` (the first user's, or `user`'s), MULTIAPPEND by
+        MULTIAPPEND."""
         with IMAPClient("127.0.0.1", self.port, ssl=False, timeout=60) as client:
-            client.login(self.user, self.password)
+            client.login(user or self.user, password or self.password)
             # As the tests' helper does: Dovecot keeps per-message MODSEQs only in mailboxes a
             # CONDSTORE client has opened, and the mailbox should look like a real server's.
             client.enable("CONDSTORE")
@@ -86,18 +109,11 @@ class Dovecot:
     def _start(self) -> None:
         owner = pwd.getpwnam(MAIL_USER)
         uid, gid = owner.pw_uid, owner.pw_gid
-        users, home = self.directory / "users", self.directory / "home" / self.user
+        users = self.directory / "users"
         users.mkdir(mode=0o750)
         os.chown(users, 0, gid)
         (self.directory / "home").mkdir(mode=0o755)
-        maildir = home / "Maildir"
-        for folder in (home, maildir, maildir / "cur", maildir / "new", maildir / "tmp"):
-            folder.mkdir(mode=0o700)
-            os.chown(folder, uid, gid)
-        passwd = users / self.user
-        passwd.write_text(f"{self.user}:{{PLAIN}}{self.password}:{uid}:{gid}::{home}::\n")
-        os.chown(passwd, 0, gid)
-        passwd.chmod(0o640)
+        self.add_user(self.user, self.password)
         self.port = _free_port()
         values = {
             "DIRECTORY": self.directory,
