@@ -70,14 +70,22 @@ def test_a_small_import_starts_no_worker(folder: Path) -> None:
         command, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     ) as child:
         process = psutil.Process(child.pid)
-        children: set[int] = set()
+        children: dict[int, str] = {}
         while child.poll() is None:
             try:
-                children |= {p.pid for p in process.children(recursive=True)}
+                for found in process.children(recursive=True):
+                    children.setdefault(found.pid, " ".join(_cmdline(found)))
             except psutil.NoSuchProcess:
                 break
             time.sleep(0.01)
         out, err = child.communicate()
     assert child.returncode == 0, err
     assert "20 new" in out
-    assert not children, "a worker process was started"
+    assert not children, f"a process was started: {children}"
+
+
+def _cmdline(process: psutil.Process) -> list[str]:
+    try:
+        return process.cmdline()
+    except psutil.Error:
+        return ["(gone)"]

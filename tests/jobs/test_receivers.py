@@ -71,8 +71,10 @@ def _send_burst(ports: list[int], accepted: list[str], lock: threading.Lock) -> 
 
     def client(number: int) -> None:
         for n in range(number, BURST, CLIENTS):
-            message_id = f"<burst-{n}@acme.com>"
-            raw = message(sender="alice@acme.com", message_id=message_id, subject=f"Burst {n}")
+            message_id = f"burst-{n}@acme.com"  # as stored: without its angle brackets
+            raw = message(
+                sender="alice@acme.com", message_id=f"<{message_id}>", subject=f"Burst {n}"
+            )
             for port in (ports[n % len(ports)], *ports):
                 try:
                     with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
@@ -168,7 +170,7 @@ async def test_two_receivers_one_killed_mid_burst_lose_nothing_they_accepted(
 async def _stored_ids() -> set[str]:
     return {
         str(i)
-        for i in await Message.filter(internet_message_id__startswith="<burst-").values_list(
+        for i in await Message.filter(internet_message_id__startswith="burst-").values_list(
             "internet_message_id", flat=True
         )
     }
