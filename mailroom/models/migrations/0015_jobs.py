@@ -8,7 +8,6 @@ schema in the database is always the one its code expects."""
 
 from typing import Any
 
-from procrastinate.schema import SchemaManager
 from tortoise import migrations
 from tortoise.migrations import operations as ops
 
@@ -17,6 +16,10 @@ async def job_tables(apps: Any, editor: Any) -> None:
     client = editor.client
     if client.capabilities.dialect != "postgres":
         return
+    # Imported here: every command loads every migration, and procrastinate brings croniter,
+    # which runs `file` on the interpreter when it is imported.
+    from procrastinate.schema import SchemaManager
+
     await client.execute_script(SchemaManager.get_schema())
 
 
