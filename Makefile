@@ -56,6 +56,7 @@ bench: $(DEV) services
 	$(BIN)/python bench/graph.py
 	$(BIN)/python bench/calendars.py
 	$(BIN)/python bench/intelligence.py
+	$(BIN)/python bench/scale.py
 
 # After changing the API: write schema.graphql (a test fails while it differs from the code).
 schema: $(DEV)
