@@ -13,6 +13,7 @@ from mailroom.intake.events import EventReport
 from mailroom.intake.port import IngestReport
 from mailroom.models import Mailbox, Provider
 from mailroom.settings import Settings
+from mailroom.sources import supervision
 from mailroom.sources.reconciliation import Reconciliation
 
 
@@ -28,7 +29,17 @@ async def sync_mailbox(settings: Settings, mailbox: Mailbox, intake: Intake) -> 
 
     First what an earlier run of this mailbox stored and did not process (it was killed):
     `serve` takes that up when it starts, and so does a pass run on its own, or the sync
-    would look for those messages as if they were not there."""
+    would look for those messages as if they were not there.
+
+    A pass renews the mailbox's lease as it goes; this one gives it up when it ends, or a
+    `serve` poller or a job worker would keep off the mailbox until it ran out."""
+    try:
+        return await _one_pass(settings, mailbox, intake)
+    finally:
+        await supervision.release(mailbox.id, supervision.lease_owner.get())
+
+
+async def _one_pass(settings: Settings, mailbox: Mailbox, intake: Intake) -> Synced:
     if mailbox.provider is Provider.CALDAV:
         from mailroom.sources.caldav import CalDavMailboxSync
 

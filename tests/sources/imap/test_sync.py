@@ -41,6 +41,7 @@ from mailroom.workspace import (
     create_workspace,
     reconnect_imap_mailbox,
 )
+from mailroom.workspace.syncing import sync_mailbox
 from tests.conftest import CORPORA
 from tests.helpers import message
 from tests.sources.imap.mailboxes import (
@@ -473,3 +474,15 @@ async def test_a_refused_login_is_logged_and_counted_without_a_password(
     for secret in ("changed-at-the-server", "wrong-horse-battery", account.user.password):
         assert secret not in everything
     assert _counted(refused[0], **refused[1]) - before == 1
+
+
+async def test_a_pass_on_request_gives_its_lease_up(account: Account) -> None:
+    # `mailroom mailbox sync`: the pass renews the mailbox's lease folder by folder; left held,
+    # it would keep `serve`'s poller and the job workers off the mailbox for two minutes.
+    account.append([message(message_id=f"<asked-{n}@client.example>") for n in range(3)])
+
+    synced = await sync_mailbox(account.settings, account.mailbox, Intake(account.settings.limits))
+
+    assert synced.report.new == 3
+    mailbox = await Mailbox.get(id=account.mailbox.id)
+    assert mailbox.lease_owner is None and mailbox.lease_until is None
