@@ -6,14 +6,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import procrastinate
 import pytest
 from procrastinate import exceptions
 from procrastinate.jobs import Status
 
-from mailroom.db import close_database, open_database
 from mailroom.errors import SettingsError, SyncError
 from mailroom.intake import Intake
 from mailroom.jobs.engine import JOB_TABLES, conninfo, job_app
@@ -24,33 +22,24 @@ from mailroom.models import Mailbox, MailboxStatus, Plan, Provider
 from mailroom.settings import Settings
 from mailroom.sources import supervision
 from mailroom.sources.imap.accounts import connection_for, stored_connection
-from mailroom.vault import Vault, new_key
+from mailroom.vault import Vault
 from mailroom.workspace import add_member, create_workspace
-from tests.conftest import empty_postgres
 from tests.e2e.services import free_port
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def jobs_settings(
-    postgres_url: str, model_tables: list[str], tmp_path: Path
-) -> AsyncIterator[Settings]:
-    await empty_postgres(postgres_url, model_tables)
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        database_url=postgres_url,
-        imap_poll_interval=60,
-        imap_max_backoff=600,
-        gmail_poll_seconds=120,
-        gmail_enabled=True,
-        graph_enabled=False,
+def jobs_settings(pg_db: Settings) -> Settings:
+    return pg_db.model_copy(
+        update={
+            "imap_poll_interval": 60,
+            "imap_max_backoff": 600,
+            "gmail_poll_seconds": 120,
+            "gmail_enabled": True,
+            "graph_enabled": False,
+        }
     )
-    await open_database(settings)
-    try:
-        yield settings
-    finally:
-        await close_database()
 
 
 @pytest.fixture
@@ -91,6 +80,16 @@ async def _doing_on_dead_worker(app: procrastinate.App) -> procrastinate.jobs.Jo
         id=worker,
     )
     return job
+
+
+async def _lease_as(job_id: int | None, mailbox: Mailbox) -> None:
+    """Take the mailbox's lease as the job's run would."""
+    assert job_id is not None
+    holding = supervision.lease_owner.set(job_owner(job_id))
+    try:
+        assert await supervision.lease(mailbox)
+    finally:
+        supervision.lease_owner.reset(holding)
 
 
 def test_jobs_need_postgresql() -> None:
@@ -171,11 +170,7 @@ async def test_a_stalled_pass_is_retried_and_keeps_its_lease(
     await defer_sync(app, mailbox.id)
     job = await _doing_on_dead_worker(app)
     assert job.id is not None
-    holding = supervision.lease_owner.set(job_owner(job.id))
-    try:
-        assert await supervision.lease(mailbox)
-    finally:
-        supervision.lease_owner.reset(holding)
+    await _lease_as(job.id, mailbox)
 
     found = await recover_stalled(app, seconds_since_heartbeat=30)
 
@@ -193,11 +188,7 @@ async def test_a_stalled_pass_beside_a_waiting_one_is_closed_not_left_doing(
     await defer_sync(app, mailbox.id)
     stalled = await _doing_on_dead_worker(app)
     assert stalled.id is not None
-    holding = supervision.lease_owner.set(job_owner(stalled.id))
-    try:
-        assert await supervision.lease(mailbox)
-    finally:
-        supervision.lease_owner.reset(holding)
+    await _lease_as(stalled.id, mailbox)
     successor = await defer_sync(app, mailbox.id)  # the scheduler's next pass, while it ran
     assert successor is not None
     # procrastinate's own suggestion, retrying every stalled job, fails here and leaves the job
@@ -256,9 +247,7 @@ async def test_a_lease_left_by_a_job_that_ended_is_taken_over_not_waited_for(
     # A mailbox whose server refuses connections: a pass that gets the lease fails, and says so
     # on the mailbox; one that does not get it changes nothing.
     port = free_port()
-    settings = jobs_settings.model_copy(
-        update={"imap_allow_private_hosts": True, "secret_key": new_key()}
-    )
+    settings = jobs_settings
     mailbox = await _mailbox(
         "ended",
         connection=stored_connection(connection_for("127.0.0.1", port, "none", "ended")),
@@ -267,11 +256,7 @@ async def test_a_lease_left_by_a_job_that_ended_is_taken_over_not_waited_for(
     await defer_sync(app, mailbox.id)
     earlier = await _doing_on_dead_worker(app)
     assert earlier.id is not None
-    holding = supervision.lease_owner.set(job_owner(earlier.id))
-    try:
-        assert await supervision.lease(mailbox)
-    finally:
-        supervision.lease_owner.reset(holding)
+    await _lease_as(earlier.id, mailbox)
     later = await defer_sync(app, mailbox.id)
     assert later is not None
 
@@ -286,3 +271,4 @@ async def test_a_lease_left_by_a_job_that_ended_is_taken_over_not_waited_for(
     assert (await Mailbox.get(id=mailbox.id)).failures == 1
     # The pass gave the lease up when it ended.
     assert (await Mailbox.get(id=mailbox.id)).lease_owner is None
+

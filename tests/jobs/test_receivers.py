@@ -12,18 +12,15 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from mailroom.db import close_database, open_database
 from mailroom.intake import Intake
 from mailroom.intake.port import Incoming
 from mailroom.models import Message, MessageCopy, PendingIngest, Plan, SenderPolicy
 from mailroom.settings import Settings
 from mailroom.workspace import add_member, create_workspace, import_mailbox
-from tests.conftest import empty_postgres
 from tests.e2e.services import free_port
 from tests.e2e.test_operate import DOMAIN, _wait_healthy
 from tests.helpers import message
@@ -31,19 +28,6 @@ from tests.jobs.test_workers import _worker
 
 BURST = 1000
 CLIENTS = 8
-
-
-@pytest.fixture
-async def pg_db(
-    postgres_url: str, model_tables: list[str], tmp_path: Path
-) -> AsyncIterator[Settings]:
-    await empty_postgres(postgres_url, model_tables)
-    settings = Settings(data_dir=tmp_path / "data", database_url=postgres_url)
-    await open_database(settings)
-    try:
-        yield settings
-    finally:
-        await close_database()
 
 
 async def test_pending_messages_two_processes_reach_for_are_processed_once(

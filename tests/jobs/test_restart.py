@@ -40,16 +40,6 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         server.close()
 
 
-@pytest.fixture
-def dovecot() -> Iterator[DovecotServer]:
-    server = DovecotServer()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.close()
-
-
 async def _wait_stored(
     settings: Settings, ids: list[object], each: int, seconds: float, logs: list[Path]
 ) -> None:

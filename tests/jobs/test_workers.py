@@ -15,7 +15,6 @@ import sys
 import threading
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -23,13 +22,10 @@ import psutil
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from mailroom.db import close_database, open_database
 from mailroom.models import Mailbox, MessageCopy, Plan
 from mailroom.settings import Settings
 from mailroom.sources.imap.accounts import connection_for
-from mailroom.vault import new_key
 from mailroom.workspace import add_imap_mailbox, add_member, create_workspace
-from tests.conftest import empty_postgres
 from tests.e2e.services import free_port
 from tests.helpers import message
 from tests.sources.imap.mailboxes import deliver_maildir
@@ -46,35 +42,6 @@ WORKERS = 3
 # that went away without a LOGOUT, a killed one's).
 _LOGIN = re.compile(r"imap-login: (?:\w+: )?Login: user=<([^>]+)>.*session=<([^>]+)>")
 _END = re.compile(r"imap\(([^)]+)\)<\d+><([^>]+)>: (?:\w+: )?Disconnected")
-
-
-@pytest.fixture
-def dovecot() -> Iterator[DovecotServer]:
-    server = DovecotServer()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.close()
-
-
-@pytest.fixture
-async def workers_settings(
-    postgres_url: str, model_tables: list[str], tmp_path: Path
-) -> AsyncIterator[Settings]:
-    await empty_postgres(postgres_url, model_tables)
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        database_url=postgres_url,
-        secret_key=new_key(),
-        imap_allow_private_hosts=True,
-        normalize_workers=0,
-    )
-    await open_database(settings)
-    try:
-        yield settings
-    finally:
-        await close_database()
 
 
 def _sessions(log: str) -> dict[str, list[tuple[int, int | None]]]:
@@ -143,9 +110,9 @@ async def _stored(mailbox_ids: list[object]) -> dict[str, int]:
 
 @pytest.mark.slow
 async def test_three_workers_sync_thirty_mailboxes_once_each_through_a_kill_9(
-    workers_settings: Settings, dovecot: DovecotServer, tmp_path: Path
+    pg_db: Settings, dovecot: DovecotServer, tmp_path: Path
 ) -> None:
-    settings = workers_settings
+    settings = pg_db
     workspace = await create_workspace("acme", plan=Plan.ENTERPRISE)
     users = []
     mailboxes: list[Mailbox] = []
