@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from uuid import uuid4
 
 import procrastinate
 import pytest
@@ -16,7 +17,7 @@ from mailroom.errors import SettingsError, SyncError
 from mailroom.intake import Intake
 from mailroom.jobs.engine import JOB_TABLES, conninfo, job_app
 from mailroom.jobs.schedule import SYNC, defer_due, defer_sync, due, mailbox_lock
-from mailroom.jobs.stalled import job_owner, recover_stalled
+from mailroom.jobs.stalled import job_of, job_owner, recover_stalled
 from mailroom.jobs.tasks import Tools, sync_mailbox
 from mailroom.models import Mailbox, MailboxStatus, Plan, Provider
 from mailroom.settings import Settings
@@ -272,3 +273,27 @@ async def test_a_lease_left_by_a_job_that_ended_is_taken_over_not_waited_for(
     # The pass gave the lease up when it ended.
     assert (await Mailbox.get(id=mailbox.id)).lease_owner is None
 
+
+async def test_a_job_naming_no_mailbox_fails_alone_and_holds_no_lease(
+    jobs_settings: Settings, app: procrastinate.App
+) -> None:
+    # Arguments a job carries are data: a malformed id fails that job, a stranger's id finds
+    # nothing, and neither takes a lease or touches another mailbox.
+    bystander = await _mailbox("bystander")
+    for forged in ("../../etc/passwd", "' OR 1=1 --", "x" * 10_000):
+        job_id = await app.configure_task(SYNC).defer_async(mailbox_id=forged)
+        with pytest.raises(ValueError):
+            await _run_sync(app, jobs_settings, job_id)
+    unknown = await app.configure_task(SYNC).defer_async(mailbox_id=str(uuid4()))
+    await _run_sync(app, jobs_settings, unknown)
+    after = await Mailbox.get(id=bystander.id)
+    assert (after.lease_owner, after.failures) == (None, 0)
+    # A lease holder's name is read as a job's only when it is exactly one: a host named "job",
+    # or a number with anything after it, is no job.
+    assert [job_of(owner) for owner in ("job#12", "job:12", "job#12x", "job#", "job#-1")] == [
+        12,
+        None,
+        None,
+        None,
+        None,
+    ]
