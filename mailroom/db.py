@@ -17,7 +17,9 @@ from uuid import UUID
 import asyncpg
 import tortoise.backends.sqlite.executor  # noqa: F401 - registers its adapters, replaced below
 from tortoise import Tortoise, connections
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.backends.base.executor import EXECUTOR_CACHE
+from tortoise.backends.sqlite.client import SqliteClient
 from tortoise.exceptions import BaseORMException
 from tortoise.migrations.api import migrate
 
@@ -33,6 +35,7 @@ MIGRATIONS_MODULE = "mailroom.models.migrations"
 # Where Tortoise records the migrations applied: a database without it holds no Mailroom data.
 MIGRATIONS_TABLE = "tortoise_migrations"
 SCHEMES = ("sqlite://", "postgres://", "postgresql://")
+READS = "reads"  # SQLite's connection for reads beside the writes (see `reads`)
 # What the drivers raise on their own, untranslated by Tortoise (a refused login, say).
 DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, sqlite3.Error)
 
@@ -120,6 +123,8 @@ async def open_database(settings: Settings, *, create: bool = True) -> bool:
             await migrate(config=config)
         await Tortoise.init(config=config, _enable_global_fallback=True)
         await refresh_statistics()
+        await _close_reads()  # one an earlier open left
+        _open_reads(config)
     except (OSError, BaseORMException, *DRIVER_ERRORS) as error:
         # A connection left open keeps aiosqlite's worker thread, and so the process, alive.
         await Tortoise.close_connections()
@@ -218,6 +223,35 @@ def _private_files(path: Path, data_dir: Path, shown: str) -> None:
             file.chmod(0o600)
 
 
+# SQLite writes on one connection, and Tortoise holds it for a whole transaction: a short read
+# on it waits for the ingest pipeline's commit. Reads that must not wait (the gateway's, before
+# each `250`) go to a second connection, which WAL lets read the last commit while the first
+# writes. Made here rather than in Tortoise's configuration: with two connections there, every
+# `in_transaction()` would have to name one.
+_reads: dict[str, BaseDBAsyncClient] = {}
+
+
+def reads() -> BaseDBAsyncClient:
+    """The connection for a read that must not wait for a write to end: on SQLite a second,
+    read-only one (connected at its first query), on PostgreSQL the pool (whose connections
+    never wait for each other)."""
+    client: BaseDBAsyncClient = _reads.get(READS) or connections.get("default")
+    return client
+
+
+def _open_reads(config: dict[str, Any]) -> None:
+    default = config["connections"]["default"]
+    if isinstance(default, dict) and default["credentials"]["file_path"] != ":memory:":
+        credentials = {**default["credentials"], "query_only": "ON"}
+        _reads[READS] = SqliteClient(connection_name=READS, **credentials)
+
+
+async def _close_reads() -> None:
+    client = _reads.pop(READS, None)
+    if client is not None:
+        await client.close()
+
+
 async def refresh_statistics() -> None:
     """Let SQLite's planner know how selective each index is. Without statistics (only ANALYZE
     gathers them) it guesses that `workspace_id = ?`, the same on every row, picks out a few,
@@ -257,6 +291,7 @@ async def analyzed_rows(table: str) -> int:
 
 
 async def close_database() -> None:
+    await _close_reads()
     await Tortoise.close_connections()
 
 

@@ -8,7 +8,9 @@ for a few seconds: a new member or a rotated forwarding address takes effect wit
 A workspace's settings are not cached: each recipient's workspace (its sender policy, and
 whether it still exists) is read by a query that starts after the recipient was named, so that
 `mailroom workspace set`, from any process, is obeyed by the next message. Recipients named
-while such a read runs share the next one: one read at a time, however many sessions wait.
+while such a read runs share the next one: one read at a time, however many sessions wait. On
+SQLite that read goes to a connection of its own: on the one that writes, it would wait for the
+pipeline's commit of the messages before it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 from uuid import UUID
 
+from mailroom.db import reads
 from mailroom.models import Mailbox, Member, Workspace
 from mailroom.sources.mailboxes import forwarding_mailbox
 from mailroom.sources.smtp.recipients import Recipient, find_recipient
@@ -72,7 +75,8 @@ class _Current:
             read, wanted = self._next, self._wanted
             self._next, self._wanted = None, set()
             try:
-                rows = await Workspace.filter(id__in=wanted)
+                # Not behind the pipeline's commit, on SQLite's second connection.
+                rows = await Workspace.filter(id__in=wanted).using_db(reads())
             except Exception as error:  # noqa: BLE001 - each asker is told
                 read.set_exception(error)
             else:

@@ -16,6 +16,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from tortoise.transactions import in_transaction
 
 from mailroom.bootstrap import Services, running
 from mailroom.intake.port import Incoming, SourceFacts
@@ -31,6 +32,7 @@ from mailroom.models import (
     Provider,
     RawMessage,
     SenderPolicy,
+    Workspace,
 )
 from mailroom.settings import Settings
 from mailroom.sources.mailboxes import forwarding_mailbox
@@ -39,6 +41,7 @@ from mailroom.workspace import (
     create_workspace,
     forwarding_address,
     get_member,
+    get_workspace,
     update_workspace,
 )
 from tests.cli.runner import mailroom_in
@@ -593,3 +596,20 @@ async def test_first_messages_at_once_make_one_mailbox(gateway: Gateway) -> None
     boxes = await Mailbox.filter(provider=Provider.FORWARDING).values_list("id", flat=True)
     assert len(boxes) == 1
     assert await MessageCopy.filter(mailbox_id=boxes[0]).count() == 9
+
+
+async def test_a_message_is_accepted_while_a_write_holds_the_database(gateway: Gateway) -> None:
+    """The gateway reads each recipient's workspace before its `250`. On SQLite that read went
+    to the connection the writes take for a whole transaction, so every message waited for the
+    pipeline's commit of those before it; it has a read-only connection of its own."""
+    first = message(sender="alice@acme.com", message_id="<warm@acme.com>")
+    assert await gateway.send(first) == {}  # who is who, cached for a moment
+    workspace = await get_workspace("acme")
+    async with in_transaction() as connection:
+        # An uncommitted write, as a pipeline's commit in progress is.
+        await Workspace.filter(id=workspace.id).using_db(connection).update(name="Acme Corp")
+        during = message(sender="alice@acme.com", message_id="<during@acme.com>")
+        assert await asyncio.wait_for(gateway.send(during), 20) == {}
+    await gateway.settle()
+    stored = await Message.all().values_list("internet_message_id", flat=True)
+    assert sorted(stored) == ["during@acme.com", "warm@acme.com"]
