@@ -72,6 +72,12 @@ class Dovecot:
         finally:
             shutil.rmtree(self.directory, ignore_errors=True)
 
+    @property
+    def pid(self) -> int:
+        """The master process's: its children, reaped, are each session's imap process."""
+        assert self._master is not None
+        return self._master.pid
+
     def add_user(self, user: str, password: str) -> None:
         """Another user, with an empty Maildir, who can log in at once (Dovecot reads a
         passwd-file it has not seen at the first login)."""

@@ -12,6 +12,9 @@ messages each (bench/corpus.py):
   (b) a pass of a mailbox with nothing new, as a job (deferred, run by an idle worker, seen
       finished) against the same pass called directly, the median of 30: the job engine's
       cost per pass;
+  (b') passes with nothing new as the workers run them at scale: one worker polling the
+      synced mailboxes as often as its scheduler defers them, for IDLE_SECONDS: the CPU time
+      a pass costs the worker, PostgreSQL and Dovecot (what sizing many mailboxes rests on);
   (c) the database statements per stored message, counted by PostgreSQL itself: the
       database's `log_statement = all` and its lines in the server's log, during a first sync
       by one worker (the queue's own statements included: fetches, heartbeats, schedule).
@@ -25,6 +28,7 @@ import asyncio
 import os
 import re
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -34,8 +38,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+import httpx
 import procrastinate
 import psutil
+from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -58,7 +64,22 @@ POSTGRES_URL = os.environ.get(
 )
 CONCURRENCY = 10
 PASSES = 30  # for (b)
+IDLE_SECONDS = 30.0  # for (b')
 SERVER_LOGS = Path("/var/log/postgresql")  # where Debian's clusters log (stderr)
+
+
+@dataclass(frozen=True)
+class Idle:
+    """Passes with nothing new run by one worker, and the CPU seconds they cost."""
+
+    passes: int
+    seconds: float
+    cpu_worker: float
+    cpu_postgres: float
+    cpu_dovecot: float
+
+    def per_pass(self, cpu: float) -> float:
+        return cpu / self.passes
 
 
 @dataclass(frozen=True)
@@ -200,8 +221,11 @@ def _children(process: psutil.Process) -> list[psutil.Process]:
         return []
 
 
-async def job_overhead(server: Dovecot, users: list[str], expected: int) -> tuple[float, float]:
-    """Median seconds of a pass with nothing new, called directly and as a job."""
+async def job_overhead(
+    server: Dovecot, users: list[str], expected: int
+) -> tuple[float, float, Idle]:
+    """Median seconds of a pass with nothing new, called directly and as a job; and what such
+    passes cost in CPU when a worker runs them one after another."""
     settings = await fresh_database(server, users)
     try:
         workers = start_workers(_env(settings, 3600), 1, CONCURRENCY)
@@ -210,6 +234,7 @@ async def job_overhead(server: Dovecot, users: list[str], expected: int) -> tupl
                 await asyncio.sleep(0.25)
         finally:
             stop_workers(workers)
+        idle = await idle_passes(server, settings)
         await open_database(settings, create=False)
         try:
             intake = Intake(settings.limits)
@@ -228,7 +253,7 @@ async def job_overhead(server: Dovecot, users: list[str], expected: int) -> tupl
         # One idle worker, its scheduler quiet (poll interval an hour): each pass asked for and
         # waited for, one at a time.
         workers = start_workers(_env(settings, 3600), 1, 1)
-        app = job_app(settings.database_url)
+        app = job_app(settings)
         as_jobs = []
         try:
             async with app.open_async():
@@ -245,9 +270,51 @@ async def job_overhead(server: Dovecot, users: list[str], expected: int) -> tupl
                     as_jobs.append(time.perf_counter() - began)
         finally:
             stop_workers(workers)
-        return statistics.median(direct), statistics.median(as_jobs)
+        return statistics.median(direct), statistics.median(as_jobs), idle
     finally:
         await drop(settings)
+
+
+async def idle_passes(server: Dovecot, settings: Settings) -> Idle:
+    """One worker polling every second (its scheduler defers a pass of each mailbox every five)
+    mailboxes with nothing new, for IDLE_SECONDS after a few seconds of warming up: passes
+    counted by the worker's own /metrics; CPU of the worker (and its parse process), of
+    PostgreSQL and of Dovecot (its master has reaped each session's imap process)."""
+    port = _free_port()
+    env = {**_env(settings, 1), "MAILROOM_METRICS_PORT": str(port)}
+    [worker] = start_workers(env, 1, CONCURRENCY)
+    try:
+        await asyncio.sleep(8)
+        tree = [psutil.Process(worker.pid), *_children(psutil.Process(worker.pid))]
+        postgres, dovecot = _postgres(), [psutil.Process(server.pid)]
+        before = (_passes(port), _cpu(tree), _cpu(postgres), _cpu(dovecot))
+        started = time.perf_counter()
+        await asyncio.sleep(IDLE_SECONDS)
+        after = (_passes(port), _cpu(tree), _cpu(postgres), _cpu(dovecot))
+        seconds = time.perf_counter() - started
+    finally:
+        stop_workers([worker])
+    passes, worker_cpu, pg_cpu, dovecot_cpu = (b - a for a, b in zip(before, after, strict=True))
+    return Idle(int(passes), seconds, worker_cpu, pg_cpu, dovecot_cpu)
+
+
+def _passes(port: int) -> float:
+    """Sync passes the worker ran, from its /metrics."""
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "mailroom_jobs_total" and sample.labels == {
+                "task": "sync_mailbox",
+                "outcome": "ok",
+            }:
+                return sample.value
+    return 0.0
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 async def _status(app: procrastinate.App, job_id: int) -> str:
@@ -287,7 +354,7 @@ async def statements(server: Dovecot, users: list[str], expected: int) -> tuple[
 def report(
     args: argparse.Namespace,
     runs: list[Run],
-    overhead: tuple[float, float],
+    overhead: tuple[float, float, Idle],
     counted: tuple[int, int] | None,
 ) -> str:
     one = runs[0]
@@ -297,7 +364,7 @@ def report(
         f"{r.cpu_machine / r.seconds:.0%} |"
         for r in runs
     ]
-    direct, as_job = overhead
+    direct, as_job, idle = overhead
     total = args.mailboxes * args.messages
     lines = [
         f"`python bench/scale.py --mailboxes {args.mailboxes} --messages {args.messages}`: one "
@@ -316,6 +383,13 @@ def report(
         f"{PASSES}: called directly {direct * 1000:.1f} ms; as a job (deferred, taken by an idle "
         f"worker, seen finished by polling its row) {as_job * 1000:.1f} ms: the job engine adds "
         f"**{(as_job - direct) * 1000:.1f} ms** a pass.",
+        "",
+        f"Passes with nothing new as a worker runs them (one worker polling the "
+        f"{args.mailboxes} synced mailboxes every second, its scheduler deferring them every "
+        f"five; {IDLE_SECONDS:.0f} s): {idle.passes} passes, {idle.passes / idle.seconds:.1f} a "
+        f"second; CPU a pass: worker **{idle.per_pass(idle.cpu_worker) * 1000:.1f} ms**, "
+        f"PostgreSQL **{idle.per_pass(idle.cpu_postgres) * 1000:.1f} ms**, Dovecot "
+        f"{idle.per_pass(idle.cpu_dovecot) * 1000:.1f} ms.",
         "",
     ]
     if counted is None:
@@ -353,6 +427,7 @@ def main() -> None:
             runs.append(run)
         overhead = asyncio.run(job_overhead(server, users, expected))
         print(f"pass: direct {overhead[0] * 1000:.1f} ms, job {overhead[1] * 1000:.1f} ms")
+        print(f"idle passes: {overhead[2]}", flush=True)
         counted = asyncio.run(statements(server, users, expected))
         print(f"statements: {counted}", flush=True)
     body = report(args, runs, overhead, counted)

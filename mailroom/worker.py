@@ -71,7 +71,7 @@ async def _run_until_stopped(
     """One run of procrastinate's worker, on a pool of its own, until it stops by itself or
     `stopping` is set (then it is cancelled: it finishes its running jobs, for up to
     `jobs_shutdown_timeout`)."""
-    app = job_app(settings.database_url)
+    app = job_app(settings)
     async with app.open_async():
         worker = asyncio.create_task(
             app.run_worker_async(

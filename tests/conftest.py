@@ -12,6 +12,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg
@@ -36,28 +37,45 @@ def _postgres_server_url(database: str) -> str:
     return f"{base}/{database}"
 
 
+async def _admin(sql: str) -> None:
+    connection = await asyncpg.connect(POSTGRES_URL.replace("postgres://", "postgresql://"))
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+@contextmanager
+def new_postgres_database(prefix: str = "mailroom_new") -> Iterator[str]:
+    """A database of its own on the PostgreSQL server, with no table in it, dropped at the end
+    (connections still open to it closed)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield _postgres_server_url(name)
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def new_database() -> Iterator[str]:
+    """An empty PostgreSQL database of the test's own: what a first start or a migration of
+    a new installation finds."""
+    with new_postgres_database() as url:
+        yield url
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A database of its own on the PostgreSQL server, migrated, dropped at the end."""
-    name = f"mailroom_test_{uuid.uuid4().hex[:12]}"
+    with new_postgres_database("mailroom_test") as url:
 
-    async def admin(sql: str) -> None:
-        connection = await asyncpg.connect(POSTGRES_URL.replace("postgres://", "postgresql://"))
-        try:
-            await connection.execute(sql)
-        finally:
-            await connection.close()
+        async def prepare() -> None:
+            await migrate(config=tortoise_config(url))
+            await Tortoise.close_connections()
 
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    url = _postgres_server_url(name)
-
-    async def prepare() -> None:
-        await migrate(config=tortoise_config(url))
-        await Tortoise.close_connections()
-
-    asyncio.run(prepare())
-    yield url
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(prepare())
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.text import Text
 
 if TYPE_CHECKING:
+    from mailroom.jobs.queue import Queued
     from mailroom.settings import Settings
 
 out = Console(highlight=False)
@@ -27,6 +28,11 @@ T = TypeVar("T")
 
 # Set by `main`: the program is the command line, not a test that calls a command's code.
 QUIET_LOGS = False
+
+QUEUE = typer.Option(
+    "--queue",
+    help="Leave it to the workers (`mailroom worker`, PostgreSQL): queue a job and return.",
+)
 
 
 def run(
@@ -111,6 +117,14 @@ async def _with_database(
         if made:
             err.print(Text(f"Created the database {where(settings)}"), soft_wrap=True)
         return await work(settings)
+
+
+def said_queued(queued: Queued, what: str) -> None:
+    """What `--queue` did: the job's number, for the worker's log, or that one waits already."""
+    if queued.job is None:
+        out.print(Text(f"{what} is queued already: it will run once"), soft_wrap=True)
+    else:
+        out.print(Text(f"{what} is queued for the workers: job {queued.job}"), soft_wrap=True)
 
 
 def failed(label: str, message: str) -> None:

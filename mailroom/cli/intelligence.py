@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.text import Text
 
-from mailroom.cli.common import out, run
+from mailroom.cli.common import QUEUE, out, run, said_queued
 
 if TYPE_CHECKING:
+    from mailroom.jobs.queue import Queued
     from mailroom.settings import Settings
     from mailroom.workspace.relationships import Explained, Part
 
@@ -117,7 +118,10 @@ def _json(found: Explained, emails: dict[str, str]) -> dict[str, object]:
 
 
 @app.command()
-def rebuild(slug: Annotated[str, typer.Argument(help="The workspace.")]) -> None:
+def rebuild(
+    slug: Annotated[str, typer.Argument(help="The workspace.")],
+    queue: Annotated[bool, QUEUE] = False,
+) -> None:
     """Make every interaction, connection strength and first/last figure of a workspace again
     from the mail and meetings it holds (after an upgrade, or an import made without them).
 
@@ -125,6 +129,16 @@ def rebuild(slug: Annotated[str, typer.Argument(help="The workspace.")]) -> None
 
     Settings: MAILROOM_DATABASE_URL or MAILROOM_DATA_DIR (the database).
     """
+    if queue:
+        from mailroom.jobs.queue import queue_rebuild
+
+        async def ask(settings: Settings) -> Queued:
+            from mailroom.workspace import get_workspace
+
+            return await queue_rebuild(settings, await get_workspace(slug))
+
+        said_queued(run(ask), f"A rebuild of {slug}'s figures")
+        return
 
     async def work(settings: Settings) -> int:
         from mailroom.intake.intelligence import rebuild_figures

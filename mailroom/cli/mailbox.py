@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from mailroom.choices import AccountProvider, Provider
-from mailroom.cli.common import out, refuse, run
+from mailroom.cli.common import QUEUE, out, refuse, run, said_queued
 from mailroom.cli.confirm import Yes, confirm, counted
 from mailroom.cli.files import summary
 
 if TYPE_CHECKING:
+    from mailroom.jobs.queue import Queued
     from mailroom.models import Mailbox
     from mailroom.settings import Settings
     from mailroom.sources.reconciliation import Reconciliation
@@ -265,9 +266,10 @@ def mailbox_reconnect(
 def mailbox_sync(
     slug: Annotated[str, typer.Argument(metavar="SLUG", help="The workspace's slug.")],
     address: Annotated[str, typer.Argument(metavar="ADDRESS", help="The mailbox's address.")],
+    queue: Annotated[bool, QUEUE] = False,
 ) -> None:
     """Sync one mailbox (IMAP, Gmail, Microsoft 365 or CalDAV) to completion and exit (for
-    cron, or to catch up by hand).
+    cron, or to catch up by hand), or, with --queue, ask the workers for a pass.
 
     Example: mailroom mailbox sync acme alice@acme.com
 
@@ -279,6 +281,15 @@ def mailbox_sync(
     """
     from mailroom.bootstrap import intake_for
     from mailroom.workspace import Synced, sync_mailbox
+
+    if queue:
+        from mailroom.jobs.queue import queue_sync
+
+        async def ask(settings: Settings) -> Queued:
+            return await queue_sync(settings, await _mailbox(slug, address))
+
+        said_queued(run(ask), f"A pass of {address}")
+        return
 
     async def work(settings: Settings) -> Synced:
         mailbox = await _mailbox(slug, address)
@@ -307,6 +318,7 @@ def mailbox_reconcile(
     repair: Annotated[
         bool, typer.Option("--repair", help="Fetch what is missing and remove what is extra.")
     ] = False,
+    queue: Annotated[bool, QUEUE] = False,
 ) -> None:
     """Compare what the provider holds (Gmail: messages outside spam, trash and drafts;
     Microsoft 365: the messages of Inbox and Sent Items; IMAP: the UIDs of each synced folder)
@@ -323,6 +335,16 @@ def mailbox_reconcile(
     """
     from mailroom.bootstrap import intake_for
     from mailroom.workspace import reconcile_mailbox
+
+    if queue:
+        from mailroom.jobs.queue import queue_reconcile
+
+        async def ask(settings: Settings) -> Queued:
+            mailbox = await _mailbox(slug, address)
+            return await queue_reconcile(settings, mailbox, repair=repair)
+
+        said_queued(run(ask), f"A reconciliation of {address}")
+        return
 
     async def work(settings: Settings) -> Reconciliation:
         mailbox = await _mailbox(slug, address)
@@ -353,7 +375,8 @@ def mailbox_status(
     slug: str,
     as_json: Annotated[bool, typer.Option("--json", help="A JSON list.")] = False,
 ) -> None:
-    """Every mailbox of a workspace: status, messages stored, progress, last error.
+    """Every mailbox of a workspace: status, messages stored, progress, last error, and what
+    its last reconciliation found.
 
     Example: mailroom mailbox status acme --json
 
@@ -371,10 +394,16 @@ def mailbox_status(
     for row in rows:
         progress = row["progress"]
         error = f"  last error: {row['last_error']}" if row["last_error"] else ""
+        found = row["reconciliation"]
+        reconciled = (
+            f"  reconciled {found['at'][:16]}: missing {found['missing']}, extra {found['extra']}"
+            if found
+            else ""
+        )
         out.print(
             f"{row['address']:<32} {row['provider']:<10} {row['status']:<12} "
             f"{counted(row['messages'], 'message'):>14}  {progress['done']}/{progress['total']}"
-            f"{error}",
+            f"{reconciled}{error}",
             soft_wrap=True,
         )
 

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 import procrastinate
 
 from mailroom.errors import SettingsError
+from mailroom.settings import Settings
 
 JOB_POOL = 4  # connections: fetching, finishing, heartbeats and deferring, not the job's work
 # procrastinate's own tables, emptied with Mailroom's by the tests and counted by /metrics.
@@ -35,14 +36,14 @@ def conninfo(database_url: str) -> str:
     return urlunsplit(("postgresql", parts.netloc, parts.path, "", ""))
 
 
-def job_app(database_url: str) -> procrastinate.App:
-    """The engine over the database at `database_url`, with every Mailroom task; opened by the
-    caller (`async with app.open_async()`)."""
+def job_app(settings: Settings) -> procrastinate.App:
+    """The engine over the settings' database, with every Mailroom task and the schedule of
+    the periodic ones; opened by the caller (`async with app.open_async()`)."""
     from mailroom.jobs.tasks import register
 
     connector = procrastinate.PsycopgConnector(
-        conninfo=conninfo(database_url), min_size=1, max_size=JOB_POOL
+        conninfo=conninfo(settings.database_url), min_size=1, max_size=JOB_POOL
     )
     app = procrastinate.App(connector=connector)
-    register(app)
+    register(app, settings)
     return app

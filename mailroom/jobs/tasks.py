@@ -1,5 +1,7 @@
-"""Mailroom's tasks, and the two that run on a schedule in every worker (procrastinate makes
-sure each tick is deferred once, whatever the number of workers).
+"""Mailroom's tasks, and those that run on a schedule in every worker (procrastinate makes
+sure each tick is deferred once, whatever the number of workers): deferring the passes that
+are due, taking up stalled jobs, processing what a receiver left, counting the meetings that
+began, and forgetting old jobs.
 
 A sync pass's failure is the mailbox's, recorded on it as `serve`'s pollers record it, and
 retried by the scheduler after the mailbox's backoff, not by procrastinate: a retry of the job
@@ -39,8 +41,9 @@ SCHEDULE = "schedule_syncs"
 RECOVER = "recover_stalled"
 PRUNE = "prune_jobs"
 STRANDED = "process_stranded"
+SETTLE = "settle_meetings"
 KEEP_FAILED_HOURS = 7 * 24  # failed jobs, for an operator to look into
-TASKS = (schedule.SYNC, RECONCILE, REBUILD, SCHEDULE, RECOVER, PRUNE, STRANDED)
+TASKS = (schedule.SYNC, RECONCILE, REBUILD, SCHEDULE, RECOVER, PRUNE, STRANDED, SETTLE)
 EVERY_5_SECONDS = "* * * * * */5"  # procrastinate's cron takes seconds as a sixth column
 
 
@@ -61,20 +64,35 @@ class Tools:
         return {"tools": self}
 
 
-def register(app: procrastinate.App) -> None:
+def register(app: procrastinate.App, settings: Settings) -> None:
     """Add Mailroom's tasks to `app`, and the schedule of the periodic ones."""
     app.task(name=schedule.SYNC, pass_context=True, queue="sync")(sync_mailbox)
     app.task(name=RECONCILE, pass_context=True, queue="sync")(reconcile_mailbox)
     app.task(name=REBUILD, pass_context=True)(rebuild_figures)
+    periodic = (
+        (SCHEDULE, schedule_syncs, EVERY_5_SECONDS),
+        (RECOVER, recover_stalled, EVERY_5_SECONDS),
+        (STRANDED, process_stranded, "* * * * * */15"),
+        (SETTLE, settle_meetings, every(settings.settle_seconds)),
+        (PRUNE, prune_jobs, "17 * * * *"),  # hourly
+    )
     # No queueing lock on a periodic task: procrastinate's periodic deferrer stops the worker
     # when one collides (its issue #1158). A lock keeps two ticks from running at once.
-    for name, function in ((SCHEDULE, schedule_syncs), (RECOVER, recover_stalled)):
+    for name, function, cron in periodic:
         task = app.task(name=name, pass_context=True, lock=name)(function)
-        app.periodic(cron=EVERY_5_SECONDS, periodic_id=name)(task)
-    stranded = app.task(name=STRANDED, pass_context=True, lock=STRANDED)(process_stranded)
-    app.periodic(cron="* * * * * */15", periodic_id=STRANDED)(stranded)
-    prune = app.task(name=PRUNE, pass_context=True, lock=PRUNE)(prune_jobs)
-    app.periodic(cron="17 * * * *", periodic_id=PRUNE)(prune)  # hourly
+        app.periodic(cron=cron, periodic_id=name)(task)
+
+
+def every(seconds: float) -> str:
+    """A cron schedule (procrastinate's, with seconds as a sixth column) of about every
+    `seconds`: cron counts seconds and minutes within the minute and the hour, so the step
+    is the nearest one that divides them evenly, up to an hour."""
+    if seconds < 60:
+        step = max(s for s in (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30) if s <= max(1, seconds))
+        return f"* * * * * */{step}"
+    minutes = seconds / 60
+    step = max(s for s in (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60) if s <= minutes)
+    return "0 * * * *" if step == 60 else f"*/{step} * * * *"
 
 
 async def measured(
@@ -170,8 +188,21 @@ async def reconcile_mailbox(
 
     tools = Tools.of(context)
     mailbox = await Mailbox.get_or_none(id=UUID(mailbox_id))
-    if mailbox is not None:
-        await reconcile(tools.settings, mailbox, tools.intake, repair=repair)
+    if mailbox is None:
+        return
+    found = await reconcile(tools.settings, mailbox, tools.intake, repair=repair)
+    # Kept on the mailbox too, for `mailbox show` and the API.
+    log.info(
+        "mailbox reconciled",
+        extra=logs.fields(
+            mailbox=mailbox.address,
+            provider=found.provider,
+            stored=found.stored,
+            missing=len(found.missing),
+            extra=len(found.extra),
+            repaired=found.repaired,
+        ),
+    )
 
 
 async def rebuild_figures(
@@ -204,6 +235,15 @@ async def process_stranded(context: procrastinate.JobContext, timestamp: int) ->
         log.info(
             "processed messages a receiver left", extra=logs.fields(count=len(report.outcomes))
         )
+
+
+async def settle_meetings(context: procrastinate.JobContext, timestamp: int) -> None:
+    """Count the meetings that began in the relationship figures (`serve` does this itself)."""
+    from mailroom.intake.intelligence import settle_workspaces
+
+    counted = await settle_workspaces()
+    if counted:
+        log.info("meetings that began counted", extra=logs.fields(count=counted))
 
 
 async def prune_jobs(context: procrastinate.JobContext, timestamp: int) -> None:

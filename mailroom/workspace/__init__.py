@@ -113,7 +113,7 @@ from mailroom.workspace.records import (
     update_person,
 )
 from mailroom.workspace.sharing import set_mailbox_sharing, share_thread, unshare_thread
-from mailroom.workspace.syncing import Synced, reconcile_mailbox, sync_mailbox
+from mailroom.workspace.syncing import Synced, reconcile_mailbox, sync_mailbox, syncable
 from mailroom.workspace.threads import ThreadView, thread_views
 from mailroom.workspace.tokens import (
     IssuedToken,
@@ -144,6 +144,7 @@ __all__ = [
     "Synced",
     "reconcile_mailbox",
     "sync_mailbox",
+    "syncable",
     "MAILBOXES_PER_MEMBER",
     "OPERATOR",
     "SYNCED_PROVIDERS",

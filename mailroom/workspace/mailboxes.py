@@ -105,6 +105,7 @@ async def mailbox_statuses(workspace: Workspace) -> list[dict[str, Any]]:
                 "last_error": mailbox.last_error,
                 "last_error_at": _iso(mailbox.last_error_at),
                 "last_synced_at": _iso(mailbox.last_synced_at),
+                "reconciliation": mailbox.reconciliation,  # the last one, if one was made
             }
         )
     return rows

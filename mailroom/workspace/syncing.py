@@ -16,6 +16,8 @@ from mailroom.settings import Settings
 from mailroom.sources import supervision
 from mailroom.sources.reconciliation import Reconciliation
 
+MAIL_PROVIDERS = (Provider.IMAP, Provider.GMAIL, Provider.MICROSOFT)
+
 
 @dataclass(frozen=True, slots=True)
 class Synced:
@@ -45,8 +47,7 @@ async def _one_pass(settings: Settings, mailbox: Mailbox, intake: Intake) -> Syn
 
         calendars = await CalDavMailboxSync(mailbox.id, settings).once()
         return Synced(IngestReport(), 0, calendars.events)
-    if mailbox.provider not in (Provider.IMAP, Provider.GMAIL, Provider.MICROSOFT):
-        raise _not_synced(mailbox)
+    syncable(mailbox, mail=True)
     report = await intake.replay(mailbox_id=mailbox.id)
     if mailbox.provider is Provider.IMAP:
         from mailroom.sources.imap.poller import MailboxSync
@@ -70,6 +71,7 @@ async def reconcile_mailbox(
     settings: Settings, mailbox: Mailbox, intake: Intake, *, repair: bool = False
 ) -> Reconciliation:
     """What the provider holds against what is stored; kept on the mailbox for the API."""
+    syncable(mailbox, mail=True)
     if mailbox.provider is Provider.IMAP:
         from mailroom.sources.imap.accounts import connection_of, imap_password
         from mailroom.sources.imap.client import ImapSession
@@ -92,7 +94,7 @@ async def reconcile_mailbox(
         tokens = MailboxTokens(AccessTokens(settings), mailbox)
         async with GmailClient(settings, tokens) as client:
             found = await GmailSync(mailbox, client, intake).reconcile(repair=repair)
-    elif mailbox.provider is Provider.MICROSOFT:
+    else:
         from mailroom.oauth.tokens import AccessTokens
         from mailroom.sources.graph.client import GraphClient
         from mailroom.sources.graph.sync import GraphSync
@@ -101,20 +103,22 @@ async def reconcile_mailbox(
         tokens = MailboxTokens(AccessTokens(settings), mailbox)
         async with GraphClient(settings, tokens) as graph:
             found = await GraphSync(mailbox, graph, intake).reconcile(repair=repair)
-    else:
-        raise _not_synced(mailbox)
     mailbox.reconciliation = found.to_json(datetime.now(UTC))
     await mailbox.save(update_fields=["reconciliation"])
     return found
 
 
-def _not_synced(mailbox: Mailbox) -> InvalidInputError:
+def syncable(mailbox: Mailbox, *, mail: bool = False) -> None:
+    """Raise InvalidInputError unless the mailbox is synced from a provider (and, with `mail`,
+    holds mail: a reconciliation compares messages)."""
+    if mailbox.provider in MAIL_PROVIDERS or (mailbox.provider is Provider.CALDAV and not mail):
+        return
     if mailbox.provider is Provider.CALDAV:
-        return InvalidInputError(
+        raise InvalidInputError(
             f"{mailbox.address} is a caldav mailbox: it holds calendars, no mail to reconcile",
             mailbox=mailbox.address,
         )
-    return InvalidInputError(
+    raise InvalidInputError(
         f"{mailbox.address} is a {mailbox.provider.value.lower()} mailbox, which is not synced "
         "from a provider",
         mailbox=mailbox.address,

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib.metadata
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
@@ -15,7 +13,6 @@ import pytest
 from mailroom.settings import Settings
 from tests.cli.runner import mailroom_in, one_line
 from tests.cli.test_commands import mailroom
-from tests.conftest import POSTGRES_URL
 
 READ_AND_ADMIN = [
     ["mailbox", "status", "acme"],
@@ -86,17 +83,6 @@ def test_not_found_names_the_database(settings: Settings, args: list[str], expec
     assert expected in line and line.endswith(f"(looked in {settings.database_url})"), line
 
 
-@pytest.fixture
-def empty_postgres() -> Iterator[str]:
-    """A PostgreSQL database of its own with no table in it, dropped at the end."""
-    name = f"mailroom_empty_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(POSTGRES_URL, f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{POSTGRES_URL.rpartition('/')[0]}/{name}"
-    finally:
-        asyncio.run(_admin(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
 async def _admin(url: str, sql: str) -> int:
     connection = await asyncpg.connect(url.replace("postgres://", "postgresql://"))
     try:
@@ -109,18 +95,18 @@ async def _admin(url: str, sql: str) -> int:
 
 
 def test_an_empty_postgres_database_is_made_by_workspace_create_only(
-    tmp_path: Path, empty_postgres: str
+    tmp_path: Path, new_database: str
 ) -> None:
-    env = {"MAILROOM_DATABASE_URL": empty_postgres}
+    env = {"MAILROOM_DATABASE_URL": new_database}
     tables = "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
     read = mailroom_in(tmp_path, "mailbox", "status", "acme", env=env)
     assert read.returncode == 1
-    assert f"no Mailroom database in {empty_postgres}" in one_line(read)
-    assert asyncio.run(_admin(empty_postgres, tables)) == 0
+    assert f"no Mailroom database in {new_database}" in one_line(read)
+    assert asyncio.run(_admin(new_database, tables)) == 0
     made = mailroom_in(tmp_path, "workspace", "create", "acme", env=env)
     assert made.returncode == 0, made.stderr
-    assert f"Created the database {empty_postgres}" in made.stderr
-    assert asyncio.run(_admin(empty_postgres, tables)) > 0
+    assert f"Created the database {new_database}" in made.stderr
+    assert asyncio.run(_admin(new_database, tables)) > 0
     assert list(tmp_path.iterdir()) == []  # no data folder for a database kept elsewhere
 
 

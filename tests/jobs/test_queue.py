@@ -45,7 +45,7 @@ def jobs_settings(pg_db: Settings) -> Settings:
 
 @pytest.fixture
 async def app(jobs_settings: Settings) -> AsyncIterator[procrastinate.App]:
-    engine = job_app(jobs_settings.database_url)
+    engine = job_app(jobs_settings)
     async with engine.open_async():
         yield engine
 

@@ -11,7 +11,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import httpx
 import pytest
 
 from mailroom.settings import Settings
-from tests.conftest import POSTGRES_URL, empty_postgres
+from tests.conftest import empty_postgres
 from tests.e2e.test_operate import DOMAIN, _cli, _free_port, _send, _wait_healthy
 from tests.helpers import message
 
@@ -117,26 +116,6 @@ def test_a_receiver_and_an_api_process_with_one_role_each(
 def _subjects(api: str, headers: dict[str, str]) -> list[str]:
     answer = httpx.post(f"{api}/graphql", json={"query": QUERY}, headers=headers).json()
     return [node["subject"] for node in answer["data"]["emails"]["nodes"]]
-
-
-@pytest.fixture
-def new_database() -> Iterator[str]:
-    """A PostgreSQL database of its own with no table in it, dropped at the end."""
-    name = f"mailroom_new_{uuid.uuid4().hex[:12]}"
-    admin = POSTGRES_URL.replace("postgres://", "postgresql://")
-
-    async def run(sql: str) -> None:
-        connection = await asyncpg.connect(admin)
-        try:
-            await connection.execute(sql)
-        finally:
-            await connection.close()
-
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{POSTGRES_URL.rpartition('/')[0]}/{name}"
-    finally:
-        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def test_processes_starting_at_once_migrate_a_new_database_once(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import uuid
@@ -45,7 +44,7 @@ from mailroom.models.bulk import insert_rows
 from mailroom.parsing.normalize import normalize
 from mailroom.settings import Settings
 from mailroom.workspace import add_member, create_workspace, import_mailbox
-from tests.conftest import POSTGRES_URL, empty_postgres
+from tests.conftest import empty_postgres, new_postgres_database
 from tests.graphql.conftest import make_team
 from tests.graphql.test_visibility import quarterly_numbers
 from tests.helpers import message
@@ -104,20 +103,8 @@ def unmigrated_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
     if request.param == "sqlite":
         yield f"sqlite://{tmp_path / 'old.sqlite3'}"
         return
-    name = f"mailroom_migration_{uuid.uuid4().hex[:12]}"
-
-    async def admin(sql: str) -> None:
-        connection = await asyncpg.connect(POSTGRES_URL.replace("postgres://", "postgresql://"))
-        try:
-            await connection.execute(sql)
-        finally:
-            await connection.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{POSTGRES_URL.rpartition('/')[0]}/{name}"
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with new_postgres_database("mailroom_migration") as url:
+        yield url
 
 
 async def test_a_database_of_the_previous_release_is_upgraded_and_read(
