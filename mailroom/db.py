@@ -17,9 +17,7 @@ from uuid import UUID
 import asyncpg
 import tortoise.backends.sqlite.executor  # noqa: F401 - registers its adapters, replaced below
 from tortoise import Tortoise, connections
-from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.backends.base.executor import EXECUTOR_CACHE
-from tortoise.backends.sqlite.client import SqliteClient
 from tortoise.exceptions import BaseORMException
 from tortoise.migrations.api import migrate
 
@@ -35,7 +33,6 @@ MIGRATIONS_MODULE = "mailroom.models.migrations"
 # Where Tortoise records the migrations applied: a database without it holds no Mailroom data.
 MIGRATIONS_TABLE = "tortoise_migrations"
 SCHEMES = ("sqlite://", "postgres://", "postgresql://")
-READS = "reads"  # SQLite's connection for reads beside the writes (see `reads`)
 # What the drivers raise on their own, untranslated by Tortoise (a refused login, say).
 DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, sqlite3.Error)
 
@@ -123,8 +120,7 @@ async def open_database(settings: Settings, *, create: bool = True) -> bool:
             await migrate(config=config)
         await Tortoise.init(config=config, _enable_global_fallback=True)
         await refresh_statistics()
-        await _close_reads()  # one an earlier open left
-        _open_reads(config)
+        _snapshot.open(sqlite_path(settings) if settings.is_sqlite else None)
     except (OSError, BaseORMException, *DRIVER_ERRORS) as error:
         # A connection left open keeps aiosqlite's worker thread, and so the process, alive.
         await Tortoise.close_connections()
@@ -223,33 +219,48 @@ def _private_files(path: Path, data_dir: Path, shown: str) -> None:
             file.chmod(0o600)
 
 
-# SQLite writes on one connection, and Tortoise holds it for a whole transaction: a short read
-# on it waits for the ingest pipeline's commit. Reads that must not wait (the gateway's, before
-# each `250`) go to a second connection, which WAL lets read the last commit while the first
-# writes. Made here rather than in Tortoise's configuration: with two connections there, every
-# `in_transaction()` would have to name one.
-_reads: dict[str, BaseDBAsyncClient] = {}
+class _Snapshot:
+    """A read-only SQLite connection of its own, queried on the caller's thread.
+
+    SQLite writes on one connection, and Tortoise holds it for a whole transaction: a read on
+    it waits for the ingest pipeline's commit, and any read through aiosqlite waits for a turn
+    of its thread. For the few point reads that sit in front of a reply to a client (the
+    gateway's, before each `250`), a plain `sqlite3` connection answers in microseconds: in WAL
+    mode a reader reads the last commit and never waits for the writer. Its short timeout
+    bounds the rare wait (a WAL being reset) that would otherwise hold the event loop."""
+
+    def __init__(self) -> None:
+        self._path: Path | None = None
+        self._connection: sqlite3.Connection | None = None
+
+    def open(self, path: Path | None) -> None:
+        self.close()
+        self._path = None if path is None or path.name == ":memory:" else path
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+        self._connection, self._path = None, None
+
+    def read(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]] | None:
+        if self._path is None:
+            return None
+        if self._connection is None:
+            uri = f"{self._path.absolute().as_uri()}?mode=ro"
+            self._connection = sqlite3.connect(
+                uri, uri=True, timeout=0.05, isolation_level=None, check_same_thread=False
+            )
+        return self._connection.execute(sql, params).fetchall()
 
 
-def reads() -> BaseDBAsyncClient:
-    """The connection for a read that must not wait for a write to end: on SQLite a second,
-    read-only one (connected at its first query), on PostgreSQL the pool (whose connections
-    never wait for each other)."""
-    client: BaseDBAsyncClient = _reads.get(READS) or connections.get("default")
-    return client
+_snapshot = _Snapshot()
 
 
-def _open_reads(config: dict[str, Any]) -> None:
-    default = config["connections"]["default"]
-    if isinstance(default, dict) and default["credentials"]["file_path"] != ":memory:":
-        credentials = {**default["credentials"], "query_only": "ON"}
-        _reads[READS] = SqliteClient(connection_name=READS, **credentials)
-
-
-async def _close_reads() -> None:
-    client = _reads.pop(READS, None)
-    if client is not None:
-        await client.close()
+def read_now(sql: str, params: Sequence[object]) -> list[tuple[Any, ...]] | None:
+    """The rows of a small read, answered at once from the last commit without waiting for a
+    write (SQLite, see `_Snapshot`); None on PostgreSQL, whose pool never makes a read wait
+    for a write: read through Tortoise there. Raises sqlite3.Error as the driver does."""
+    return _snapshot.read(sql, params)
 
 
 async def refresh_statistics() -> None:
@@ -291,7 +302,7 @@ async def analyzed_rows(table: str) -> int:
 
 
 async def close_database() -> None:
-    await _close_reads()
+    _snapshot.close()
     await Tortoise.close_connections()
 
 
