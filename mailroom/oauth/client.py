@@ -19,6 +19,7 @@ import httpx
 
 from mailroom.errors import AuthError, ProtocolError, TransientError
 from mailroom.oauth.providers import OAuthProvider
+from mailroom.tls import http_context
 
 with warnings.catch_warnings():
     # authlib 1.9 prefers the httpx2 package and warns when it finds httpx instead; it supports
@@ -116,6 +117,7 @@ def _client(provider: OAuthProvider, **options: Any) -> Any:
         code_challenge_method="S256",
         timeout=provider.token_timeout,
         follow_redirects=False,
+        verify=http_context(),
         **options,
     )
     for hook in ("access_token_response", "refresh_token_response"):

@@ -16,6 +16,7 @@ import httpcore
 import httpx
 
 from mailroom.sources.imap.hosts import resolve
+from mailroom.tls import http_context
 
 ALLOW_PRIVATE = (
     "pass --allow-private-host, or set MAILROOM_CALDAV_ALLOW_PRIVATE_HOSTS=true, to allow "
@@ -79,9 +80,9 @@ class VettedTransport(httpx.AsyncHTTPTransport):
     through `VettedBackend`."""
 
     def __init__(self, *, allow_private: bool, timeout: float) -> None:
-        super().__init__(trust_env=False)
+        super().__init__(verify=http_context(), trust_env=False)
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
+            ssl_context=http_context(),
             max_connections=4,
             max_keepalive_connections=2,
             keepalive_expiry=30.0,

@@ -33,6 +33,7 @@ from mailroom.sources.gmail.resources import (
 from mailroom.sources.http import Closing, Params
 from mailroom.sources.retry import RetryPolicy
 from mailroom.sources.tokens import TokenSource
+from mailroom.tls import http_context
 
 FetchMode = Literal["batch", "concurrent"]
 # Every message the sync keeps: nothing in SPAM or TRASH (includeSpamTrash=false), and neither
@@ -66,6 +67,7 @@ class GmailClient(Closing):
         self._settings = settings
         self._owns_http = http is None
         self._http = http or httpx.AsyncClient(
+            verify=http_context(),
             timeout=httpx.Timeout(settings.gmail_timeout),
             limits=httpx.Limits(max_connections=max(concurrency, 2)),
             follow_redirects=False,

@@ -21,6 +21,7 @@ from mailroom.sources.google_calendar.resources import EventPage
 from mailroom.sources.http import Closing
 from mailroom.sources.retry import RetryPolicy
 from mailroom.sources.tokens import TokenSource
+from mailroom.tls import http_context
 
 # Events a page asks for (Google allows up to 2,500). A page of 500 meetings with their
 # attendees and descriptions is a few megabytes; PAGE_LIMIT_BYTES bounds what a server may send
@@ -46,7 +47,9 @@ class GoogleCalendarClient(Closing):
             raise ValueError("page_size must be from 1 to 2500")
         self._owns_http = http is None
         self._http = http or httpx.AsyncClient(
-            timeout=httpx.Timeout(settings.gmail_timeout), follow_redirects=False
+            verify=http_context(),
+            timeout=httpx.Timeout(settings.gmail_timeout),
+            follow_redirects=False,
         )
         api = settings.google_calendar_api_url.rstrip("/")
         self._url = f"{api}/calendar/v3/calendars/{quote(calendar_id, safe='')}/events"

@@ -39,6 +39,7 @@ from mailroom.sources.graph.resources import DeltaPage, Fetched, Folder, Gone, I
 from mailroom.sources.http import Closing, Params, Reply, exchange
 from mailroom.sources.retry import RetryPolicy
 from mailroom.sources.tokens import TokenSource
+from mailroom.tls import http_context
 
 SERVICE = "Microsoft Graph"
 # The delta's fields the sync needs: the rest of a message comes from its MIME.
@@ -90,6 +91,7 @@ class GraphClient(Closing):
         )
         self._owns_http = http is None
         self._http = http or httpx.AsyncClient(
+            verify=http_context(),
             limits=httpx.Limits(max_connections=settings.graph_concurrency),
             timeout=settings.graph_timeout,
         )

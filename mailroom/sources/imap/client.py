@@ -38,6 +38,7 @@ from mailroom.sources.imap.guard import GuardedIMAPClient
 from mailroom.sources.imap.hosts import resolve
 from mailroom.sources.imap.meter import Meter, SessionLimits
 from mailroom.sources.imap.uidsets import vanished_among
+from mailroom.tls import system_context
 
 T = TypeVar("T")
 FETCH_ITEMS = [b"BODY.PEEK[]", b"INTERNALDATE", b"RFC822.SIZE"]
@@ -218,7 +219,7 @@ class ImapSession:
 
     def _login(self, password: str, addresses: list[str], ssl_context: Any) -> None:
         c = self.connection
-        context = ssl_context or ssl.create_default_context()
+        context = ssl_context or system_context()
         client = GuardedIMAPClient(
             c.host,
             c.port,
