@@ -151,15 +151,17 @@ async def store_events(
     generation: int = 0,
     max_attendees: int = 50,
     sender: str | None = None,
+    known: Known | None = None,
 ) -> EventReport:
     """`apply_events` inside the caller's transaction, which holds the workspace's write lock.
 
     `sender` marks items that came in mail from that address (an invitation): a sender may
     add meetings, but change one only when they are its organizer and no synced calendar
     holds it (a calendar the member's provider keeps is the better authority). Whatever a
-    sender writes identifies a meeting; it never rewrites another's."""
+    sender writes identifies a meeting; it never rewrites another's. `known` is what the
+    caller's transaction read already (a batch of mail, each message with its invitation)."""
     report = EventReport()
-    writer = _Writer(mailbox, calendar, generation, max_attendees, report, sender)
+    writer = _Writer(mailbox, calendar, generation, max_attendees, report, sender, known)
     await writer.apply(items)
     return report
 
@@ -252,6 +254,21 @@ class Draft:
         return {name: getattr(self, name) for name in self.__slots__}
 
 
+class Known:
+    """What a transaction that stores many invitations reads once: the workspace's rules and
+    each mailbox owner's addresses (read for every message, they were most of the statements
+    an invitation cost)."""
+
+    def __init__(self, rules: WorkspaceRules) -> None:
+        self.rules = rules
+        self._owners: dict[UUID, frozenset[str]] = {}
+
+    async def owner(self, mailbox_id: UUID) -> frozenset[str]:
+        if mailbox_id not in self._owners:
+            self._owners[mailbox_id] = await _owner_addresses(mailbox_id)
+        return self._owners[mailbox_id]
+
+
 class _Writer:
     """One transaction's worth of items of one calendar."""
 
@@ -263,8 +280,10 @@ class _Writer:
         max_attendees: int,
         report: EventReport,
         sender: str | None = None,
+        known: Known | None = None,
     ) -> None:
         self.sender = sender
+        self.known = known
         self.mailbox = mailbox
         self.workspace_id = mailbox.workspace_id
         self.calendar = calendar
@@ -315,7 +334,10 @@ class _Writer:
             ).values_list("item", "event_id", "response", "generation")
             for item, event_id, response, generation in rows:
                 copies[item] = (event_id, response, generation)
-        owner = await _owner_addresses(self.mailbox.id)
+        if self.known is not None:
+            owner = await self.known.owner(self.mailbox.id)
+        else:
+            owner = await _owner_addresses(self.mailbox.id)
         changed: dict[UUID, CalendarEvent | None] = {}
         created: dict[UUID, Draft] = {}
         new_rows: list[dict[str, Any]] = []
@@ -384,7 +406,10 @@ class _Writer:
 
     async def _records(self, changed: dict[UUID, CalendarEvent | None]) -> None:
         """Attendees, people and interactions of the events that changed."""
-        rules = await WorkspaceRules.load(self.workspace_id)
+        if self.known is not None:
+            rules = self.known.rules
+        else:
+            rules = await WorkspaceRules.load(self.workspace_id)
         events = {i: self.rows[i] for i in changed}
         holders = await _holders(list(events))
         kept = await _stored_people([i for i, e in changed.items() if e is None])

@@ -23,10 +23,12 @@ from mailroom.intake.events import (
     CalendarRules,
     EventItem,
     EventReport,
+    Known,
     event_key,
     store_events,
 )
 from mailroom.models import Event, EventAttendee
+from mailroom.resolver import WorkspaceRules
 
 # A calendar part larger than this is no invitation (real ones are a few kilobytes); parts past
 # MAX_PARTS in one message are not read. Both bound the work one message can cause.
@@ -48,17 +50,22 @@ class Mailed:
         return self.mailbox_id
 
 
-async def apply_invitations(mailed: Sequence[Mailed], rules: CalendarRules) -> EventReport:
-    """Store the meetings these messages carry. Call inside the transaction that stores the
-    messages, which holds the workspace's write lock."""
+async def apply_invitations(
+    mailed: Sequence[Mailed], rules: CalendarRules, workspace: WorkspaceRules
+) -> EventReport:
+    """Store the meetings these messages carry, in `workspace`. Call inside the transaction
+    that stores the messages, which holds the workspace's write lock."""
     report = EventReport()
     if not mailed:
         return report
+    known = Known(workspace)
     # icalendar and its recurrence expansion load when mail first carries a calendar part.
     from mailroom.parsing.icalendar import read_calendar
 
     start, end = rules.window()
     for one in mailed:
+        if one.workspace_id != workspace.workspace_id:  # its rules would be another's
+            raise ValueError("an invitation of another workspace in this batch")
         envelope = one.envelope
         if envelope.bulk or not envelope.calendar:
             continue
@@ -81,6 +88,7 @@ async def apply_invitations(mailed: Sequence[Mailed], rules: CalendarRules) -> E
                         items,
                         max_attendees=rules.max_attendees,
                         sender=sender,
+                        known=known,
                     )
                 )
     return report

@@ -143,6 +143,7 @@ class Processor:
                     if i.outcome in (Outcome.NEW, Outcome.DUPLICATE) and i.envelope.calendar
                 ],
                 self.calendar,
+                rules,
             )
             await PendingIngest.filter(id__in=[i.pending.id for i in items]).delete()
         if self.growth is not None:
