@@ -135,42 +135,53 @@ async def refresh(contacts: Contacts) -> None:
     ):
         for chunk in chunked(sorted(ids)):
             await execute_in(_figures_sql(table, column), [], chunk)
-            await execute_in(_overall_sql(table), [], chunk)
 
 
 def _figures_sql(table: str, column: str) -> str:
+    """One statement: each figure read in a subquery (one index lookup each), and each row
+    written once. The overall first and last interaction come from the figures computed here,
+    hence the subqueries in FROM: in an UPDATE's SET, a column reads its value before the
+    update."""
+
     def first_last(kind: str, name: str) -> str:
         # `= TRUE`, not a bare `i.counted`: only a comparison lets SQLite seek the index for
         # the MIN and MAX rather than read every row of the contact.
-        where = f"i.{column} = {table}.id AND i.kind = '{kind}' AND i.counted = TRUE"
+        where = f"i.{column} = t.id AND i.kind = '{kind}' AND i.counted = TRUE"
         return (
-            f"first_{name}_at = (SELECT MIN(i.occurred_at) FROM interaction i WHERE {where}),"
-            f" last_{name}_at = (SELECT MAX(i.occurred_at) FROM interaction i WHERE {where})"
+            f"(SELECT MIN(i.occurred_at) FROM interaction i WHERE {where}) AS first_{name}_at,"
+            f" (SELECT MAX(i.occurred_at) FROM interaction i WHERE {where}) AS last_{name}_at"
         )
 
-    strongest = f"FROM connection c WHERE c.{column} = {table}.id"
+    strongest = f"FROM connection c WHERE c.{column} = t.id"
+    figures = (
+        f"SELECT t.id, {first_last('EMAIL', 'email')}, {first_last('MEETING', 'meeting')},"
+        f" COALESCE((SELECT MAX(c.score) {strongest}), 0) AS strength,"
+        f" (SELECT c.member_id {strongest} ORDER BY c.score DESC, c.member_id LIMIT 1)"
+        f" AS strongest_member_id FROM {table} t WHERE t.id IN ({{values}})"
+    )
+    kept = (
+        "first_email_at",
+        "last_email_at",
+        "first_meeting_at",
+        "last_meeting_at",
+        "strength",
+        "strongest_member_id",
+    )
+    first = _either("min", "f.first_email_at", "f.first_meeting_at")
+    last = _either("max", "f.last_email_at", "f.last_meeting_at")
     return (
-        f"UPDATE {table} SET {first_last('EMAIL', 'email')}, {first_last('MEETING', 'meeting')},"
-        f" strength = COALESCE((SELECT MAX(c.score) {strongest}), 0),"
-        f" strongest_member_id = (SELECT c.member_id {strongest}"
-        " ORDER BY c.score DESC, c.member_id LIMIT 1)"
-        " WHERE id IN ({values})"
+        f"UPDATE {table} SET {', '.join(f'{name} = f.{name}' for name in kept)},"
+        f" first_interaction_at = {first}, last_interaction_at = {last}"
+        f" FROM ({figures}) AS f WHERE {table}.id = f.id"
     )
 
 
-def _overall_sql(table: str) -> str:
-    def either(function: str, a: str, b: str) -> str:
-        if postgres():  # LEAST and GREATEST skip a NULL
-            return f"{'LEAST' if function == 'min' else 'GREATEST'}({a}, {b})"
-        # SQLite's min() and max() of two values are NULL if either is.
-        return f"{function}(COALESCE({a}, {b}), COALESCE({b}, {a}))"
-
-    first = either("min", "first_email_at", "first_meeting_at")
-    last = either("max", "last_email_at", "last_meeting_at")
-    return (
-        f"UPDATE {table} SET first_interaction_at = {first}, last_interaction_at = {last}"
-        " WHERE id IN ({values})"
-    )
+def _either(function: str, a: str, b: str) -> str:
+    """The earlier (`min`) or later (`max`) of two times, either of which may be NULL."""
+    if postgres():  # LEAST and GREATEST skip a NULL
+        return f"{'LEAST' if function == 'min' else 'GREATEST'}({a}, {b})"
+    # SQLite's min() and max() of two values are NULL if either is.
+    return f"{function}(COALESCE({a}, {b}), COALESCE({b}, {a}))"
 
 
 async def settle(workspace_id: UUID, now: datetime) -> int:
