@@ -8,8 +8,8 @@ In one run, over the same seeded synthetic mailbox:
   (b) Mailroom's normalize;
   (c) a full ingest into SQLite;  (d) into PostgreSQL;
 and, separately, the peak resident memory of `mailroom ingest` importing a large mbox.
-(a) and (b) alternate for several rounds and the median of each is kept. Figures go to
-bench/RESULTS.md.
+(a) and (b) alternate for several rounds, and so do (c) and (d); the median of each is
+kept. Figures go to bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ POSTGRES_URL = os.environ.get(
     "MAILROOM_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test"
 )
 TARGET_RATIO, TARGET_SQLITE, TARGET_RSS_MB = 2.0, 1500, 300
+TARGET_POSTGRES = 1000  # issue 16
 MEMBER = f"alice@{TEAM_DOMAIN}"
 
 
@@ -190,17 +191,24 @@ def main() -> None:
     del raws
     print(f"(a) stdlib {rate_a:,.0f}/s  (b) normalize {rate_b:,.0f}/s", flush=True)
 
-    with tempfile.TemporaryDirectory() as folder:
-        rate_c, report_c = asyncio.run(
-            ingest_rate(f"sqlite://{folder}/bench.sqlite3", path, args.batch_size)
-        )
-    print(f"(c) ingest SQLite {rate_c:,.0f}/s  {report_c.new} new", flush=True)
-    pg_url = asyncio.run(postgres_database())
-    try:
-        rate_d, report_d = asyncio.run(ingest_rate(pg_url, path, args.batch_size))
-    finally:
-        asyncio.run(drop_postgres(pg_url))
-    print(f"(d) ingest PostgreSQL {rate_d:,.0f}/s  {report_d.new} new", flush=True)
+    # (c) and (d) alternate too, a fresh database each time: one import's rate swings by a
+    # few percent with what ran before it.
+    rates_c, rates_d = [], []
+    for _ in range(args.rounds):
+        with tempfile.TemporaryDirectory() as folder:
+            rate, report_c = asyncio.run(
+                ingest_rate(f"sqlite://{folder}/bench.sqlite3", path, args.batch_size)
+            )
+        rates_c.append(rate)
+        print(f"(c) ingest SQLite {rate:,.0f}/s  {report_c.new} new", flush=True)
+        pg_url = asyncio.run(postgres_database())
+        try:
+            rate, report_d = asyncio.run(ingest_rate(pg_url, path, args.batch_size))
+        finally:
+            asyncio.run(drop_postgres(pg_url))
+        rates_d.append(rate)
+        print(f"(d) ingest PostgreSQL {rate:,.0f}/s  {report_d.new} new", flush=True)
+    rate_c, rate_d = statistics.median(rates_c), statistics.median(rates_d)
     bench_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     memory_rows: list[tuple[str, str, str]] = []
@@ -239,14 +247,19 @@ def main() -> None:
             _target(f">= {TARGET_SQLITE:,} msg/s", rate_c >= TARGET_SQLITE),
         ),
         ("(c)/(b)", f"{ratio_cb:.2f}", ""),
-        ("(d) full ingest into PostgreSQL", f"{rate_d:,.0f} msg/s", ""),
+        (
+            "(d) full ingest into PostgreSQL",
+            f"{rate_d:,.0f} msg/s",
+            _target(f">= {TARGET_POSTGRES:,} msg/s", rate_d >= TARGET_POSTGRES),
+        ),
         ("peak RSS of this benchmark process", f"{bench_peak:.0f} MB", ""),
         *memory_rows,
     ]
     body = (
         f"Seeded synthetic team mailbox: {args.messages:,} messages, {size_mb:.0f} MB "
         "(plain, alternative, attachments, newsletters, invitations; half in threads). "
-        f"Parsing rates are the median of {args.rounds} alternating rounds; ingest commits "
+        f"Parsing rates, and (c) and (d), are the median of {args.rounds} alternating rounds "
+        "(each import into a fresh database); ingest commits "
         f"{args.batch_size} messages per transaction and parses on "
         f"{Settings().normalize_workers} worker process(es).\n\n"
         "| measure | result | target |\n|---|---|---|\n"
