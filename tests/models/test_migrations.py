@@ -111,7 +111,8 @@ async def test_postgres_stores_messages_compressed_with_lz4(
     connection = await asyncpg.connect(postgres_url.replace("postgres://", "postgresql://"))
     try:
         methods = await connection.fetch(
-            "SELECT attrelid::regclass::text AS tab, attname, attcompression::text FROM pg_attribute"
+            "SELECT attrelid::regclass::text AS tab, attname, attcompression::text"
+            " FROM pg_attribute"
             " WHERE attrelid IN ('raw_message'::regclass, 'message'::regclass)"
             " AND attname IN ('data', 'text', 'html')"
         )
