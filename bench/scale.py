@@ -33,7 +33,6 @@ import statistics
 import subprocess
 import sys
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.corpus import messages  # noqa: E402
 from bench.dovecot import Dovecot  # noqa: E402
+from bench.ingest import POSTGRES_URL, drop_postgres, postgres_database  # noqa: E402
 from bench.results import write_section  # noqa: E402
 from mailroom.db import close_database, open_database  # noqa: E402
 from mailroom.intake import Intake  # noqa: E402
@@ -59,9 +59,6 @@ from mailroom.vault import new_key  # noqa: E402
 from mailroom.workspace import add_imap_mailbox, add_member, create_workspace  # noqa: E402
 from mailroom.workspace.syncing import sync_mailbox  # noqa: E402
 
-POSTGRES_URL = os.environ.get(
-    "MAILROOM_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test"
-)
 CONCURRENCY = 10
 PASSES = 30  # for (b)
 IDLE_SECONDS = 30.0  # for (b')
@@ -106,11 +103,10 @@ async def _admin(sql: str) -> None:
 
 async def fresh_database(server: Dovecot, users: list[str]) -> Settings:
     """A new database, migrated, with one workspace and a connected IMAP mailbox per user."""
-    name = f"mailroom_scale_{uuid.uuid4().hex[:8]}"
-    await _admin(f'CREATE DATABASE "{name}"')
+    url = await postgres_database()
     settings = Settings(
-        data_dir=Path("/tmp") / name,
-        database_url=f"{POSTGRES_URL.rpartition('/')[0]}/{name}",
+        data_dir=Path("/tmp") / url.rpartition("/")[2],
+        database_url=url,
         secret_key=new_key(),
         imap_allow_private_hosts=True,
     )
@@ -127,8 +123,7 @@ async def fresh_database(server: Dovecot, users: list[str]) -> Settings:
 
 
 async def drop(settings: Settings) -> None:
-    name = settings.database_url.rpartition("/")[2]
-    await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await drop_postgres(settings.database_url)
 
 
 def _env(settings: Settings, poll: float) -> dict[str, str]:

@@ -255,13 +255,20 @@ class Draft:
 
 
 class Known:
-    """What a transaction that stores many invitations reads once: the workspace's rules and
-    each mailbox owner's addresses (read for every message, they were most of the statements
-    an invitation cost)."""
+    """What a transaction reads once for all the items it stores: the workspace's rules and
+    each mailbox owner's addresses. A batch of mail shares one across its invitations (read
+    for every message, they were most of the statements an invitation cost); the rules come
+    with it, the batch having read them already."""
 
-    def __init__(self, rules: WorkspaceRules) -> None:
-        self.rules = rules
+    def __init__(self, workspace_id: UUID, rules: WorkspaceRules | None = None) -> None:
+        self.workspace_id = workspace_id
+        self._rules = rules
         self._owners: dict[UUID, frozenset[str]] = {}
+
+    async def rules(self) -> WorkspaceRules:
+        if self._rules is None:
+            self._rules = await WorkspaceRules.load(self.workspace_id)
+        return self._rules
 
     async def owner(self, mailbox_id: UUID) -> frozenset[str]:
         if mailbox_id not in self._owners:
@@ -283,7 +290,7 @@ class _Writer:
         known: Known | None = None,
     ) -> None:
         self.sender = sender
-        self.known = known
+        self.known = known or Known(mailbox.workspace_id)
         self.mailbox = mailbox
         self.workspace_id = mailbox.workspace_id
         self.calendar = calendar
@@ -334,10 +341,7 @@ class _Writer:
             ).values_list("item", "event_id", "response", "generation")
             for item, event_id, response, generation in rows:
                 copies[item] = (event_id, response, generation)
-        if self.known is not None:
-            owner = await self.known.owner(self.mailbox.id)
-        else:
-            owner = await _owner_addresses(self.mailbox.id)
+        owner = await self.known.owner(self.mailbox.id)
         changed: dict[UUID, CalendarEvent | None] = {}
         created: dict[UUID, Draft] = {}
         new_rows: list[dict[str, Any]] = []
@@ -406,10 +410,7 @@ class _Writer:
 
     async def _records(self, changed: dict[UUID, CalendarEvent | None]) -> None:
         """Attendees, people and interactions of the events that changed."""
-        if self.known is not None:
-            rules = self.known.rules
-        else:
-            rules = await WorkspaceRules.load(self.workspace_id)
+        rules = await self.known.rules()
         events = {i: self.rows[i] for i in changed}
         holders = await _holders(list(events))
         kept = await _stored_people([i for i, e in changed.items() if e is None])

@@ -58,7 +58,7 @@ async def apply_invitations(
     report = EventReport()
     if not mailed:
         return report
-    known = Known(workspace)
+    known = Known(workspace.workspace_id, workspace)
     # icalendar and its recurrence expansion load when mail first carries a calendar part.
     from mailroom.parsing.icalendar import read_calendar
 

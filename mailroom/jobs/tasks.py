@@ -191,7 +191,7 @@ async def reconcile_mailbox(
     if mailbox is None:
         return
     found = await reconcile(tools.settings, mailbox, tools.intake, repair=repair)
-    # Kept on the mailbox too, for `mailbox show` and the API.
+    # Kept on the mailbox too, for `mailbox status` and the API.
     log.info(
         "mailbox reconciled",
         extra=logs.fields(

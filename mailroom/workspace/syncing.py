@@ -15,8 +15,7 @@ from mailroom.models import Mailbox, Provider
 from mailroom.settings import Settings
 from mailroom.sources import supervision
 from mailroom.sources.reconciliation import Reconciliation
-
-MAIL_PROVIDERS = (Provider.IMAP, Provider.GMAIL, Provider.MICROSOFT)
+from mailroom.workspace.mailboxes import SYNCED_PROVIDERS
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,15 +110,14 @@ async def reconcile_mailbox(
 def syncable(mailbox: Mailbox, *, mail: bool = False) -> None:
     """Raise InvalidInputError unless the mailbox is synced from a provider (and, with `mail`,
     holds mail: a reconciliation compares messages)."""
-    if mailbox.provider in MAIL_PROVIDERS or (mailbox.provider is Provider.CALDAV and not mail):
-        return
-    if mailbox.provider is Provider.CALDAV:
+    if mail and mailbox.provider is Provider.CALDAV:
         raise InvalidInputError(
             f"{mailbox.address} is a caldav mailbox: it holds calendars, no mail to reconcile",
             mailbox=mailbox.address,
         )
-    raise InvalidInputError(
-        f"{mailbox.address} is a {mailbox.provider.value.lower()} mailbox, which is not synced "
-        "from a provider",
-        mailbox=mailbox.address,
-    )
+    if mailbox.provider not in SYNCED_PROVIDERS:
+        raise InvalidInputError(
+            f"{mailbox.address} is a {mailbox.provider.value.lower()} mailbox, which is not "
+            "synced from a provider",
+            mailbox=mailbox.address,
+        )
