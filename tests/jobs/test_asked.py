@@ -16,13 +16,19 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from mailroom.envelope import Attendee, CalendarEvent, Response
+from mailroom.errors import InvalidInputError
+from mailroom.intake import Intake
 from mailroom.intake.events import EventItem, apply_events
+from mailroom.jobs.engine import job_app
+from mailroom.jobs.queue import queue_reconcile, queue_sync
 from mailroom.jobs.tasks import every
-from mailroom.models import Connection, Interaction, Mailbox, MessageCopy, Person
+from mailroom.models import Connection, Interaction, Mailbox, MessageCopy, Person, Provider
 from mailroom.settings import Settings
 from mailroom.sources.imap.accounts import connection_for
-from mailroom.workspace import add_imap_mailbox
+from mailroom.workspace import add_imap_mailbox, reconcile_mailbox, sync_mailbox
 from tests.helpers import ingest, message, team
 from tests.sources.imap.mailboxes import deliver_maildir
 from tests.sources.imap.services import DovecotServer
@@ -157,3 +163,47 @@ def test_queueing_needs_postgresql(tmp_path: Path) -> None:
     assert _mailroom(env, "workspace", "create", "acme").returncode == 0
     done = _mailroom(env, "intelligence", "rebuild", "acme", "--queue")
     assert done.returncode == 1 and "jobs need PostgreSQL" in done.stderr, done
+
+
+async def test_work_a_mailbox_cannot_do_is_refused_and_nothing_is_queued(pg_db: Settings) -> None:
+    """A reconciliation of a calendar mailbox, a pass of an import mailbox: refused with what
+    the mailbox is, before any job is deferred; and the work itself refuses them the same."""
+    crew = await team()
+    calendars = await Mailbox.create(
+        workspace=crew.workspace,
+        owner=crew.bob,
+        provider=Provider.CALDAV,
+        address="bob@calendars.example",
+    )
+    with pytest.raises(InvalidInputError, match="holds calendars, no mail to reconcile"):
+        await queue_reconcile(pg_db, calendars, repair=False)
+    with pytest.raises(InvalidInputError, match="import mailbox, which is not synced"):
+        await queue_sync(pg_db, crew.alice_box)
+    with pytest.raises(InvalidInputError, match="import mailbox, which is not synced"):
+        await queue_reconcile(pg_db, crew.alice_box, repair=True)
+    with pytest.raises(InvalidInputError, match="holds calendars"):
+        await reconcile_mailbox(pg_db, calendars, Intake())
+    with pytest.raises(InvalidInputError, match="which is not synced from a provider"):
+        await sync_mailbox(pg_db, crew.alice_box, Intake())
+    app = job_app(pg_db)
+    async with app.open_async():
+        rows = await app.connector.execute_query_all_async("SELECT id FROM procrastinate_jobs")
+    assert rows == []
+
+
+def test_a_hostile_slug_or_address_queues_nothing(pg_db: Settings, tmp_path: Path) -> None:
+    env = {**os.environ, "MAILROOM_DATABASE_URL": pg_db.database_url}
+    env.pop("MAILROOM_CONFIG", None)
+    hostile = [
+        "acme'; DROP TABLE workspace;--",
+        "../" * 50 + "etc",
+        "x" * 10_000,
+        "acme\r\n[/red]QUIT",
+    ]
+    for slug in hostile:
+        done = _mailroom(env, "intelligence", "rebuild", slug, "--queue")
+        assert done.returncode == 1 and "error" in done.stderr, done
+        done = _mailroom(env, "mailbox", "sync", "acme", slug, "--queue")
+        assert done.returncode == 1 and "error" in done.stderr, done
+    created = _mailroom(env, "workspace", "create", "acme")
+    assert created.returncode == 0, created  # the tables are all still there
