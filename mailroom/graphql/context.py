@@ -4,6 +4,7 @@ request's DataLoaders."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,9 @@ class Context:
     loaders: Loaders = field(init=False)
     _team: WorkspaceRules | None = field(default=None, init=False)
     _asked: dict[tuple[tuple[str, ...], str], bool] = field(default_factory=dict, init=False)
+    _below: dict[tuple[tuple[str, ...], str], list[SelectedField]] = field(
+        default_factory=dict, init=False
+    )
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(
@@ -52,8 +56,17 @@ class Context:
         it is answered once per request."""
         key = (_field_path(info.path), name)
         if key not in self._asked:
-            self._asked[key] = any(_selects(s, name) for s in info.selected_fields)
+            self._asked[key] = any(selects(s, name) for s in info.selected_fields)
         return self._asked[key]
+
+    def below(self, info: StrawberryInfo[Any, Any], name: str) -> list[SelectedField]:
+        """The fields called `name` anywhere under the field being resolved (through fragments
+        and nested fields): what a page resolver prepares for before its items resolve.
+        Answered once per request for each field of the document, like `asks_for`."""
+        key = (_field_path(info.path), name)
+        if key not in self._below:
+            self._below[key] = [f for s in info.selected_fields for f in _under(s, name)]
+        return self._below[key]
 
     @property
     def viewer(self) -> Viewer:
@@ -68,13 +81,21 @@ class Context:
 Info = StrawberryInfo[Context, None]
 
 
-def _selects(selection: Selection, name: str) -> bool:
+def selects(selection: Selection, name: str) -> bool:
     """Whether `selection`'s own fields, or its fragments' fields, include `name`."""
     return any(
         (isinstance(s, SelectedField) and s.name == name)
-        or (isinstance(s, InlineFragment | FragmentSpread) and _selects(s, name))
+        or (isinstance(s, InlineFragment | FragmentSpread) and selects(s, name))
         for s in selection.selections
     )
+
+
+def _under(selection: Selection, name: str) -> Iterator[SelectedField]:
+    # A document's depth is bounded before execution (schema.Limits), and so is this walk.
+    for s in selection.selections:
+        if isinstance(s, SelectedField) and s.name == name:
+            yield s
+        yield from _under(s, name)
 
 
 def _field_path(path: Path) -> tuple[str, ...]:

@@ -48,7 +48,8 @@ syncing     one pass or a reconciliation of a connected mailbox  Synced, sync_ma
 sharing     a mailbox's default sharing; sharing a thread        set_mailbox_sharing, share_thread,
                                                                  unshare_thread
 contacts    the records that are contacts: all but the team's    contact_people, contact_companies,
-            own                                                  is_team_address
+            own                                                  is_team_address, is_contact_person,
+                                                                 is_contact_company
 records     people and companies made and changed by hand        PersonChange, create_person,
                                                                  update_person, merge_people,
                                                                  create_company, update_company
@@ -81,7 +82,13 @@ from mailroom.workspace.consent import (
     start_connection,
     start_reconnection,
 )
-from mailroom.workspace.contacts import contact_companies, contact_people, is_team_address
+from mailroom.workspace.contacts import (
+    contact_companies,
+    contact_people,
+    is_contact_company,
+    is_contact_person,
+    is_team_address,
+)
 from mailroom.workspace.mailboxes import (
     SYNCED_PROVIDERS,
     find_mailbox,
@@ -167,6 +174,8 @@ __all__ = [
     "check_room_for_mailbox",
     "contact_companies",
     "contact_people",
+    "is_contact_company",
+    "is_contact_person",
     "create_company",
     "create_person",
     "create_token",

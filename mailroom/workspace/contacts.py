@@ -4,6 +4,8 @@ does not show such records, nor lets a member make one."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
@@ -17,6 +19,17 @@ def is_team_address(team: WorkspaceRules, address: str, domain: str | None = Non
     if domain is None:
         domain = registrable_domain(address.rpartition("@")[2])
     return team.is_member(address) or domain in team.member_domains
+
+
+def is_contact_person(team: WorkspaceRules, addresses: Iterable[str]) -> bool:
+    """Whether a person with these addresses is a contact: what `contact_people` asks of
+    each, for a person read already."""
+    return not any(is_team_address(team, a) for a in addresses)
+
+
+def is_contact_company(team: WorkspaceRules, domains: Iterable[str]) -> bool:
+    """Whether a company at these domains is a contact, as `contact_companies` asks."""
+    return not any(d in team.member_domains for d in domains)
 
 
 def contact_people(team: WorkspaceRules) -> QuerySet[Person]:

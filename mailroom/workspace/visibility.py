@@ -16,19 +16,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from tortoise.expressions import Q
 
+from mailroom.db import Statement, uuid_of
 from mailroom.models import (
     BlockKind,
     BlocklistEntry,
     Message,
-    MessageCopy,
     Participant,
     Sharing,
-    ThreadShare,
 )
 from mailroom.models.bulk import chunked
 from mailroom.parsing.addresses.owners import registrable_domain, within
@@ -115,13 +114,25 @@ def _best(held: list[tuple[UUID, Sharing]], shared: dict[UUID, Level]) -> Access
 
 
 async def _copies(workspace_id: UUID, ids: list[UUID]) -> dict[UUID, list[tuple[UUID, Sharing]]]:
+    """Each message's copies: the owner and default sharing of each mailbox that holds it.
+    Read by a statement of our own, as `_shares`: every page of emails asks, and Tortoise's
+    building of the query and converting of each value cost more than the reading."""
     found: dict[UUID, list[tuple[UUID, Sharing]]] = {}
     for chunk in chunked(ids):
-        rows = await MessageCopy.filter(
-            workspace_id=workspace_id, message_id__in=chunk
-        ).values_list("message_id", "mailbox__owner_id", "mailbox__default_sharing")
-        for message_id, owner, sharing in rows:
-            found.setdefault(message_id, []).append((owner, Sharing(sharing)))
+        statement = Statement()
+        sql = (
+            "SELECT c.message_id, m.owner_id, m.default_sharing FROM message_copy c"
+            " JOIN mailbox m ON m.id = c.mailbox_id"
+            f" WHERE c.workspace_id = {statement.mark(workspace_id)}"
+            f" AND c.message_id IN ({statement.marks(chunk)})"
+        )
+        asked = {str(i): i for i in chunk}
+        owners: dict[Any, UUID] = {}
+        for message_id, owner, sharing in await statement.tuples(sql):
+            if owner not in owners:
+                owners[owner] = uuid_of(owner)
+            held = found.setdefault(asked.get(message_id) or uuid_of(message_id), [])
+            held.append((owners[owner], Sharing(sharing)))
     return found
 
 
@@ -139,13 +150,17 @@ async def _shares(viewer: Viewer, thread_ids: Iterable[UUID]) -> dict[UUID, dict
     """Per thread, the level each sharer shares their copies at with the viewer."""
     found: dict[UUID, dict[UUID, Level]] = {}
     for chunk in chunked(sorted(thread_ids)):
-        rows = await ThreadShare.filter(
-            workspace_id=viewer.workspace_id, thread_id__in=chunk, shared_by_id__not_isnull=True
-        ).values_list("thread_id", "member_id", "shared_by_id", "level")
-        for thread_id, member_id, sharer, level in rows:
-            if member_id is None or member_id == viewer.member_id:
-                by_sharer = found.setdefault(thread_id, {})
-                by_sharer[sharer] = max(by_sharer.get(sharer, Level.NONE), Level.of(Sharing(level)))
+        statement = Statement()
+        sql = (
+            "SELECT thread_id, member_id, shared_by_id, level FROM thread_share"
+            f" WHERE workspace_id = {statement.mark(viewer.workspace_id)}"
+            f" AND thread_id IN ({statement.marks(chunk)}) AND shared_by_id IS NOT NULL"
+        )
+        for thread_id, member_id, sharer, level in await statement.tuples(sql):
+            if member_id is None or uuid_of(member_id) == viewer.member_id:
+                by_sharer = found.setdefault(uuid_of(thread_id), {})
+                by = uuid_of(sharer)
+                by_sharer[by] = max(by_sharer.get(by, Level.NONE), Level.of(Sharing(level)))
     return found
 
 

@@ -7,7 +7,7 @@ from enum import Enum
 
 import strawberry
 
-from mailroom.graphql.loaders import PersonRow
+from mailroom.graphql.loaders import ContactRow
 from mailroom.models import Company, Origin, Person
 
 
@@ -83,7 +83,7 @@ class ProvenanceType:
     mailbox_id: strawberry.ID | None
 
     @classmethod
-    def of(cls, row: Person | PersonRow | Company) -> ProvenanceType:
+    def of(cls, row: Person | Company | ContactRow) -> ProvenanceType:
         return cls(
             origin=row.origin.value if isinstance(row.origin, Origin) else str(row.origin),
             rule=row.origin_rule,

@@ -22,11 +22,20 @@ from typing import Annotated
 from uuid import UUID
 
 import strawberry
+from strawberry.types.nodes import SelectedField
 from tortoise.queryset import QuerySet
 
-from mailroom.graphql.context import Info
+from mailroom.graphql.context import Info, selects
 from mailroom.graphql.ids import parse_id
-from mailroom.graphql.loaders import MESSAGE_FIELDS, AttendeeRow, MessageRow, PersonRow
+from mailroom.graphql.loaders import (
+    MESSAGE_FIELDS,
+    AttendeeRow,
+    CompanyRow,
+    ContactRow,
+    MessageRow,
+    ParticipantRow,
+    PersonRow,
+)
 from mailroom.graphql.nodes.parts import (
     AttachmentType,
     AttendeeKindType,
@@ -53,6 +62,7 @@ from mailroom.graphql.relay import (
 )
 from mailroom.graphql.workspace.types import MemberType
 from mailroom.models import Company, Event, InteractionKind, Message, Person, Thread
+from mailroom.resolver.rules import WorkspaceRules
 from mailroom.resolver.strength import Level as StrengthLevel
 from mailroom.workspace import Access, Level, ThreadView, contact_people, is_team_address
 from mailroom.workspace.calendar import (
@@ -72,28 +82,40 @@ class ParticipantType:
     person: PersonType | None
 
 
-async def _participants(info: Info, message_id: UUID) -> list[ParticipantType]:
-    """An email's participants with their people, found for the whole page at once (batched by
-    the loaders) rather than one awaited lookup per participant. The team's own records are not
-    contacts: their participants show no person."""
-    rows = await info.context.loaders.participants.load(message_id)
+async def _participants(
+    info: Info, message_ids: Sequence[UUID], asked: list[SelectedField]
+) -> dict[UUID, list[ParticipantType]]:
+    """The participants of a page's emails with their people, read for the whole page at once
+    (the `participants` selections `asked` say whether people are wanted: a page of emails
+    names hundreds of participants, and their people are read only if asked for). The team's
+    own records are not contacts: their participants show no person."""
+    loaders = info.context.loaders
+    found: list[list[ParticipantRow]] = await loaders.participants.load_many(message_ids)
+    views: dict[UUID | None, PersonType] = {}
     team = await info.context.team()
-    shown = [
-        r.person_id if r.person_id and not is_team_address(team, r.address, r.domain) else None
-        for r in rows
-    ]
-    # A page of emails names hundreds of participants: their people are read only if asked for.
-    wanted = [p for p in shown if p is not None] if info.context.asks_for(info, "person") else []
-    found = await info.context.loaders.person.load_many(wanted)
-    people = iter(found)
-    result = []
-    for row, person_id in zip(rows, shown, strict=True):
-        person = next(people) if person_id is not None and wanted else None
-        view = PersonType.of(person) if person is not None else None
-        result.append(
-            ParticipantType(role=row.role.value, address=row.address, name=row.name, person=view)
-        )
+    if any(selects(s, "person") for s in asked):
+        wanted = {p for rows in found for r in rows if (p := _contact(team, r)) is not None}
+        people = await loaders.person.load_many(list(wanted))
+        views = {p.id: PersonType.of(p) for p in people if p is not None}
+    result: dict[UUID, list[ParticipantType]] = {}
+    for message_id, rows in zip(message_ids, found, strict=True):
+        result[message_id] = [
+            ParticipantType(
+                role=r.role.value,
+                address=r.address,
+                name=r.name,
+                person=views.get(_contact(team, r)),
+            )
+            for r in rows
+        ]
     return result
+
+
+def _contact(team: WorkspaceRules, row: ParticipantRow) -> UUID | None:
+    """The participant's person, unless the address is the team's own."""
+    if row.person_id is None or is_team_address(team, row.address, row.domain):
+        return None
+    return row.person_id
 
 
 @strawberry.type(name="Thread")
@@ -163,9 +185,17 @@ class EmailType:
     # The viewer's access, looked up for a whole page at once (`seen`) before any field of it
     # resolves: the fields it gates are plain reads.
     access: strawberry.Private[Access]
+    # Its participants, read with the page's (`seen`) when the query asks for them, or why
+    # they could not be.
+    parts: strawberry.Private[list[ParticipantType] | Exception | None]
 
     @classmethod
-    def of(cls, row: Message | MessageRow, access: Access) -> EmailType:
+    def of(
+        cls,
+        row: Message | MessageRow,
+        access: Access,
+        parts: list[ParticipantType] | Exception | None = None,
+    ) -> EmailType:
         return cls(
             id=strawberry.ID(str(row.id)),
             sent_at=row.sent_at,
@@ -175,6 +205,7 @@ class EmailType:
             snippet=row.snippet if access.allows(Level.FULL) else None,
             row=row,
             access=access,
+            parts=parts,
         )
 
     @strawberry.field
@@ -207,12 +238,16 @@ class EmailType:
         description="In header order: From, Sender, Reply-To, To, Cc, Bcc; the first `first` "
         "(at most 100) of them."
     )  # type: ignore[untyped-decorator]
-    async def participants(
-        self, info: Info, first: int | None = DEFAULT_PAGE
-    ) -> list[ParticipantType] | None:
+    def participants(self, first: int | None = DEFAULT_PAGE) -> list[ParticipantType] | None:
+        # A plain read of what `seen` prepared: a page's fifty awaited resolvers, each with its
+        # loader call, cost more than the participants themselves (bench/RESULTS.md, api).
         if not self.access.allows(Level.METADATA):
             return None
-        return (await _participants(info, self.row.id))[: page_size(first)]
+        if isinstance(self.parts, Exception):
+            raise self.parts
+        if self.parts is None:
+            raise RuntimeError("the participants of an email were not read with its page")
+        return self.parts[: page_size(first)]
 
     @strawberry.field
     async def thread(self, info: Info) -> ThreadType | None:
@@ -223,9 +258,23 @@ class EmailType:
 
 
 async def seen(info: Info, rows: Sequence[Message | MessageRow]) -> list[EmailType]:
-    """The emails of `rows` as the viewer sees them: every path to an email comes through here."""
+    """The emails of `rows` as the viewer sees them: every path to an email comes through here.
+    When the query asks for their participants, those the viewer may see are read here too,
+    for the page at once."""
     found: list[Access] = await info.context.loaders.access.load_many([m.id for m in rows])
-    return [EmailType.of(m, a) for m, a in zip(rows, found, strict=True)]
+    parts: dict[UUID, list[ParticipantType]] | Exception = {}
+    if asked := info.context.below(info, "participants"):
+        shown = [m.id for m, a in zip(rows, found, strict=True) if a.allows(Level.METADATA)]
+        try:
+            parts = await _participants(info, shown, asked)
+        except Exception as error:  # noqa: BLE001 - each email's `participants` raises it
+            # A failure to read them is the error of that field alone, as if each email had
+            # read its own: the rest of the page is still answered.
+            parts = error
+    return [
+        EmailType.of(m, a, parts if isinstance(parts, Exception) else parts.get(m.id))
+        for m, a in zip(rows, found, strict=True)
+    ]
 
 
 async def emails_of(info: Info, page: Page) -> Connection[EmailType]:
@@ -322,7 +371,7 @@ class ConnectionStrengthType:
 class ContactType:
     id: strawberry.ID
     column: strawberry.Private[Column]
-    contact: strawberry.Private[Person | PersonRow | Company]
+    contact: strawberry.Private[Person | Company | ContactRow]
 
     async def _figure(
         self, info: Info, kind: InteractionKind | None, at: datetime | None
@@ -399,7 +448,7 @@ class CompanyType(ContactType):
     name: str
     first_email_at: datetime | None
     last_email_at: datetime | None
-    row: strawberry.Private[Company]
+    row: strawberry.Private[Company | CompanyRow]
 
     @strawberry.field
     async def domains(self, info: Info) -> list[str]:
@@ -443,7 +492,7 @@ class CompanyType(ContactType):
         return await events_page(query, first=first, after=after)
 
     @classmethod
-    def of(cls, row: Company) -> CompanyType:
+    def of(cls, row: Company | CompanyRow) -> CompanyType:
         return cls(
             id=strawberry.ID(str(row.id)),
             column="company_id",

@@ -22,7 +22,12 @@ from mailroom.parsing.addresses.lists import normalize_address
 from mailroom.parsing.addresses.owners import registrable_domain
 from mailroom.resolver.strength import Level as StrengthLevel
 from mailroom.resolver.strength import Thresholds, stored_floor
-from mailroom.workspace import contact_companies, contact_people
+from mailroom.workspace import (
+    contact_companies,
+    contact_people,
+    is_contact_company,
+    is_contact_person,
+)
 
 R = TypeVar("R", bound=Any)
 T = TypeVar("T")
@@ -154,8 +159,17 @@ class PeopleQueries:
 
     @strawberry.field
     async def person(self, info: Info, id: strawberry.ID) -> PersonType | None:  # noqa: A002
-        person = await contact_people(await info.context.team()).get_or_none(id=parse_id(id))
-        return PersonType.of(person) if person is not None else None
+        # By the loaders, whose rows the page's own fields (`emails`) then read again for free.
+        loaders, person_id = info.context.loaders, parse_id(id)
+        person = await loaders.person.load(person_id)
+        if person is None:
+            return None
+        addresses = await loaders.person_emails.load(person_id)
+        return (
+            PersonType.of(person)
+            if is_contact_person(await info.context.team(), addresses)
+            else None
+        )
 
     @strawberry.field
     async def companies(
@@ -185,5 +199,13 @@ class PeopleQueries:
 
     @strawberry.field
     async def company(self, info: Info, id: strawberry.ID) -> CompanyType | None:  # noqa: A002
-        company = await contact_companies(await info.context.team()).get_or_none(id=parse_id(id))
-        return CompanyType.of(company) if company is not None else None
+        loaders, company_id = info.context.loaders, parse_id(id)
+        company = await loaders.company.load(company_id)
+        if company is None:
+            return None
+        domains = await loaders.company_domains.load(company_id)
+        return (
+            CompanyType.of(company)
+            if is_contact_company(await info.context.team(), domains)
+            else None
+        )
