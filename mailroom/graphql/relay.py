@@ -40,7 +40,17 @@ class Edge(Generic[T]):
 
 @strawberry.type
 class Connection(Generic[T]):
-    edges: list[Edge[T]]
+    # Each node's sort value and id, from which its cursor is made when `edges` are asked for:
+    # most pages are read by their nodes.
+    keys: strawberry.Private[Sequence[tuple[Any, UUID]]]
+
+    @strawberry.field
+    def edges(self) -> list[Edge[T]]:
+        return [
+            Edge(cursor=encode(value, row_id), node=node)
+            for (value, row_id), node in zip(self.keys, self.nodes, strict=True)
+        ]
+
     nodes: list[T]
     page_info: PageInfo
 
@@ -98,13 +108,8 @@ async def paginate(
     order = (f"-{key}", "-id") if descending else (key, "id")
     rows = await query.order_by(*order).limit(size + 1)
     page = rows[:size]
-    edges = [Edge(cursor=encode(getattr(r, key), r.id), node=convert(r)) for r in page]
-    return Connection(
-        edges=edges,
-        nodes=[e.node for e in edges],
-        page_info=PageInfo(
-            has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None
-        ),
+    return connection_of(
+        [convert(r) for r in page], len(rows) > size, [(getattr(r, key), r.id) for r in page]
     )
 
 
@@ -117,10 +122,12 @@ async def in_creation_order(
     )
 
 
-def connection_of(nodes: Sequence[T], has_next: bool, cursors: Sequence[str]) -> Connection[T]:
-    edges = [Edge(cursor=c, node=n) for c, n in zip(cursors, nodes, strict=True)]
+def connection_of(
+    nodes: Sequence[T], has_next: bool, keys: Sequence[tuple[Any, UUID]]
+) -> Connection[T]:
+    """A page of `nodes`, each with its sort value and id (`keys`)."""
     return Connection(
-        edges=edges,
+        keys=keys,
         nodes=list(nodes),
-        page_info=PageInfo(has_next_page=has_next, end_cursor=cursors[-1] if cursors else None),
+        page_info=PageInfo(has_next_page=has_next, end_cursor=encode(*keys[-1]) if keys else None),
     )

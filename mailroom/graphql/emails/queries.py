@@ -92,7 +92,7 @@ class EmailQueries:
         workspace_id = info.context.workspace.id
         if filter is not None and _by_participants(filter):
             if filter.person is not None:
-                terms = person_participants(workspace_id, parse_id(filter.person))
+                terms = person_participants(parse_id(filter.person))
             else:
                 terms = await company_participants(workspace_id, parse_id(filter.company or ""))
             found = await timeline(
@@ -109,7 +109,7 @@ class EmailQueries:
             query, first=first, after=after, key="sent_at", descending=True, convert=lambda m: m
         )
         nodes = await seen(info, page.nodes)
-        return connection_of(nodes, page.page_info.has_next_page, [e.cursor for e in page.edges])
+        return connection_of(nodes, page.page_info.has_next_page, page.keys)
 
     @strawberry.field
     async def thread(self, info: Info, id: strawberry.ID) -> ThreadType | None:  # noqa: A002

@@ -7,27 +7,31 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, NamedTuple
 from uuid import UUID
 
-from tortoise.expressions import Q
-from tortoise.queryset import QuerySet
-
+from mailroom.db import Statement, time_of, uuid_of
 from mailroom.graphql.context import Info
 from mailroom.graphql.loaders import MessageRow
-from mailroom.graphql.relay import decode, encode, page_size
-from mailroom.models import CompanyDomain, Message, Participant, PersonEmail
+from mailroom.graphql.relay import decode, page_size
+from mailroom.models import CompanyDomain, Message
 
 
 @dataclass(frozen=True, slots=True)
 class Page:
     rows: Sequence[Message | MessageRow]
     has_next: bool
-    cursors: list[str]
 
-    @classmethod
-    def of(cls, rows: Sequence[Message | MessageRow], has_next: bool) -> Page:
-        return cls(rows, has_next, [encode(m.sent_at, m.id) for m in rows])
+    @property
+    def keys(self) -> list[tuple[datetime, UUID]]:
+        return [(m.sent_at, m.id) for m in self.rows]
+
+
+class Term(NamedTuple):
+    """Participants by one indexed column: a person's, a domain's or an address's."""
+
+    column: Literal["person_id", "domain", "address"]
+    value: UUID | str
 
 
 async def company_reach(
@@ -42,33 +46,34 @@ async def company_reach(
             workspace_id=workspace_id, company_id=company_id
         ).values_list("domain", flat=True)
         domains = [str(d) for d in found]
-    addresses = await (
-        PersonEmail.filter(workspace_id=workspace_id, person__company_id=company_id)
-        .exclude(domain__in=domains)
-        .values_list("address", flat=True)
+    statement = Statement()
+    sql = (
+        "SELECT e.address FROM person_email e JOIN person p ON p.id = e.person_id"
+        f" WHERE e.workspace_id = {statement.mark(workspace_id)}"
+        f" AND p.company_id = {statement.mark(company_id)}"
     )
-    return domains, [str(a) for a in addresses]
+    if domains:
+        sql += f" AND e.domain NOT IN ({statement.marks(domains)})"
+    return domains, [str(a) for (a,) in await statement.tuples(sql)]
 
 
 async def company_participants(
     workspace_id: UUID, company_id: UUID, domains: list[str] | None = None
-) -> list[QuerySet[Participant]]:
-    """The participants of `company_reach`, one query per domain and address: each walks its
+) -> list[Term]:
+    """The participants of `company_reach`, one term per domain and address: each walks its
     own index range in order, where one query with OR would make the database sort every row
     of them all."""
     domains, addresses = await company_reach(workspace_id, company_id, domains)
-    by_domain = [Participant.filter(workspace_id=workspace_id, domain=d) for d in domains]
-    by_address = [Participant.filter(workspace_id=workspace_id, address=a) for a in addresses]
-    return by_domain + by_address
+    return [Term("domain", d) for d in domains] + [Term("address", a) for a in addresses]
 
 
-def person_participants(workspace_id: UUID, person_id: UUID) -> list[QuerySet[Participant]]:
-    return [Participant.filter(workspace_id=workspace_id, person_id=person_id)]
+def person_participants(person_id: UUID) -> list[Term]:
+    return [Term("person_id", person_id)]
 
 
 async def timeline(
     info: Info,
-    terms: list[QuerySet[Participant]],
+    terms: list[Term],
     *,
     first: int | None,
     after: str | None,
@@ -79,18 +84,16 @@ async def timeline(
     from the participant indexes (which hold sent_at) rather than by sorting messages. Each
     term gives its own newest; the page is the newest of those together."""
     size = page_size(first)
+    cursor = decode(after) if after is not None else None
     found: set[tuple[datetime, UUID]] = set()
-    for participants in terms:
-        if sent_after is not None:
-            participants = participants.filter(sent_at__gte=sent_after)
-        if sent_before is not None:
-            participants = participants.filter(sent_at__lt=sent_before)
-        rows = await _newest(participants, size + 1, after)
-        found.update((sent_at, UUID(str(message_id))) for message_id, sent_at in rows)
+    workspace_id = info.context.workspace.id
+    for term in terms:
+        rows = await _newest(workspace_id, term, size + 1, cursor, sent_after, sent_before)
+        found.update((time_of(sent_at), uuid_of(message_id)) for message_id, sent_at in rows)
     newest = sorted(found, reverse=True)[: size + 1]
     ids = [message_id for _, message_id in newest[:size]]
     messages: list[MessageRow | None] = await info.context.loaders.message.load_many(ids)
-    return Page.of([m for m in messages if m is not None], len(newest) > size)
+    return Page([m for m in messages if m is not None], len(newest) > size)
 
 
 async def person_timeline(
@@ -99,27 +102,39 @@ async def person_timeline(
     """The emails a person took part in, newest first. The first page of many people at once
     comes from one windowed query."""
     if after is not None:
-        terms = person_participants(info.context.workspace.id, person_id)
-        return await timeline(info, terms, first=first, after=after)
+        return await timeline(info, person_participants(person_id), first=first, after=after)
     size = page_size(first)
     ids = await info.context.loaders.recent_emails.load((person_id, size + 1))
     rows = await info.context.loaders.message.load_many(ids)
-    return Page.of([r for r in rows if r is not None][:size], len(ids) > size)
+    return Page([r for r in rows if r is not None][:size], len(ids) > size)
 
 
 async def _newest(
-    participants: QuerySet[Participant], limit: int, after: str | None
-) -> list[tuple[Any, Any]]:
-    if after is not None:
-        sent_at, row_id = decode(after)
-        # The plain bound lets the index range start at the cursor; the OR settles ties.
-        participants = participants.filter(sent_at__lte=sent_at).filter(
-            Q(sent_at__lt=sent_at) | Q(sent_at=sent_at, message_id__lt=row_id)
-        )
-    rows: list[tuple[Any, Any]] = await (
-        participants.order_by("-sent_at", "-message_id")
-        .distinct()
-        .limit(limit)
-        .values_list("message_id", "sent_at")
+    workspace_id: UUID,
+    term: Term,
+    limit: int,
+    cursor: tuple[Any, UUID] | None,
+    sent_after: datetime | None,
+    sent_before: datetime | None,
+) -> Sequence[Sequence[Any]]:
+    """The newest `limit` (message_id, sent_at) of the term's participants, past the cursor:
+    by a statement of our own (`loaders.Loaders._messages` says why)."""
+    statement = Statement()
+    sql = (
+        "SELECT DISTINCT message_id, sent_at FROM participant"
+        f" WHERE workspace_id = {statement.mark(workspace_id)}"
+        f" AND {term.column} = {statement.mark(term.value)}"
     )
-    return rows
+    if sent_after is not None:
+        sql += f" AND sent_at >= {statement.mark(sent_after)}"
+    if sent_before is not None:
+        sql += f" AND sent_at < {statement.mark(sent_before)}"
+    if cursor is not None:
+        sent_at, row_id = cursor
+        # The plain bound lets the index range start at the cursor; the OR settles ties.
+        sql += (
+            f" AND sent_at <= {statement.mark(sent_at)} AND (sent_at < {statement.mark(sent_at)}"
+            f" OR (sent_at = {statement.mark(sent_at)} AND message_id < {statement.mark(row_id)}))"
+        )
+    sql += f" ORDER BY sent_at DESC, message_id DESC LIMIT {statement.mark(limit)}"
+    return await statement.tuples(sql)

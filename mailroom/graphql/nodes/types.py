@@ -158,7 +158,7 @@ class ThreadType:
             convert=lambda m: m,
         )
         nodes = await seen(info, page.nodes)
-        return connection_of(nodes, page.page_info.has_next_page, [e.cursor for e in page.edges])
+        return connection_of(nodes, page.page_info.has_next_page, page.keys)
 
     async def _view(self, info: Info) -> ThreadView:
         view: ThreadView = await info.context.loaders.thread_view.load(self.row)
@@ -279,7 +279,7 @@ async def seen(info: Info, rows: Sequence[Message | MessageRow]) -> list[EmailTy
 
 async def emails_of(info: Info, page: Page) -> Connection[EmailType]:
     """A timeline page as the viewer sees it."""
-    return connection_of(await seen(info, page.rows), page.has_next, page.cursors)
+    return connection_of(await seen(info, page.rows), page.has_next, page.keys)
 
 
 @strawberry.type(
