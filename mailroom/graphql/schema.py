@@ -24,6 +24,7 @@ from mailroom.errors import MailroomError
 from mailroom.graphql.context import Context
 from mailroom.graphql.emails.queries import EmailQueries
 from mailroom.graphql.events.queries import EventQueries
+from mailroom.graphql.execution import Execution
 from mailroom.graphql.measure import Limits, RequestChecks
 from mailroom.graphql.metering import Metering
 from mailroom.graphql.mutations import Mutation
@@ -105,6 +106,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         extensions=extensions,
+        execution_context_class=Execution,
         config=StrawberryConfig(disable_field_suggestions=not settings.graphql_introspection),
     )
 
