@@ -49,7 +49,7 @@ sharing     a mailbox's default sharing; sharing a thread        set_mailbox_sha
                                                                  unshare_thread
 contacts    the records that are contacts: all but the team's    contact_people, contact_companies,
             own                                                  is_team_address, is_contact_person,
-                                                                 is_contact_company
+                                                                 is_contact_company, team_people
 records     people and companies made and changed by hand        PersonChange, create_person,
                                                                  update_person, merge_people,
                                                                  create_company, update_company
@@ -88,6 +88,7 @@ from mailroom.workspace.contacts import (
     is_contact_company,
     is_contact_person,
     is_team_address,
+    team_people,
 )
 from mailroom.workspace.mailboxes import (
     SYNCED_PROVIDERS,
@@ -190,6 +191,7 @@ __all__ = [
     "hash_token",
     "import_mailbox",
     "is_team_address",
+    "team_people",
     "issue_token",
     "mailbox_at",
     "mailbox_by_id",

@@ -46,6 +46,7 @@ from mailroom.graphql.nodes.parts import (
     ResponseType,
     StrengthLevelType,
 )
+from mailroom.graphql.nodes.people import company_people
 from mailroom.graphql.nodes.timeline import (
     Page,
     company_participants,
@@ -56,7 +57,6 @@ from mailroom.graphql.relay import (
     DEFAULT_PAGE,
     Connection,
     connection_of,
-    in_creation_order,
     page_size,
     paginate,
 )
@@ -64,7 +64,7 @@ from mailroom.graphql.workspace.types import MemberType
 from mailroom.models import Company, Event, InteractionKind, Message, Person, Thread
 from mailroom.resolver.rules import WorkspaceRules
 from mailroom.resolver.strength import Level as StrengthLevel
-from mailroom.workspace import Access, Level, ThreadView, contact_people, is_team_address
+from mailroom.workspace import Access, Level, ThreadView, is_team_address
 from mailroom.workspace.calendar import (
     company_events,
     events_between,
@@ -463,8 +463,9 @@ class CompanyType(ContactType):
     async def people(
         self, info: Info, first: int | None = 20, after: str | None = None
     ) -> Connection[PersonType]:
-        query = contact_people(await info.context.team()).filter(company_id=self.row.id)
-        return await in_creation_order(query, first=first, after=after, convert=PersonType.of)
+        team = await info.context.team()
+        rows, more, keys = await company_people(team, self.row.id, first=first, after=after)
+        return connection_of([PersonType.of(r) for r in rows], more, keys)
 
     @strawberry.field
     async def emails(
