@@ -8,6 +8,7 @@ in the variables alike, with an answer the client can act on.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from functools import lru_cache
 from typing import Any
 
 from graphql import DocumentNode, GraphQLError, StringValueNode, Visitor, visit
@@ -43,8 +44,14 @@ def _strings(value: Any) -> Iterator[str]:
 
 
 def refusals(document: DocumentNode, variables: Mapping[str, Any]) -> list[GraphQLError]:
-    literals = _Literals()
-    visit(document, literals)
-    if literals.found or any("\x00" in text for text in _strings(variables)):
+    if _in_literals(document) or any("\x00" in text for text in _strings(variables)):
         return [GraphQLError(MESSAGE)]
     return []
+
+
+@lru_cache(maxsize=256)
+def _in_literals(document: DocumentNode) -> bool:
+    # Clients send the same few documents again and again (ParserCache keeps them parsed).
+    literals = _Literals()
+    visit(document, literals)
+    return literals.found

@@ -207,8 +207,25 @@ def refusals(
     schema: GraphQLSchema, document: DocumentNode, variables: Mapping[str, Any], limits: Limits
 ) -> list[GraphQLError]:
     """What is wrong with the document's size, in words a client can act on."""
+    # Of the variables, only whole numbers can change a measure (a page's size, `page_size`):
+    # clients send the same few documents with other ids, and the measure is kept for them.
+    sizes = tuple(
+        sorted(
+            (k, v) for k, v in variables.items() if isinstance(v, int) and not isinstance(v, bool)
+        )
+    )
+    return [GraphQLError(message) for message in _refusals(schema, document, sizes, limits)]
+
+
+@lru_cache(maxsize=256)
+def _refusals(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    sizes: tuple[tuple[str, int], ...],
+    limits: Limits,
+) -> tuple[str, ...]:
     errors = []
-    for name, found in measure(schema, document, variables):
+    for name, found in measure(schema, document, dict(sizes)):
         if found.fields > limits.max_fields:
             errors.append(
                 f"'{name}' is too large: {found.fields} fields once its fragments are spread, "
@@ -223,7 +240,7 @@ def refusals(
                 f"query too expensive: estimated cost {found.cost} is over the limit "
                 f"{limits.max_cost}; ask for smaller pages or fewer nested lists"
             )
-    return [GraphQLError(message) for message in errors]
+    return tuple(errors)
 
 
 @lru_cache(maxsize=256)

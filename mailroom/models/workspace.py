@@ -56,7 +56,11 @@ class Member(Entity):
 
     @property
     def addresses(self) -> set[str]:
-        return {self.email, *self.aliases}
+        return self.addresses_of(self.email, self.aliases)
+
+    @staticmethod
+    def addresses_of(email: str, aliases: list[str]) -> set[str]:
+        return {email, *aliases}
 
 
 class ApiToken(Entity):

@@ -41,9 +41,11 @@ class WorkspaceRules:
         """The rules of a workspace row already read (the API reads it with the token)."""
         workspace_id = workspace.id
         members: dict[str, UUID] = {}
-        for member in await Member.filter(workspace_id=workspace_id):
-            for address in member.addresses:
-                members[address] = member.id
+        # As values, not models: the API reads the rules on every request.
+        found = await Member.filter(workspace_id=workspace_id).values_list("id", "email", "aliases")
+        for member_id, email, aliases in found:
+            for address in Member.addresses_of(email, aliases):
+                members[address] = member_id
         domains = {registrable_domain(a.rpartition("@")[2]) for a in members}
         member_domains = frozenset(d for d in domains if d and not is_free_mail(d))
         blocked = await BlocklistEntry.filter(workspace_id=workspace_id).values_list(
