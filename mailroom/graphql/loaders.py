@@ -4,7 +4,7 @@ resolvers ask for, so that a page costs the same few queries however many rows i
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Generic, NamedTuple, TypeVar
 from uuid import UUID
@@ -33,6 +33,31 @@ from mailroom.workspace.calendar import details_shown
 from mailroom.workspace.threads import ThreadView, thread_views
 from mailroom.workspace.visibility import Access, Blocklist, Viewer, access
 
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class Pages(Generic[K, V]):
+    """A DataLoader keyed by whole pages of keys rather than by key, for the loads a page makes
+    for all its rows at once: fifty keys cost a future and a callback each, more than reading
+    their rows (bench/RESULTS.md, api), where a page is one. Pages asked for together are still
+    read together, each key once."""
+
+    def __init__(self, load: Callable[[Sequence[K]], Awaitable[Sequence[V]]]) -> None:
+        async def pages(asked: Sequence[tuple[K, ...]]) -> list[list[V]]:
+            keys = list(dict.fromkeys(k for page in asked for k in page))
+            found = dict(zip(keys, await load(keys), strict=True))
+            return [[found[k] for k in page] for page in asked]
+
+        self.loader = DataLoader(pages)
+
+    async def load_many(self, keys: Sequence[K]) -> list[V]:
+        found: list[V] = await self.loader.load(tuple(keys))
+        return found
+
+    async def load(self, key: K) -> V:
+        return (await self.load_many((key,)))[0]
+
 
 class Loaders:
     def __init__(
@@ -56,11 +81,11 @@ class Loaders:
         # 400 MB. Each request may carry this much, and is told when it asks for more.
         self.body_budget = max_body_bytes
         workspace = viewer.workspace_id
-        self.access = DataLoader(self._access)
-        self.person = DataLoader(_contacts(PersonRow, workspace))
+        self.access = Pages(self._access)
+        self.person = Pages(_contacts(PersonRow, workspace))
         self.company = DataLoader(_contacts(CompanyRow, workspace))
         # An email's header fields; its bodies (often most of its row) only when asked for.
-        self.message = DataLoader(self._messages)
+        self.message = Pages(self._messages)
         self.bodies = DataLoader(self._bodies)
         self.thread = DataLoader(_by_id(Thread, workspace))
         self.person_emails = DataLoader(_grouped("person_email", "person_id", "address", workspace))
@@ -68,7 +93,7 @@ class Loaders:
             _grouped("company_domain", "company_id", "domain", workspace)
         )
         self.thread_view = DataLoader(self._thread_views, cache_key_fn=lambda t: t.id)
-        self.participants = DataLoader(self._participants)
+        self.participants = Pages(self._participants)
         self.attachments = DataLoader(self._attachments)
         self.recent_emails = DataLoader(self._recent_emails)
         self.event_attendees = DataLoader(self._event_attendees)
