@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import orjson
 from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -31,6 +32,11 @@ class _GraphQL(GraphQL[Context, None]):
             allow_queries_via_get=False,
         )
         self.settings = settings
+
+    def encode_json(self, data: object) -> bytes:
+        # orjson: a page's answer is a thousand values, and the standard library's encoder
+        # took a twentieth of its time.
+        return orjson.dumps(data)
 
     async def get_context(self, request: Any, response: Any) -> Context:
         state = request.scope["state"]
