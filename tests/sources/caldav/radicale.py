@@ -21,6 +21,7 @@ import httpx
 
 from tests.e2e.services import ServiceError, free_port
 
+ATTEMPTS = 3
 START_TIMEOUT = 20.0
 
 CONFIG = """\
@@ -107,7 +108,17 @@ class RadicaleServer:
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Radicale:
-        port = free_port()
+        # A free port may be taken by another test's server before Radicale binds it (the
+        # tests run in parallel): then it is started again on another.
+        for _ in range(ATTEMPTS - 1):
+            try:
+                return self._start(free_port())
+            except ServiceError as error:
+                if "Address already in use" not in str(error):
+                    raise
+        return self._start(free_port())
+
+    def _start(self, port: int) -> Radicale:
         users = self.directory / "users"
         users.write_text(f"{self.user}:{self.password}\n")
         config = self.directory / "config"
