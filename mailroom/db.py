@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -355,6 +355,21 @@ class Statement:
         UUIDs and times as text, PostgreSQL as values: see `uuid_of` and `time_of`)."""
         _, rows = await self.connection.execute_query(sql, self.values)
         return rows  # type: ignore[no-any-return]
+
+
+class UUIDs:
+    """UUID column values as either driver gives them (`uuid_of`), each made once: a page's
+    rows name the same few ids again and again, and those a statement asked about are known
+    already. Making a UUID from text is a microsecond, a thousand times a page."""
+
+    def __init__(self, known: Iterable[UUID] = ()) -> None:
+        self.made: dict[Any, UUID] = {str(i): i for i in known}
+
+    def __call__(self, value: Any) -> UUID:
+        found = self.made.get(value)
+        if found is None:
+            found = self.made[value] = uuid_of(value)
+        return found
 
 
 def uuid_of(value: Any) -> UUID:

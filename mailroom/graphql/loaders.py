@@ -11,7 +11,7 @@ from uuid import UUID
 
 from strawberry.dataloader import DataLoader
 
-from mailroom.db import Statement, time_of, uuid_of
+from mailroom.db import Statement, UUIDs, time_of, uuid_of
 from mailroom.envelope import Role
 from mailroom.errors import InvalidInputError
 from mailroom.graphql.relay import MAX_PAGE
@@ -130,7 +130,7 @@ class Loaders:
         workspace = self.viewer.workspace_id
         found: dict[UUID, MessageRow] = {}
         for chunk in chunked(list(ids)):
-            statement = Statement()
+            statement, uuid = Statement(), UUIDs(chunk)
             # By id alone first: SQLite would otherwise walk a workspace-leading index.
             sql = (
                 "SELECT id, sent_at, subject, snippet, thread_id FROM message"
@@ -139,12 +139,12 @@ class Loaders:
             )
             for message_id, sent_at, subject, snippet, thread_id in await statement.tuples(sql):
                 row = MessageRow(
-                    uuid_of(message_id),
+                    uuid(message_id),
                     workspace,
                     time_of(sent_at),
                     subject,
                     snippet,
-                    None if thread_id is None else uuid_of(thread_id),
+                    None if thread_id is None else uuid(thread_id),
                 )
                 found[row.id] = row
                 self.threads[row.id] = row.thread_id
@@ -203,15 +203,13 @@ class Loaders:
                 f" AND workspace_id = {statement.mark(self.viewer.workspace_id)}"
                 f" AND position < {statement.mark(MAX_PAGE)}"
             )
-            # The same few messages and people come back row after row: each id is made once.
-            ids_of = {str(i): i for i in chunk}
-            people: dict[Any, UUID] = {}
+            # The same few messages and people come back row after row.
+            uuid = UUIDs(chunk)
             found = await statement.tuples(sql)
             for message_id, role, position, address, domain, name, person in found:
-                if person is not None and person not in people:
-                    people[person] = uuid_of(person)
-                rows[ids_of.get(message_id) or uuid_of(message_id)].append(
-                    ParticipantRow(_ROLE[role], position, address, domain, name, people.get(person))
+                person_id = None if person is None else uuid(person)
+                rows[uuid(message_id)].append(
+                    ParticipantRow(_ROLE[role], position, address, domain, name, person_id)
                 )
         # In the order of the headers a mail client shows: From, Sender, Reply-To, To, Cc, Bcc.
         return [sorted(rows[i], key=_header_order) for i in ids]
@@ -258,7 +256,7 @@ class Loaders:
 
 
 T = TypeVar("T")
-_ROLES = list(Role)
+_ROLES = {r: n for n, r in enumerate(Role)}
 _ROLE = {r.value: r for r in Role}
 _TOO_MUCH_BODY = (
     "this response would carry more email bodies than one response may: ask for fewer emails "
@@ -367,7 +365,7 @@ class AttendeeRow(NamedTuple):
 
 
 def _header_order(row: ParticipantRow) -> tuple[int, int]:
-    return _ROLES.index(row.role), row.position
+    return _ROLES[row.role], row.position
 
 
 async def _latest(person_id: UUID, limit: int) -> list[UUID]:
@@ -427,10 +425,9 @@ def _contacts(
                 f" WHERE id IN ({statement.marks(chunk)})"
                 f" AND workspace_id = {statement.mark(workspace_id)}"
             )
-            # The ids asked for, as the driver gives them back: each UUID is made once.
-            asked = {str(i): i for i in chunk}
+            uuid = UUIDs(chunk)
             for values in await statement.tuples(sql):
-                row_id = asked.get(values[0]) or uuid_of(values[0])
+                row_id = uuid(values[0])
                 found[row_id] = kind(row_id, workspace_id, values)
         return [found.get(i) for i in ids]
 
@@ -450,9 +447,9 @@ def _grouped(table: str, key: str, value: str, workspace_id: UUID) -> Any:
                 f" WHERE workspace_id = {statement.mark(workspace_id)}"
                 f" AND {key} IN ({statement.marks(chunk)}) ORDER BY created_at"
             )
-            asked = {str(i): i for i in chunk}
+            uuid = UUIDs(chunk)
             for owner, item in await statement.tuples(sql):
-                found[asked.get(owner) or uuid_of(owner)].append(item)
+                found[uuid(owner)].append(item)
         return [found[i] for i in ids]
 
     return load

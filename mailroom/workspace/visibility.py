@@ -16,12 +16,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any, NamedTuple
+from typing import NamedTuple
 from uuid import UUID
 
 from tortoise.expressions import Q
 
-from mailroom.db import Statement, uuid_of
+from mailroom.db import Statement, UUIDs, uuid_of
 from mailroom.models import (
     BlockKind,
     BlocklistEntry,
@@ -126,13 +126,9 @@ async def _copies(workspace_id: UUID, ids: list[UUID]) -> dict[UUID, list[tuple[
             f" WHERE c.workspace_id = {statement.mark(workspace_id)}"
             f" AND c.message_id IN ({statement.marks(chunk)})"
         )
-        asked = {str(i): i for i in chunk}
-        owners: dict[Any, UUID] = {}
+        uuid = UUIDs(chunk)
         for message_id, owner, sharing in await statement.tuples(sql):
-            if owner not in owners:
-                owners[owner] = uuid_of(owner)
-            held = found.setdefault(asked.get(message_id) or uuid_of(message_id), [])
-            held.append((owners[owner], Sharing(sharing)))
+            found.setdefault(uuid(message_id), []).append((uuid(owner), Sharing(sharing)))
     return found
 
 
