@@ -17,6 +17,7 @@ from uuid import UUID
 import asyncpg
 import tortoise.backends.sqlite.executor  # noqa: F401 - registers its adapters, replaced below
 from tortoise import Tortoise, connections
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.exceptions import BaseORMException
 from tortoise.migrations.api import migrate
@@ -35,6 +36,20 @@ MIGRATIONS_TABLE = "tortoise_migrations"
 SCHEMES = ("sqlite://", "postgres://", "postgresql://")
 # What the drivers raise on their own, untranslated by Tortoise (a refused login, say).
 DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, sqlite3.Error)
+
+
+class PooledConnection(asyncpg.Connection):  # type: ignore[misc]
+    """A connection of Tortoise's pool. asyncpg resets a pooled connection each time it is
+    released (advisory locks, cursors, LISTEN, settings): a round trip after every statement
+    Tortoise runs outside a transaction, half of an API page's round trips and of PostgreSQL's
+    statements (bench/RESULTS.md, api and scale). Mailroom leaves none of that state on these
+    connections: its session advisory lock is taken on a connection of its own
+    (`_migrating`), its transactions' locks end with them, LISTEN is procrastinate's on its
+    own pool, and it sets no session settings. So nothing is reset; an open transaction is
+    still rolled back, which asyncpg does whatever this says."""
+
+    def get_reset_query(self) -> str:
+        return ""
 
 
 def tortoise_config(database_url: str) -> dict[str, Any]:
@@ -63,6 +78,9 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
                 "temp_store": "MEMORY",
             },
         }
+    else:
+        connection = expand_db_url(database_url)
+        connection["credentials"]["connection_class"] = PooledConnection
     return {
         "connections": {"default": connection},
         "apps": {

@@ -30,7 +30,6 @@ class Context:
     workspace: Workspace
     loaders: Loaders = field(init=False)
     _team: WorkspaceRules | None = field(default=None, init=False)
-    _asked: dict[tuple[tuple[str, ...], str], bool] = field(default_factory=dict, init=False)
     _below: dict[tuple[tuple[str, ...], str], list[SelectedField]] = field(
         default_factory=dict, init=False
     )
@@ -50,19 +49,11 @@ class Context:
             self._team = await WorkspaceRules.of(self.workspace)
         return self._team
 
-    def asks_for(self, info: StrawberryInfo[Any, Any], name: str) -> bool:
-        """Whether the field being resolved selects `name` (directly or in a fragment). Each
-        item of a list resolves the same field of the document, and asks the same question:
-        it is answered once per request."""
-        key = (_field_path(info.path), name)
-        if key not in self._asked:
-            self._asked[key] = any(selects(s, name) for s in info.selected_fields)
-        return self._asked[key]
-
     def below(self, info: StrawberryInfo[Any, Any], name: str) -> list[SelectedField]:
         """The fields called `name` anywhere under the field being resolved (through fragments
-        and nested fields): what a page resolver prepares for before its items resolve.
-        Answered once per request for each field of the document, like `asks_for`."""
+        and nested fields): what a page resolver prepares for before its items resolve. Each
+        item of a list resolves the same field of the document and asks the same question:
+        it is answered once per request."""
         key = (_field_path(info.path), name)
         if key not in self._below:
             self._below[key] = [f for s in info.selected_fields for f in _under(s, name)]
