@@ -17,6 +17,7 @@ from uuid import UUID
 import asyncpg
 import tortoise.backends.sqlite.executor  # noqa: F401 - registers its adapters, replaced below
 from tortoise import Tortoise, connections
+from tortoise.backends.base.client import TransactionalDBClient
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.exceptions import BaseORMException
@@ -370,7 +371,19 @@ class Statement:
 
     async def tuples(self, sql: str) -> Sequence[Sequence[Any]]:
         """The rows as the driver gives them, by position: no conversion at all (SQLite gives
-        UUIDs and times as text, PostgreSQL as values: see `uuid_of` and `time_of`)."""
+        UUIDs and times as text, PostgreSQL as values: see `uuid_of` and `time_of`).
+
+        On SQLite, outside a transaction, they are read at once on the event loop's thread
+        (`read_now`): a turn of aiosqlite's thread costs 60 us of waiting, more than a page's
+        indexed reads themselves, and a page makes a dozen (bench/RESULTS.md, api). Inside a
+        transaction, or when that read fails (a WAL being reset), Tortoise's connection reads."""
+        if not self.postgres and not isinstance(self.connection, TransactionalDBClient):
+            try:
+                found = read_now(sql, self.values)
+            except sqlite3.Error:
+                found = None
+            if found is not None:
+                return found
         _, rows = await self.connection.execute_query(sql, self.values)
         return rows  # type: ignore[no-any-return]
 

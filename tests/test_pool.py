@@ -1,9 +1,11 @@
-"""PostgreSQL's pooled connections are not reset after every statement (`db.PooledConnection`):
-a read outside a transaction is one round trip, not two; a transaction that fails is still rolled
-back, and the connection it held serves the next statement."""
+"""How statements reach the database. PostgreSQL's pooled connections are not reset after
+every statement (`db.PooledConnection`): a read outside a transaction is one round trip, not
+two; a transaction that fails is still rolled back, and the connection it held serves the next
+statement. SQLite's reads outside a transaction are made at once (`db.read_now`)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import asyncpg
@@ -63,3 +65,39 @@ async def test_a_failed_transaction_is_rolled_back_and_its_connection_serves_on(
     for _ in range(8):
         [(written,)] = await Statement().tuples("SELECT pg_current_xact_id_if_assigned()")
         assert written is None
+
+
+async def test_a_statement_in_a_transaction_reads_its_writes(db: Settings) -> None:
+    """On SQLite a statement outside a transaction reads at once from the last commit
+    (`db.read_now`); one inside reads through the transaction, and sees what it wrote."""
+    sql = "SELECT name FROM workspace WHERE slug = 'mid'"
+    async with in_transaction():
+        await create_workspace("mid", "Midway", Plan.PRO)
+        assert [tuple(r) for r in await Statement().tuples(sql)] == [("Midway",)]
+    assert [tuple(r) for r in await Statement().tuples(sql)] == [("Midway",)]
+
+
+async def test_a_statement_outside_reads_the_last_commit_while_a_write_is_open(
+    db: Settings,
+) -> None:
+    """A page's reads neither wait for the ingest's open transaction nor see its rows before
+    they are committed."""
+    sql = "SELECT COUNT(*) FROM workspace WHERE slug = 'open'"
+    writing, reading = asyncio.Event(), asyncio.Event()
+
+    async def write() -> None:
+        async with in_transaction():
+            await create_workspace("open", "Open", Plan.PRO)
+            writing.set()
+            await reading.wait()
+
+    writer = asyncio.create_task(write())
+    await writing.wait()
+    try:
+        [(count,)] = await asyncio.wait_for(Statement().tuples(sql), timeout=5)
+        assert count == 0
+    finally:
+        reading.set()
+        await writer
+    [(count,)] = await Statement().tuples(sql)
+    assert count == 1

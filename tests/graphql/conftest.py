@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from tortoise import connections
 
+import mailroom.db
 from mailroom.graphql.endpoint import GraphQLEndpoint
 from mailroom.models import Mailbox, Member, Plan, Workspace
 from mailroom.settings import Settings
@@ -94,7 +95,8 @@ async def team(api: Api) -> Team:
 
 
 class QueryCounter:
-    """Counts the SQL statements the database client runs."""
+    """Counts the SQL statements the database client runs, and those read at once on SQLite's
+    read-only connection (`db.read_now`)."""
 
     def __init__(self) -> None:
         self.statements: list[str] = []
@@ -106,6 +108,15 @@ class QueryCounter:
 
         return counted
 
+    def wrap_now(self, method: Any) -> Any:
+        def counted(sql: str, *args: Any, **kwargs: Any) -> Any:
+            found = method(sql, *args, **kwargs)
+            if found is not None:  # None: not read there (PostgreSQL), but by the client
+                self.statements.append(sql)
+            return found
+
+        return counted
+
 
 @pytest.fixture
 def counter(db: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[QueryCounter]:
@@ -113,4 +124,6 @@ def counter(db: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[QueryCoun
     client = type(connections.get("default"))
     for name in ("execute_query", "execute_query_dict", "execute_insert", "execute_many"):
         monkeypatch.setattr(client, name, found.wrap(getattr(client, name)))
+    snapshot = mailroom.db._snapshot
+    monkeypatch.setattr(snapshot, "read", found.wrap_now(snapshot.read))
     yield found
