@@ -243,10 +243,11 @@ class _Snapshot:
 
     SQLite writes on one connection, and Tortoise holds it for a whole transaction: a read on
     it waits for the ingest pipeline's commit, and any read through aiosqlite waits for a turn
-    of its thread. For the few point reads that sit in front of a reply to a client (the
-    gateway's, before each `250`), a plain `sqlite3` connection answers in microseconds: in WAL
-    mode a reader reads the last commit and never waits for the writer. Its short timeout
-    bounds the rare wait (a WAL being reset) that would otherwise hold the event loop."""
+    of its thread. For the small indexed reads that sit in front of a reply to a client (the
+    gateway's, before each `250`; an API page's statements, `Statement.tuples`), a plain
+    `sqlite3` connection answers in microseconds: in WAL mode a reader reads the last commit
+    and never waits for the writer. Its short timeout bounds the rare wait (a WAL being reset)
+    that would otherwise hold the event loop."""
 
     def __init__(self) -> None:
         self._path: Path | None = None
