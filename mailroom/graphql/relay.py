@@ -85,6 +85,15 @@ def decode(cursor: str) -> tuple[datetime | float, UUID]:
         raise InvalidInputError("invalid cursor") from error
 
 
+def decode_time(cursor: str) -> tuple[datetime, UUID]:
+    """The time and id of a cursor of a page ordered by time: a score's cursor (`decode`) is
+    not one, and is `invalid cursor` too."""
+    value, row_id = decode(cursor)
+    if not isinstance(value, datetime):
+        raise InvalidInputError("invalid cursor")
+    return value, row_id
+
+
 async def paginate(
     query: QuerySet[Any],
     *,

@@ -5,6 +5,7 @@ their people when asked for, and a participant of the team shows none."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
@@ -106,3 +107,31 @@ async def test_a_page_without_participants_reads_none(
     counter.statements.clear()
     await api.data(team.alice_token, query, {"p": jane["jane"]})
     assert not any("FROM participant WHERE message_id" in s for s in counter.statements)
+
+
+SCORE = base64.urlsafe_b64encode(b'[1.5, "00000000-0000-0000-0000-000000000000"]').decode()
+
+
+@pytest.mark.parametrize(
+    "cursor", [SCORE, "%%%", base64.urlsafe_b64encode(b"[" * 100_000).decode()]
+)
+@pytest.mark.parametrize(
+    "page",
+    [
+        "person(id: $p) { messages(after: $c) { nodes { id } } }",
+        "person(id: $p) { company { emails(after: $c) { nodes { id } } } }",
+        "person(id: $p) { company { people(after: $c) { nodes { id } } } }",
+        "emails(after: $c, filter: {person: $p}) { nodes { id } }",
+    ],
+)
+async def test_a_cursor_a_page_did_not_write_is_invalid_input(
+    api: Api, team: Team, jane: dict[str, str], page: str, cursor: str
+) -> None:
+    """The pages read by statements of our own take a cursor of their own kind (a time) and
+    nothing else: a score's cursor, garbage or a deeply nested one is `invalid cursor`."""
+    body = await api.query(
+        team.alice_token,
+        f"query($p: ID!, $c: String) {{ {page} }}",
+        {"p": jane["jane"], "c": cursor},
+    )
+    assert [e["message"] for e in body["errors"]] == ["invalid cursor"], body

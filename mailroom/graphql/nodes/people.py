@@ -7,9 +7,8 @@ from datetime import datetime
 from uuid import UUID
 
 from mailroom.db import Statement, time_of, uuid_of
-from mailroom.errors import InvalidInputError
 from mailroom.graphql.loaders import PersonRow
-from mailroom.graphql.relay import decode, page_size
+from mailroom.graphql.relay import decode_time, page_size
 from mailroom.resolver.rules import WorkspaceRules
 from mailroom.workspace import team_people
 
@@ -28,9 +27,7 @@ async def company_people(
         f" AND id NOT IN ({team_people(team, statement)})"
     )
     if after is not None:
-        made, row_id = decode(after)
-        if not isinstance(made, datetime):
-            raise InvalidInputError("invalid cursor")
+        made, row_id = decode_time(after)
         sql += (
             f" AND (created_at > {statement.mark(made)}"
             f" OR (created_at = {statement.mark(made)} AND id > {statement.mark(row_id)}))"

@@ -13,7 +13,7 @@ from uuid import UUID
 from mailroom.db import Statement, time_of, uuid_of
 from mailroom.graphql.context import Info
 from mailroom.graphql.loaders import MessageRow
-from mailroom.graphql.relay import decode, page_size
+from mailroom.graphql.relay import decode_time, page_size
 from mailroom.models import CompanyDomain, Message
 
 
@@ -84,7 +84,7 @@ async def timeline(
     from the participant indexes (which hold sent_at) rather than by sorting messages. Each
     term gives its own newest; the page is the newest of those together."""
     size = page_size(first)
-    cursor = decode(after) if after is not None else None
+    cursor = decode_time(after) if after is not None else None
     found: set[tuple[datetime, UUID]] = set()
     workspace_id = info.context.workspace.id
     for term in terms:
@@ -113,7 +113,7 @@ async def _newest(
     workspace_id: UUID,
     term: Term,
     limit: int,
-    cursor: tuple[Any, UUID] | None,
+    cursor: tuple[datetime, UUID] | None,
     sent_after: datetime | None,
     sent_before: datetime | None,
 ) -> Sequence[Sequence[Any]]:
