@@ -368,6 +368,9 @@ class Statement:
         return ", ".join(self.mark(v) for v in values)
 
     async def rows(self, sql: str) -> list[dict[str, Any]]:
+        """The rows by column name, always through Tortoise's connection: its one caller sums
+        whole threads (`workspace.threads`), which may take long enough that the event loop
+        should not wait on it as it does on `tuples`' indexed reads."""
         return list(await self.connection.execute_query_dict(sql, self.values))
 
     async def tuples(self, sql: str) -> Sequence[Sequence[Any]]:
