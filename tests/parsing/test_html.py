@@ -73,9 +73,9 @@ def test_the_reported_nested_divs_are_read_quickly_with_a_defect() -> None:
     # 150,000 nested <div>s (1.6 MB) blocked all processing for 210 s.
     html = "<div>" * 150_000 + "<p>Hello &amp; welcome</p>" + "</div>" * 150_000
     raw = b"From: x@example.org\r\nContent-Type: text/html\r\n\r\n" + html.encode()
-    start = time.monotonic()
+    start = time.process_time()
     envelope = normalize(raw)
-    assert time.monotonic() - start < 10
+    assert time.process_time() - start < 10
     assert envelope.text == "Hello & welcome"
     assert any("read tag by tag" in defect for defect in envelope.defects)
 

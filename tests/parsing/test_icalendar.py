@@ -614,12 +614,12 @@ def test_too_many_bytes_are_refused() -> None:
     big = b"BEGIN:VCALENDAR\r\n" + body * (5 * 1024 * 1024 // len(body) + 1) + b"END:VCALENDAR\r\n"
     assert len(big) > 5 * 1024 * 1024
 
-    began = time.monotonic()
+    began = time.process_time()
     for data in (big, big.decode()):
         reading = read_calendar(data, **WIDE)
         assert reading.events == ()
         assert len(reading.defects) == 1 and "4194304" in reading.defects[0]
-    assert time.monotonic() - began < 1
+    assert time.process_time() - began < 1
     assert read_calendar(source, **WIDE, max_bytes=1000).defects == (
         f"{len(source)} bytes, over the 1000-byte limit: not read",
     )
@@ -635,9 +635,9 @@ def test_nesting_is_bounded() -> None:
     [(b"FREQ=SECONDLY", timedelta(seconds=1)), (b"FREQ=MINUTELY", timedelta(minutes=1))],
 )
 def test_a_rule_that_never_ends_stops_at_the_limit(rule: bytes, step: timedelta) -> None:
-    began = time.monotonic()
+    began = time.process_time()
     reading = read_calendar(endless(rule), start=utc(2022, 1, 1), end=utc(2025, 1, 1))
-    elapsed = time.monotonic() - began
+    elapsed = time.process_time() - began
 
     assert elapsed < 2, f"{elapsed:.1f}s"
     assert len(reading.events) == 1000
@@ -693,9 +693,9 @@ def test_the_limit_is_for_the_whole_calendar() -> None:
 def test_a_rule_too_costly_to_expand_keeps_its_event_once(
     rule: bytes, dtstart: bytes, defect: str
 ) -> None:
-    began = time.monotonic()
+    began = time.process_time()
     reading = read_calendar(endless(rule, dtstart), start=utc(2022, 1, 1), end=utc(2025, 1, 1))
-    assert time.monotonic() - began < 1
+    assert time.process_time() - began < 1
 
     (event,) = reading.events
     assert event.recurrence_id is None and event.uid == "20055546456446"
@@ -729,9 +729,9 @@ def test_many_costly_rules_share_one_budget() -> None:
         b"BEGIN:VEVENT" + block.replace(b"UID:20055546456446", b"UID:%d" % n) + b"END:VEVENT\r\n"
         for n in range(200)
     )
-    began = time.monotonic()
+    began = time.process_time()
     reading = read_calendar(head + copies + tail, start=utc(2022, 1, 1), end=utc(2025, 1, 1))
-    assert time.monotonic() - began < 3
+    assert time.process_time() - began < 3
 
     assert len(reading.events) == 200
     never = [e for e in reading.events if any("never matches" in d for d in e.defects)]

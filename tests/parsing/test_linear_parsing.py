@@ -1,7 +1,8 @@
 """Parsing steps other than HTML that hostile input made superlinear, each through a public entry.
 
 Each test was written against the code before its fix and failed there: by its work counted
-where that can be done, else by a generous time bound on a size that took seconds.
+where that can be done, else by a generous bound on the CPU time of a size that took seconds
+(CPU time, not the wall clock: a busy CI machine deschedules the test, it does not slow the parse).
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ def test_a_long_boundary_does_not_cost_its_length_on_every_delimiter_line() -> N
         b"From: x@example.org\r\nContent-Type: multipart/mixed; boundary=" + boundary + b"\r\n\r\n"
         b"boundary " * 40 + b"\r\n" + b"--x\r\n" * 100_000
     )
-    start = time.monotonic()
+    start = time.process_time()
     envelope = normalize(raw)
-    assert time.monotonic() - start < 3
+    assert time.process_time() - start < 3
     assert envelope.from_[0].address == "x@example.org"
     assert "NoBoundaryInMultipartDefect" in envelope.defects  # past 1,000 characters
 
@@ -59,8 +60,9 @@ def test_from_lines_that_make_no_block_do_not_each_copy_the_body(
 @pytest.mark.parametrize(
     "value",
     [
-        "a@" * 4096,  # `j@x.org<mailto:j@x.org>` links: 64 x 255 steps from each character
-        "*" * 8192,  # `**Name**` bold names: a run of stars rescanned from each of its stars
+        # Before the fix, a quarter of these sizes took 2.4 s and 0.9 s; now 20 ms and 5 ms.
+        "a@" * 16384,  # `j@x.org<mailto:j@x.org>` links: 64 x 255 steps from each character
+        "*" * 32768,  # `**Name**` bold names: a run of stars rescanned from each of its stars
     ],
     ids=["mailto links", "bold names"],
 )
@@ -70,6 +72,6 @@ def test_forwarded_address_lines_are_read_in_linear_time(value: str) -> None:
         + "Date: Mon, 2 Mar 2026 10:15:00 +0100\nSubject: plan\n\nthe text\n"
     )
     raw = _forward("---------- Forwarded message ---------\n" + block)
-    start = time.monotonic()
+    start = time.process_time()
     unwrap_forward(raw)
-    assert time.monotonic() - start < 0.5
+    assert time.process_time() - start < 2

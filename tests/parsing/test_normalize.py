@@ -218,9 +218,9 @@ def test_rereading_parts_with_blanks_before_the_colon_is_bounded() -> None:
     level = "Content-Type : message/rfc822\r\n\r\nX-Level : {i}\r\n"
     chain = "".join(level.format(i=i) for i in range(3000)) + "\r\n" + "body\r\n" * 100_000
     data = ("From: a@x.org\r\nSubject: outer\r\n" + chain).encode()
-    started = time.perf_counter()
+    started = time.process_time()
     envelope = parse(data)
-    assert time.perf_counter() - started < 10
+    assert time.process_time() - started < 10
     assert envelope.subject == "outer"
     assert any("read again" in defect for defect in envelope.defects)
 
