@@ -28,6 +28,9 @@ from mailroom.sources.smtp.inflight import InFlight
 from mailroom.sources.smtp.replies import Reply, stock
 
 log = logging.getLogger(__name__)
+# RFC 5321 (4.5.3.1.6): a line of text is at most 1,000 octets with its CRLF; aiosmtpd lets one
+# more through, and so does Mailroom (lines that long were accepted before).
+MAX_LINE = 1001
 # `<local@domain>` with a dot-atom local part and domain, nothing that needs the full parser.
 _PLAIN_PATH = re.compile(
     r"\s*<([A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*)"
@@ -37,6 +40,12 @@ _PLAIN_PATH = re.compile(
 
 class GatewaySMTP(SMTP):
     """One connection."""
+
+    # aiosmtpd gives its stream reader this limit, and reads DATA line by line against it; DATA
+    # is read here (`read_data`) in pieces of up to this size, checked against MAX_LINE. Command
+    # lines keep aiosmtpd's own limits (512 bytes and its extensions'); a client can make a
+    # connection buffer this much, twice, before its reads pause.
+    line_length_limit = 64 * 1024
 
     def __init__(
         self,
@@ -138,7 +147,7 @@ class GatewaySMTP(SMTP):
                     self._reader,
                     claim,
                     max_bytes=self.data_size_limit,
-                    max_line=self.line_length_limit,
+                    max_line=MAX_LINE,
                 )
             finally:
                 self._receiving = False

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
 from mailroom.sources.smtp.data import Received, read_data
 from mailroom.sources.smtp.inflight import InFlight
 from mailroom.sources.smtp.replies import Reply
@@ -46,3 +49,94 @@ async def test_too_big_and_too_long_lines_are_refused_after_the_dot() -> None:
     long, _ = await _read(b"z" * 3000 + b".\r\nok\r\n.\r\n", pool)
     assert long == Received(b"", Reply.LINE_TOO_LONG)
     assert pool.held == 0
+
+
+# What follows the final dot: a pipelining client may send its next command at once, and it
+# must be left for the command loop.
+AFTER = b"NOOP\r\n"
+# Bytes that make the end of DATA hard to find: dots, CRs and LFs alone and together.
+TOKENS = st.sampled_from([b".", b"\r", b"\n", b"\r\n", b"a", b"\r\n.", b"..", b"ab.\r\n"])
+
+
+def _spec(wire: bytes) -> tuple[bytes, bytes]:
+    """RFC 5321 (4.1.1.4, 4.5.2), line by line: the message (unstuffed) before the first line
+    holding only a dot, and the bytes after that line."""
+    lines = wire.split(b"\r\n")
+    end = lines.index(b".", 0, len(lines) - 1)  # a dot followed by CRLF
+    content = b"".join((line[1:] if line[:1] == b"." else line) + b"\r\n" for line in lines[:end])
+    return content, b"\r\n".join(lines[end + 1 :])
+
+
+def _sent(wire: bytes) -> bytes:
+    """What the client sent before the final dot line, as sent."""
+    content_lines = wire.split(b"\r\n")
+    end = content_lines.index(b".", 0, len(content_lines) - 1)
+    return b"".join(line + b"\r\n" for line in content_lines[:end])
+
+
+async def _read_in_pieces(
+    wire: bytes, cuts: list[int], limit: int, max_line: int = 10**9
+) -> tuple[Received, bytes]:
+    """`read_data` over `wire` arriving in pieces cut at `cuts`, through a reader of `limit`;
+    and what it left unread."""
+    reader = asyncio.StreamReader(limit=limit)
+    pool = InFlight(10**9)
+
+    async def feed() -> None:
+        start = 0
+        for cut in [*sorted(set(cuts)), len(wire)]:
+            reader.feed_data(wire[start:cut])
+            start = max(start, cut)
+            await asyncio.sleep(0)
+        reader.feed_eof()
+
+    feeding = asyncio.create_task(feed())
+    with pool.claim() as claim:
+        received = await read_data(reader, claim, max_bytes=10**9, max_line=max_line)
+    await feeding
+    return received, await reader.read()
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(
+    body=st.lists(TOKENS, max_size=40).map(b"".join),
+    cuts=st.lists(st.integers(min_value=0, max_value=200), max_size=6),
+    limit=st.sampled_from([8, 16, 64, 64 * 1024]),
+)
+async def test_the_end_of_data_is_the_first_line_holding_only_a_dot(
+    body: bytes, cuts: list[int], limit: int
+) -> None:
+    wire = body + b"\r\n.\r\n" + AFTER
+    content, rest = _spec(wire)
+    received, unread = await _read_in_pieces(wire, cuts, limit)
+    assert received == Received(content)
+    assert received.size == len(_sent(wire))
+    assert unread == rest  # nothing past the final dot was taken
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(
+    body=st.lists(st.sampled_from([b"a" * 7, b"\r\n", b"\n", b".", b"b"]), max_size=40).map(
+        b"".join
+    ),
+    cuts=st.lists(st.integers(min_value=0, max_value=300), max_size=6),
+    limit=st.sampled_from([8, 64, 64 * 1024]),
+    max_line=st.integers(min_value=2, max_value=40),
+)
+@example(body=b"a" * 40, cuts=[10, 20, 30], limit=8, max_line=35)  # a line in pieces
+async def test_a_line_longer_than_the_limit_refuses_the_message_after_its_end(
+    body: bytes, cuts: list[int], limit: int, max_line: int
+) -> None:
+    wire = body + b"\r\n.\r\n" + AFTER
+    longest = max(len(line) + 1 for line in _sent(wire).split(b"\n"))
+    received, unread = await _read_in_pieces(wire, cuts, limit, max_line)
+    if longest > max_line:
+        assert received == Received(b"", Reply.LINE_TOO_LONG)
+    else:
+        assert received == Received(_spec(wire)[0])
+    assert unread == _spec(wire)[1]
+
+
+async def test_a_message_of_no_lines_and_one_of_an_empty_line() -> None:
+    assert await _read_in_pieces(b".\r\n" + AFTER, [], 64) == (Received(b""), AFTER)
+    assert await _read_in_pieces(b"\r\n.\r\n" + AFTER, [1, 2], 64) == (Received(b"\r\n"), AFTER)
