@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections import Counter
 from typing import Any
@@ -13,7 +14,13 @@ def client_of(peer: Any) -> str:
     """The key a connecting host is counted under: its IPv4 address, or its IPv6 /64. A host
     is given a whole /64 (RFC 6177), so counting its addresses one by one would let it past
     every per-client limit by changing address."""
-    host = str(peer[0]) if peer else "unknown"
+    return _key(str(peer[0]) if peer else "unknown")
+
+
+# Asked for every message (MAIL and its acceptance count the client), with the few hosts that
+# send most of them: a bounded cache saves parsing the address each time.
+@functools.lru_cache(maxsize=4096)
+def _key(host: str) -> str:
     try:
         address = ipaddress.ip_address(host.partition("%")[0])
     except ValueError:
