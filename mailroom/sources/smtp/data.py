@@ -58,8 +58,8 @@ async def read_data(
                 piece = piece[:-3]  # keeps the CRLF that ends the last line
         size += len(piece)
         if refusal is None:
-            longest, line = _lines(piece, line)
-            refusal = _refusal(size, longest, len(piece), claim, max_bytes, max_line)
+            too_long, line = _lines(piece, line, max_line)
+            refusal = _refusal(size, too_long, len(piece), claim, max_bytes)
             if refusal is not None:
                 sent = bytearray()
                 claim.release()
@@ -81,21 +81,26 @@ async def _read_until(reader: asyncio.StreamReader, separator: bytes) -> bytes:
         return await reader.readexactly(overrun.consumed)
 
 
-def _lines(piece: bytes, line: int) -> tuple[int, int]:
-    """The longest line (with its line break) `piece` ends or holds, given `line` bytes of
-    the line it continues; and the length of the line it leaves unended. Lines are counted
-    between LFs: a bare LF, which SMTP does not allow, ends a line here too."""
-    parts = piece.split(b"\n")
-    longest = max(line + len(parts[0]), max(map(len, parts))) + 1
-    return longest, len(parts[-1]) if len(parts) > 1 else line + len(piece)
+def _lines(piece: bytes, line: int, max_line: int) -> tuple[bool, int]:
+    """Whether a line `piece` holds or ends is longer than `max_line` with its line break,
+    given `line` bytes of the line it continues; and the length of the line it leaves unended.
+    Lines are counted between LFs: a bare LF, which SMTP does not allow, ends a line here too.
+    Each step finds the last LF within reach of where a line starts: a few searches a piece,
+    not one a line."""
+    start, room = 0, max_line - 1 - line  # what the line at `start` may hold before its LF
+    while len(piece) - start > room:
+        newline = piece.rfind(b"\n", start, start + room + 1)
+        if newline < 0:
+            return True, 0
+        start, room = newline + 1, max_line - 1
+    last = piece.rfind(b"\n")
+    return False, len(piece) - last - 1 if last >= 0 else line + len(piece)
 
 
-def _refusal(
-    size: int, longest: int, length: int, claim: Claim, max_bytes: int, max_line: int
-) -> Reply | None:
+def _refusal(size: int, too_long: bool, length: int, claim: Claim, max_bytes: int) -> Reply | None:
     if size > max_bytes:
         return Reply.TOO_BIG
-    if longest > max_line:
+    if too_long:
         return Reply.LINE_TOO_LONG
     if not claim.take(length):
         return Reply.NO_ROOM
