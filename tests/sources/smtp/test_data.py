@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -140,3 +142,19 @@ async def test_a_line_longer_than_the_limit_refuses_the_message_after_its_end(
 async def test_a_message_of_no_lines_and_one_of_an_empty_line() -> None:
     assert await _read_in_pieces(b".\r\n" + AFTER, [], 64) == (Received(b""), AFTER)
     assert await _read_in_pieces(b"\r\n.\r\n" + AFTER, [1, 2], 64) == (Received(b"\r\n"), AFTER)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [b"a\n.\r\n", b"\r\n", b".\r\r\n", b"x" * 998 + b"\r\n"],
+    ids=["bare LF before a dot line", "empty lines", "dot and CR lines", "longest lines"],
+)
+async def test_hostile_lines_cost_time_linear_in_their_size(line: bytes) -> None:
+    # 5 MB of each: the first makes the most pieces (two a line: each of its dot lines looks
+    # like the end until the byte before it is read), about 2 s; the line-by-line loop before
+    # took 1.4 s for it and up to 3 s for the others, which now take tens of milliseconds.
+    wire = line * (5_000_000 // len(line)) + b".\r\n" + AFTER
+    started = time.process_time()
+    received, unread = await _read_in_pieces(wire, [], 64 * 1024, max_line=1001)
+    assert time.process_time() - started < 20
+    assert (received, unread) == (Received(_spec(wire)[0]), AFTER)
