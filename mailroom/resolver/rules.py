@@ -3,11 +3,8 @@ message's participants may become records under the record creation mode."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 from uuid import UUID
 
 from mailroom.db import Statement, uuid_of
@@ -45,20 +42,22 @@ class WorkspaceRules:
     async def of(cls, workspace: Workspace) -> WorkspaceRules:
         """The rules of a workspace row already read (the API reads it with the token)."""
         workspace_id = workspace.id
-        # By statements of our own: the API reads the rules on every request, and Tortoise's
-        # building of two queries cost more than the request's statements for its page. Both
-        # at once: on PostgreSQL each is a round trip the request waits for.
-        found, blocked = await asyncio.gather(
-            _rows("SELECT id, email, aliases FROM member", workspace_id),
-            _rows("SELECT kind, value FROM blocklist_entry", workspace_id),
-        )
         members: dict[str, UUID] = {}
-        for member_id, email, aliases in found:
+        # By statements of our own: the API reads the rules on every request, and Tortoise's
+        # building of two queries cost more than the request's statements for its page.
+        statement = Statement()
+        where = f"WHERE workspace_id = {statement.mark(workspace_id)}"
+        for member_id, email, aliases in await statement.tuples(
+            f"SELECT id, email, aliases FROM member {where}"
+        ):
             # Aliases are JSON, which SQLite and asyncpg both give as text.
             for address in Member.addresses_of(email, json.loads(aliases)):
                 members[address] = uuid_of(member_id)
         domains = {registrable_domain(a.rpartition("@")[2]) for a in members}
         member_domains = frozenset(d for d in domains if d and not is_free_mail(d))
+        statement = Statement()
+        where = f"WHERE workspace_id = {statement.mark(workspace_id)}"
+        blocked = await statement.tuples(f"SELECT kind, value FROM blocklist_entry {where}")
         return cls(
             workspace_id=workspace_id,
             mode=workspace.record_creation_mode,
@@ -120,8 +119,3 @@ class WorkspaceRules:
         else:
             return []
         return [(a, rule) for a in chosen if self.exclusion(a.address) is None]
-
-
-async def _rows(select: str, workspace_id: UUID) -> Sequence[Sequence[Any]]:
-    statement = Statement()
-    return await statement.tuples(f"{select} WHERE workspace_id = {statement.mark(workspace_id)}")

@@ -13,7 +13,6 @@ by their Message-ID *and* content: a copy of a borrowed Message-ID is a message 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
@@ -86,13 +85,11 @@ async def access(
     viewer's workspace) or the workspace's `blocklist` in this request passes them, and they
     are not read again."""
     ids = sorted(set(message_ids))
+    copies = await _copies(viewer.workspace_id, ids)
     if threads is None or any(i not in threads for i in ids):
         threads = await _threads(viewer.workspace_id, ids)
     in_threads = {m: t for m in ids if (t := threads.get(m)) is not None}
-    # Together: on PostgreSQL each is a round trip a page of emails waits for.
-    copies, shares = await asyncio.gather(
-        _copies(viewer.workspace_id, ids), _shares(viewer, set(in_threads.values()))
-    )
+    shares = await _shares(viewer, set(in_threads.values()))
     blocked = await _blocked(viewer.workspace_id, ids, blocklist)
     result: dict[UUID, Access] = {}
     for message_id in ids:

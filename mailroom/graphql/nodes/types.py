@@ -16,7 +16,6 @@ and when hidden are null with `visibility` SUBJECT, as an email whose body is hi
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated
@@ -262,34 +261,20 @@ async def seen(info: Info, rows: Sequence[Message | MessageRow]) -> list[EmailTy
     """The emails of `rows` as the viewer sees them: every path to an email comes through here.
     When the query asks for their participants, those the viewer may see are read here too,
     for the page at once."""
-    ids = [m.id for m in rows]
-    access = info.context.loaders.access.load_many(ids)
+    found: list[Access] = await info.context.loaders.access.load_many([m.id for m in rows])
+    parts: dict[UUID, list[ParticipantType]] | Exception = {}
     if asked := info.context.below(info, "participants"):
-        # Read with the access check, not after it (on PostgreSQL each is a round trip the
-        # page waits for); an email the viewer may not see takes none of them (below).
-        found, parts = await asyncio.gather(access, _participants_or_error(info, ids, asked))
-    else:
-        found, parts = await access, {}
-    emails = []
-    for m, a in zip(rows, found, strict=True):
-        if not a.allows(Level.METADATA):
-            emails.append(EmailType.of(m, a, None))
-        else:
-            emails.append(
-                EmailType.of(m, a, parts if isinstance(parts, Exception) else parts.get(m.id))
-            )
-    return emails
-
-
-async def _participants_or_error(
-    info: Info, ids: Sequence[UUID], asked: list[SelectedField]
-) -> dict[UUID, list[ParticipantType]] | Exception:
-    try:
-        return await _participants(info, ids, asked)
-    except Exception as error:  # noqa: BLE001 - each email's `participants` raises it
-        # A failure to read them is the error of that field alone, as if each email had read
-        # its own: the rest of the page is still answered.
-        return error
+        shown = [m.id for m, a in zip(rows, found, strict=True) if a.allows(Level.METADATA)]
+        try:
+            parts = await _participants(info, shown, asked)
+        except Exception as error:  # noqa: BLE001 - each email's `participants` raises it
+            # A failure to read them is the error of that field alone, as if each email had
+            # read its own: the rest of the page is still answered.
+            parts = error
+    return [
+        EmailType.of(m, a, parts if isinstance(parts, Exception) else parts.get(m.id))
+        for m, a in zip(rows, found, strict=True)
+    ]
 
 
 async def emails_of(info: Info, page: Page) -> Connection[EmailType]:
