@@ -36,7 +36,7 @@ async def read_data(
 ) -> Received:
     """Up to and without the final dot. The claim holds what is kept; if the message is
     refused the claim is released at once, not when the client finally ends it. A piece is
-    at most the reader's limit."""
+    at most what the reader buffers (its limit, twice that before it pauses the transport)."""
     sent = bytearray()  # as the client sent it: dot-stuffed
     size = line = 0  # bytes read; length of the line not yet ended
     refusal: Reply | None = None
