@@ -613,3 +613,48 @@ async def test_a_message_is_accepted_while_a_write_holds_the_database(gateway: G
     await gateway.settle()
     stored = await Message.all().values_list("internet_message_id", flat=True)
     assert sorted(stored) == ["during@acme.com", "warm@acme.com"]
+
+
+def _pipelined_session(port: int, wire: bytes) -> list[bytes]:
+    """Send a whole session in one write, as a client that does not wait would; the replies'
+    lines once the server closes the connection."""
+    with socket.create_connection(("127.0.0.1", port), 30) as client:
+        client.sendall(wire)
+        answer = b""
+        while chunk := client.recv(65536):
+            answer += chunk
+    return answer.split(b"\r\n")[:-1]
+
+
+async def test_a_client_that_sends_everything_at_once_has_each_message_ended_at_its_dot(
+    gateway: Gateway,
+) -> None:
+    # DATA is read in large pieces: nothing past a message's final dot may be taken with it,
+    # however the lines before it look like an end (a dot after a bare LF, dot-stuffed lines,
+    # a line of two dots, a dot and a bare CR) and whatever follows it in the same packet.
+    tricky = b"bare LF then a dot\n.\r\n..\r\n..stuffed\r\n.\r.\r\n\r\n"
+    first = _crlf(message(sender="alice@acme.com", message_id="<first@acme.com>")) + tricky
+    second = _crlf(message(sender="alice@acme.com", message_id="<second@acme.com>"))
+    envelope = f"MAIL FROM:<alice@acme.com>\r\nRCPT TO:<{WORKSPACE}>\r\nDATA\r\n".encode()
+    wire = b"EHLO client.example\r\n" + b"".join(
+        envelope + _stuffed(raw) + b".\r\n" for raw in (first, second)
+    )
+    replies = await asyncio.to_thread(_pipelined_session, gateway.port, wire + b"QUIT\r\n")
+    codes = [line[:3] for line in replies if line[3:4] == b" "]
+    each = [b"250", b"250", b"354", b"250"]  # MAIL, RCPT, DATA, the message
+    assert codes == [b"220", b"250", *each, *each, b"221"]
+    await gateway.settle()
+    stored = {m.internet_message_id: m for m in await Message.all().prefetch_related("raw_message")}
+    assert set(stored) == {"first@acme.com", "second@acme.com"}
+    assert bytes(stored["first@acme.com"].raw_message.data).endswith(first)
+    assert bytes(stored["second@acme.com"].raw_message.data).endswith(second)
+
+
+def _crlf(raw: bytes) -> bytes:
+    return raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+def _stuffed(raw: bytes) -> bytes:
+    """As a client sends it: a dot before each line that starts with one (RFC 5321, 4.5.2)."""
+    lines = raw.split(b"\r\n")
+    return b"\r\n".join(b"." + line if line.startswith(b".") else line for line in lines)
