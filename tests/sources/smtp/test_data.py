@@ -60,20 +60,14 @@ AFTER = b"NOOP\r\n"
 TOKENS = st.sampled_from([b".", b"\r", b"\n", b"\r\n", b"a", b"\r\n.", b"..", b"ab.\r\n"])
 
 
-def _spec(wire: bytes) -> tuple[bytes, bytes]:
-    """RFC 5321 (4.1.1.4, 4.5.2), line by line: the message (unstuffed) before the first line
-    holding only a dot, and the bytes after that line."""
+def _spec(wire: bytes) -> tuple[bytes, bytes, bytes]:
+    """RFC 5321 (4.1.1.4, 4.5.2), line by line: what the client sent before the first line
+    holding only a dot (as sent, and unstuffed), and the bytes after that line."""
     lines = wire.split(b"\r\n")
     end = lines.index(b".", 0, len(lines) - 1)  # a dot followed by CRLF
+    sent = b"".join(line + b"\r\n" for line in lines[:end])
     content = b"".join((line[1:] if line[:1] == b"." else line) + b"\r\n" for line in lines[:end])
-    return content, b"\r\n".join(lines[end + 1 :])
-
-
-def _sent(wire: bytes) -> bytes:
-    """What the client sent before the final dot line, as sent."""
-    content_lines = wire.split(b"\r\n")
-    end = content_lines.index(b".", 0, len(content_lines) - 1)
-    return b"".join(line + b"\r\n" for line in content_lines[:end])
+    return sent, content, b"\r\n".join(lines[end + 1 :])
 
 
 async def _read_in_pieces(
@@ -109,10 +103,10 @@ async def test_the_end_of_data_is_the_first_line_holding_only_a_dot(
     body: bytes, cuts: list[int], limit: int
 ) -> None:
     wire = body + b"\r\n.\r\n" + AFTER
-    content, rest = _spec(wire)
+    sent, content, rest = _spec(wire)
     received, unread = await _read_in_pieces(wire, cuts, limit)
     assert received == Received(content)
-    assert received.size == len(_sent(wire))
+    assert received.size == len(sent)
     assert unread == rest  # nothing past the final dot was taken
 
 
@@ -130,13 +124,14 @@ async def test_a_line_longer_than_the_limit_refuses_the_message_after_its_end(
     body: bytes, cuts: list[int], limit: int, max_line: int
 ) -> None:
     wire = body + b"\r\n.\r\n" + AFTER
-    longest = max(len(line) + 1 for line in _sent(wire).split(b"\n"))
+    sent, content, rest = _spec(wire)
+    longest = max(len(line) + 1 for line in sent.split(b"\n"))
     received, unread = await _read_in_pieces(wire, cuts, limit, max_line)
     if longest > max_line:
         assert received == Received(b"", Reply.LINE_TOO_LONG)
     else:
-        assert received == Received(_spec(wire)[0])
-    assert unread == _spec(wire)[1]
+        assert received == Received(content)
+    assert unread == rest
 
 
 async def test_a_message_of_no_lines_and_one_of_an_empty_line() -> None:
@@ -157,4 +152,4 @@ async def test_hostile_lines_cost_time_linear_in_their_size(line: bytes) -> None
     started = time.process_time()
     received, unread = await _read_in_pieces(wire, [], 64 * 1024, max_line=1001)
     assert time.process_time() - started < 20
-    assert (received, unread) == (Received(_spec(wire)[0]), AFTER)
+    assert (received, unread) == (Received(_spec(wire)[1]), AFTER)
