@@ -4,7 +4,9 @@ message's participants may become records under the record creation mode."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from uuid import UUID
 
 from mailroom.db import Statement, uuid_of
@@ -45,19 +47,15 @@ class WorkspaceRules:
         members: dict[str, UUID] = {}
         # By statements of our own: the API reads the rules on every request, and Tortoise's
         # building of two queries cost more than the request's statements for its page.
-        statement = Statement()
-        where = f"WHERE workspace_id = {statement.mark(workspace_id)}"
-        for member_id, email, aliases in await statement.tuples(
-            f"SELECT id, email, aliases FROM member {where}"
+        for member_id, email, aliases in await _of_workspace(
+            "SELECT id, email, aliases FROM member", workspace_id
         ):
             # Aliases are JSON, which SQLite and asyncpg both give as text.
             for address in Member.addresses_of(email, json.loads(aliases)):
                 members[address] = uuid_of(member_id)
         domains = {registrable_domain(a.rpartition("@")[2]) for a in members}
         member_domains = frozenset(d for d in domains if d and not is_free_mail(d))
-        statement = Statement()
-        where = f"WHERE workspace_id = {statement.mark(workspace_id)}"
-        blocked = await statement.tuples(f"SELECT kind, value FROM blocklist_entry {where}")
+        blocked = await _of_workspace("SELECT kind, value FROM blocklist_entry", workspace_id)
         return cls(
             workspace_id=workspace_id,
             mode=workspace.record_creation_mode,
@@ -119,3 +117,9 @@ class WorkspaceRules:
         else:
             return []
         return [(a, rule) for a in chosen if self.exclusion(a.address) is None]
+
+
+async def _of_workspace(select: str, workspace_id: UUID) -> Sequence[Sequence[Any]]:
+    """`select`'s rows of one workspace."""
+    statement = Statement()
+    return await statement.tuples(f"{select} WHERE workspace_id = {statement.mark(workspace_id)}")
