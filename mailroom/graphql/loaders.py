@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Generic, NamedTuple, TypeVar
 from uuid import UUID
 
@@ -94,8 +95,9 @@ class Loaders:
         )
         self.thread_view = DataLoader(self._thread_views, cache_key_fn=lambda t: t.id)
         self.participants = Pages(self._participants)
+        self.participant_people = Pages(partial(self._participants, people=True))
         self.attachments = DataLoader(self._attachments)
-        self.recent_emails = DataLoader(self._recent_emails)
+        self.recent_messages = DataLoader(self._recent_messages)
         self.event_attendees = DataLoader(self._event_attendees)
         self.event_details = DataLoader(self._event_details)
         self.member = DataLoader(_by_id(Member, workspace))
@@ -133,22 +135,47 @@ class Loaders:
             statement, uuid = Statement(), UUIDs(chunk)
             # By id alone first: SQLite would otherwise walk a workspace-leading index.
             sql = (
-                "SELECT id, sent_at, subject, snippet, thread_id FROM message"
+                f"SELECT {_MESSAGE_COLUMNS} FROM message"
                 f" WHERE id IN ({statement.marks(chunk)})"
                 f" AND workspace_id = {statement.mark(workspace)}"
             )
-            for message_id, sent_at, subject, snippet, thread_id in await statement.tuples(sql):
-                row = MessageRow(
-                    uuid(message_id),
-                    workspace,
-                    time_of(sent_at),
-                    subject,
-                    snippet,
-                    None if thread_id is None else uuid(thread_id),
-                )
+            for values in await statement.tuples(sql):
+                row = self._message(values, uuid)
                 found[row.id] = row
-                self.threads[row.id] = row.thread_id
         return [found.get(i) for i in ids]
+
+    async def newest(self, statement: Statement, chosen: str) -> list[tuple[datetime, MessageRow]]:
+        """The messages of the viewer's workspace that `chosen` (a statement of `statement`'s
+        marks, giving message_id and sent_at, newest first) picks, each with the sent_at it
+        gave: a page's ids and their messages in one statement, where reading them one after
+        the other cost a round trip more (on PostgreSQL, more than either read: RESULTS, api).
+        """
+        sql = (
+            f"SELECT {_MESSAGE_COLUMNS}, chosen.sent_at FROM ({chosen}) chosen"
+            " JOIN message ON message.id = chosen.message_id"
+            f" WHERE message.workspace_id = {statement.mark(self.viewer.workspace_id)}"
+        )
+        uuid = UUIDs()
+        found = [
+            (time_of(values[-1]), self._message(values, uuid))
+            for values in await statement.tuples(sql)
+        ]
+        # The newest first, as `chosen` gave them (a join keeps no order).
+        found.sort(key=lambda pair: (pair[0], pair[1].id), reverse=True)
+        return found
+
+    def _message(self, values: Sequence[Any], uuid: UUIDs) -> MessageRow:
+        message_id, sent_at, subject, snippet, thread_id = values[:5]
+        row = MessageRow(
+            uuid(message_id),
+            self.viewer.workspace_id,
+            time_of(sent_at),
+            subject,
+            snippet,
+            None if thread_id is None else uuid(thread_id),
+        )
+        self.threads[row.id] = row.thread_id
+        return row
 
     async def _access(self, ids: Sequence[UUID]) -> list[Access]:
         blocklist = None
@@ -188,28 +215,58 @@ class Loaders:
         views = await thread_views(self.viewer, list(threads), any_blocked)
         return [views[t.id] for t in threads]
 
-    async def _participants(self, ids: Sequence[UUID]) -> list[list[ParticipantRow]]:
+    async def _participants(
+        self, ids: Sequence[UUID], people: bool = False
+    ) -> list[list[ParticipantRow]]:
+        """Each message's participants; with their `people` when asked for, in the same
+        statement (a round trip less, which on PostgreSQL costs more than reading a page's
+        people twice over: bench/RESULTS.md, api)."""
         # Plain tuples, not models, read by a statement of our own: a page of emails has
         # hundreds of participants, and Tortoise's building and converting would be most of
         # the page's time (bench/RESULTS.md, api).
         rows: dict[UUID, list[ParticipantRow]] = defaultdict(list)
+        workspace = self.viewer.workspace_id
         for chunk in chunked(list(ids)):
             statement = Statement()
+            sql = (
+                "SELECT p.message_id, p.role, p.position, p.address, p.domain, p.name, p.person_id"
+            )
+            if people:
+                sql += "".join(f", c.{column}" for column in PersonRow.COLUMNS)
+            sql += " FROM participant p"
+            if people:
+                # Of the same workspace, as every read of a person is.
+                sql += (
+                    " LEFT JOIN person c ON c.id = p.person_id AND c.workspace_id = p.workspace_id"
+                )
             # At most a page of each role: a message may name fifty thousand addresses, and
             # a page of such messages must not read them all.
-            sql = (
-                "SELECT message_id, role, position, address, domain, name, person_id"
-                f" FROM participant WHERE message_id IN ({statement.marks(chunk)})"
-                f" AND workspace_id = {statement.mark(self.viewer.workspace_id)}"
-                f" AND position < {statement.mark(MAX_PAGE)}"
+            sql += (
+                f" WHERE p.message_id IN ({statement.marks(chunk)})"
+                f" AND p.workspace_id = {statement.mark(workspace)}"
+                f" AND p.position < {statement.mark(MAX_PAGE)}"
             )
             # The same few messages and people come back row after row.
             uuid = UUIDs(chunk)
-            found = await statement.tuples(sql)
-            for message_id, role, position, address, domain, name, person in found:
+            made: dict[UUID, PersonRow] = {}
+            for (
+                message_id,
+                role,
+                position,
+                address,
+                domain,
+                name,
+                person,
+                *values,
+            ) in await statement.tuples(sql):
                 person_id = None if person is None else uuid(person)
+                contact = None
+                if person_id is not None and values and values[0] is not None:
+                    contact = made.get(person_id)
+                    if contact is None:
+                        contact = made[person_id] = PersonRow(person_id, workspace, values)
                 rows[uuid(message_id)].append(
-                    ParticipantRow(_ROLE[role], position, address, domain, name, person_id)
+                    ParticipantRow(_ROLE[role], position, address, domain, name, person_id, contact)
                 )
         # In the order of the headers a mail client shows: From, Sender, Reply-To, To, Cc, Bcc.
         return [sorted(rows[i], key=_header_order) for i in ids]
@@ -241,18 +298,28 @@ class Loaders:
                 rows[row.message_id].append(row)
         return [rows[i] for i in ids]
 
-    async def _recent_emails(self, keys: Sequence[tuple[UUID, int]]) -> list[list[UUID]]:
-        """The latest `n` messages of each person, in one windowed query for all of them."""
+    async def _recent_messages(self, keys: Sequence[tuple[UUID, int]]) -> list[list[MessageRow]]:
+        """The latest `n` messages of each person, newest first. One timeline is a walk of the
+        participant index that stops at the limit, joined to its messages; many are one
+        windowed query for all of them, and their messages read together."""
         limit = max(n for _, n in keys)
         people = sorted({p for p, _ in keys})
-        if len(people) == 1:  # one timeline: a walk of the index that stops at the limit
-            ids = await _latest(people[0], limit)
-            return [ids[:n] for _, n in keys]
+        if len(people) == 1:
+            statement = Statement()
+            chosen = (
+                "SELECT DISTINCT message_id, sent_at FROM participant"
+                f" WHERE person_id = {statement.mark(people[0])}"
+                f" ORDER BY sent_at DESC, message_id DESC LIMIT {statement.mark(limit)}"
+            )
+            newest = [row for _, row in await self.newest(statement, chosen)]
+            return [newest[:n] for _, n in keys]
         latest: dict[UUID, list[UUID]] = defaultdict(list)
         for chunk in chunked(people):
             for person_id, message_id in await _latest_per_person(chunk, limit):
                 latest[person_id].append(message_id)
-        return [latest[p][:n] for p, n in keys]
+        ids = list(dict.fromkeys(m for found in latest.values() for m in found))
+        rows = dict(zip(ids, await self.message.load_many(ids), strict=True))
+        return [[row for m in latest[p][:n] if (row := rows[m]) is not None] for p, n in keys]
 
 
 T = TypeVar("T")
@@ -351,6 +418,7 @@ class ParticipantRow(NamedTuple):
     domain: str  # registrable
     name: str | None
     person_id: UUID | None
+    person: PersonRow | None = None  # when read with it (`Loaders.participant_people`)
 
 
 class AttendeeRow(NamedTuple):
@@ -368,19 +436,8 @@ def _header_order(row: ParticipantRow) -> tuple[int, int]:
     return _ROLES[row.role], row.position
 
 
-async def _latest(person_id: UUID, limit: int) -> list[UUID]:
-    """A person's `limit` latest messages, newest first: a walk of the participant index
-    (person_id, sent_at, message_id) that stops at the limit."""
-    statement = Statement()
-    sql = (
-        "SELECT DISTINCT message_id, sent_at FROM participant"
-        f" WHERE person_id = {statement.mark(person_id)}"
-        f" ORDER BY sent_at DESC, message_id DESC LIMIT {statement.mark(limit)}"
-    )
-    return [uuid_of(message_id) for message_id, _ in await statement.tuples(sql)]
-
-
 MESSAGE_FIELDS = ("id", "workspace_id", "sent_at", "subject", "snippet", "thread_id")
+_MESSAGE_COLUMNS = ", ".join(f"message.{c}" for c in MESSAGE_FIELDS if c != "workspace_id")
 
 
 class MessageRow(NamedTuple):

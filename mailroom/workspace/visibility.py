@@ -16,12 +16,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
+from itertools import zip_longest
 from typing import NamedTuple
 from uuid import UUID
 
 from tortoise.expressions import Q
 
-from mailroom.db import Statement, UUIDs, uuid_of
+from mailroom.db import Statement, UUIDs
 from mailroom.models import (
     BlockKind,
     BlocklistEntry,
@@ -85,11 +86,10 @@ async def access(
     viewer's workspace) or the workspace's `blocklist` in this request passes them, and they
     are not read again."""
     ids = sorted(set(message_ids))
-    copies = await _copies(viewer.workspace_id, ids)
     if threads is None or any(i not in threads for i in ids):
         threads = await _threads(viewer.workspace_id, ids)
     in_threads = {m: t for m in ids if (t := threads.get(m)) is not None}
-    shares = await _shares(viewer, set(in_threads.values()))
+    copies, shares = await _holders(viewer, ids, set(in_threads.values()))
     blocked = await _blocked(viewer.workspace_id, ids, blocklist)
     result: dict[UUID, Access] = {}
     for message_id in ids:
@@ -113,23 +113,44 @@ def _best(held: list[tuple[UUID, Sharing]], shared: dict[UUID, Level]) -> Access
     return Access(by_default, Reason.SHARING)
 
 
-async def _copies(workspace_id: UUID, ids: list[UUID]) -> dict[UUID, list[tuple[UUID, Sharing]]]:
-    """Each message's copies: the owner and default sharing of each mailbox that holds it.
-    Read by a statement of our own, as `_shares`: every page of emails asks, and Tortoise's
-    building of the query and converting of each value cost more than the reading."""
-    found: dict[UUID, list[tuple[UUID, Sharing]]] = {}
-    for chunk in chunked(ids):
-        statement = Statement()
-        sql = (
-            "SELECT c.message_id, m.owner_id, m.default_sharing FROM message_copy c"
-            " JOIN mailbox m ON m.id = c.mailbox_id"
-            f" WHERE c.workspace_id = {statement.mark(workspace_id)}"
-            f" AND c.message_id IN ({statement.marks(chunk)})"
-        )
-        uuid = UUIDs(chunk)
-        for message_id, owner, sharing in await statement.tuples(sql):
-            found.setdefault(uuid(message_id), []).append((uuid(owner), Sharing(sharing)))
-    return found
+async def _holders(
+    viewer: Viewer, ids: list[UUID], thread_ids: Iterable[UUID]
+) -> tuple[dict[UUID, list[tuple[UUID, Sharing]]], dict[UUID, dict[UUID, Level]]]:
+    """Each message's copies (the owner and default sharing of each mailbox that holds it), and
+    per thread the level each sharer shares their copies at with the viewer.
+
+    Both in one statement of our own: every page of emails asks, Tortoise's building of the
+    query and converting of each value cost more than the reading, and on PostgreSQL each
+    statement is a round trip that costs the API's core more than the database's work
+    (bench/RESULTS.md, api). A copy's row has no sharer; a share's always has one."""
+    copies: dict[UUID, list[tuple[UUID, Sharing]]] = {}
+    shares: dict[UUID, dict[UUID, Level]] = {}
+    empty: list[UUID] = []
+    pairs = zip_longest(chunked(ids), chunked(sorted(thread_ids)), fillvalue=empty)
+    for messages, threads in pairs:
+        statement, parts = Statement(), []
+        if messages:
+            parts.append(
+                "SELECT c.message_id, m.owner_id, m.default_sharing, NULL FROM message_copy c"
+                " JOIN mailbox m ON m.id = c.mailbox_id"
+                f" WHERE c.workspace_id = {statement.mark(viewer.workspace_id)}"
+                f" AND c.message_id IN ({statement.marks(messages)})"
+            )
+        if threads:
+            parts.append(
+                "SELECT thread_id, member_id, level, shared_by_id FROM thread_share"
+                f" WHERE workspace_id = {statement.mark(viewer.workspace_id)}"
+                f" AND thread_id IN ({statement.marks(threads)}) AND shared_by_id IS NOT NULL"
+            )
+        uuid = UUIDs(messages)
+        for row_id, member_id, sharing, sharer in await statement.tuples(" UNION ALL ".join(parts)):
+            if sharer is None:
+                copies.setdefault(uuid(row_id), []).append((uuid(member_id), Sharing(sharing)))
+            elif member_id is None or uuid(member_id) == viewer.member_id:
+                by_sharer = shares.setdefault(uuid(row_id), {})
+                by = uuid(sharer)
+                by_sharer[by] = max(by_sharer.get(by, Level.NONE), Level.of(Sharing(sharing)))
+    return copies, shares
 
 
 async def _threads(workspace_id: UUID, ids: list[UUID]) -> dict[UUID, UUID]:
@@ -139,24 +160,6 @@ async def _threads(workspace_id: UUID, ids: list[UUID]) -> dict[UUID, UUID]:
             "id", "thread_id"
         )
         found.update((m, t) for m, t in rows if t is not None)
-    return found
-
-
-async def _shares(viewer: Viewer, thread_ids: Iterable[UUID]) -> dict[UUID, dict[UUID, Level]]:
-    """Per thread, the level each sharer shares their copies at with the viewer."""
-    found: dict[UUID, dict[UUID, Level]] = {}
-    for chunk in chunked(sorted(thread_ids)):
-        statement = Statement()
-        sql = (
-            "SELECT thread_id, member_id, shared_by_id, level FROM thread_share"
-            f" WHERE workspace_id = {statement.mark(viewer.workspace_id)}"
-            f" AND thread_id IN ({statement.marks(chunk)}) AND shared_by_id IS NOT NULL"
-        )
-        for thread_id, member_id, sharer, level in await statement.tuples(sql):
-            if member_id is None or uuid_of(member_id) == viewer.member_id:
-                by_sharer = found.setdefault(uuid_of(thread_id), {})
-                by = uuid_of(sharer)
-                by_sharer[by] = max(by_sharer.get(by, Level.NONE), Level.of(Sharing(level)))
     return found
 
 

@@ -178,7 +178,7 @@ async def test_a_page_of_people_costs_the_same_queries_at_any_size(
     assert counts[50] < 25, counter.statements
 
 
-READS_PEOPLE = re.compile(r'FROM "?person"?(\s|$)')
+READS_PEOPLE = re.compile(r"(FROM|JOIN) \"?person\"?(\s|$)")
 
 
 async def test_participants_people_are_read_only_when_asked_for(

@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, NamedTuple
+from typing import Literal, NamedTuple
 from uuid import UUID
 
-from mailroom.db import Statement, time_of, uuid_of
+from mailroom.db import Statement
 from mailroom.graphql.context import Info
 from mailroom.graphql.loaders import MessageRow
 from mailroom.graphql.relay import decode_time, page_size
@@ -85,15 +85,14 @@ async def timeline(
     term gives its own newest; the page is the newest of those together."""
     size = page_size(first)
     cursor = decode_time(after) if after is not None else None
-    found: set[tuple[datetime, UUID]] = set()
-    workspace_id = info.context.workspace.id
+    found: dict[tuple[datetime, UUID], MessageRow] = {}
     for term in terms:
-        rows = await _newest(workspace_id, term, size + 1, cursor, sent_after, sent_before)
-        found.update((time_of(sent_at), uuid_of(message_id)) for message_id, sent_at in rows)
+        statement = Statement()
+        chosen = _newest(statement, info, term, size + 1, cursor, sent_after, sent_before)
+        for sent_at, row in await info.context.loaders.newest(statement, chosen):
+            found[sent_at, row.id] = row
     newest = sorted(found, reverse=True)[: size + 1]
-    ids = [message_id for _, message_id in newest[:size]]
-    messages: list[MessageRow | None] = await info.context.loaders.message.load_many(ids)
-    return Page([m for m in messages if m is not None], len(newest) > size)
+    return Page([found[key] for key in newest[:size]], len(newest) > size)
 
 
 async def person_timeline(
@@ -104,25 +103,24 @@ async def person_timeline(
     if after is not None:
         return await timeline(info, person_participants(person_id), first=first, after=after)
     size = page_size(first)
-    ids = await info.context.loaders.recent_emails.load((person_id, size + 1))
-    rows = await info.context.loaders.message.load_many(ids)
-    return Page([r for r in rows if r is not None][:size], len(ids) > size)
+    rows = await info.context.loaders.recent_messages.load((person_id, size + 1))
+    return Page(rows[:size], len(rows) > size)
 
 
-async def _newest(
-    workspace_id: UUID,
+def _newest(
+    statement: Statement,
+    info: Info,
     term: Term,
     limit: int,
     cursor: tuple[datetime, UUID] | None,
     sent_after: datetime | None,
     sent_before: datetime | None,
-) -> Sequence[Sequence[Any]]:
-    """The newest `limit` (message_id, sent_at) of the term's participants, past the cursor:
-    by a statement of our own (`loaders.Loaders._messages` says why)."""
-    statement = Statement()
+) -> str:
+    """A statement of the newest `limit` (message_id, sent_at) of the term's participants, past
+    the cursor: written by hand (`loaders.Loaders._messages` says why)."""
     sql = (
         "SELECT DISTINCT message_id, sent_at FROM participant"
-        f" WHERE workspace_id = {statement.mark(workspace_id)}"
+        f" WHERE workspace_id = {statement.mark(info.context.workspace.id)}"
         f" AND {term.column} = {statement.mark(term.value)}"
     )
     if sent_after is not None:
@@ -136,5 +134,4 @@ async def _newest(
             f" AND sent_at <= {statement.mark(sent_at)} AND (sent_at < {statement.mark(sent_at)}"
             f" OR (sent_at = {statement.mark(sent_at)} AND message_id < {statement.mark(row_id)}))"
         )
-    sql += f" ORDER BY sent_at DESC, message_id DESC LIMIT {statement.mark(limit)}"
-    return await statement.tuples(sql)
+    return sql + f" ORDER BY sent_at DESC, message_id DESC LIMIT {statement.mark(limit)}"

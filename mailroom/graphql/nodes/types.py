@@ -90,13 +90,17 @@ async def _participants(
     names hundreds of participants, and their people are read only if asked for). The team's
     own records are not contacts: their participants show no person."""
     loaders = info.context.loaders
-    found: list[list[ParticipantRow]] = await loaders.participants.load_many(message_ids)
     views: dict[UUID | None, PersonType] = {}
     team = await info.context.team()
+    found: list[list[ParticipantRow]]
     if any(selects(s, "person") for s in asked):
-        wanted = {p for rows in found for r in rows if (p := _contact(team, r)) is not None}
-        people = await loaders.person.load_many(list(wanted))
-        views = {p.id: PersonType.of(p) for p in people if p is not None}
+        found = await loaders.participant_people.load_many(message_ids)
+        for rows in found:
+            for r in rows:
+                if r.person is not None and r.person_id not in views and _contact(team, r):
+                    views[r.person_id] = PersonType.of(r.person)
+    else:
+        found = await loaders.participants.load_many(message_ids)
     result: dict[UUID, list[ParticipantType]] = {}
     for message_id, rows in zip(message_ids, found, strict=True):
         result[message_id] = [
