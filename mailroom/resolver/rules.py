@@ -124,4 +124,3 @@ class WorkspaceRules:
         else:
             return []
         return [(a, rule) for a in chosen if self.exclusion(a.address) is None]
-
