@@ -226,19 +226,18 @@ class Loaders:
         # the page's time (bench/RESULTS.md, api).
         rows: dict[UUID, list[ParticipantRow]] = defaultdict(list)
         workspace = self.viewer.workspace_id
+        # Their people's columns, of the same workspace as every read of a person; or not even
+        # their person's id, which only their people's views use.
+        person, joined = "NULL", ""
+        if people:
+            person = ", ".join(("p.person_id", *(f"c.{c}" for c in PersonRow.COLUMNS)))
+            joined = " LEFT JOIN person c ON c.id = p.person_id AND c.workspace_id = p.workspace_id"
         for chunk in chunked(list(ids)):
             statement = Statement()
             sql = (
-                "SELECT p.message_id, p.role, p.position, p.address, p.domain, p.name, p.person_id"
+                f"SELECT p.message_id, p.role, p.position, p.address, p.domain, p.name, {person}"
+                f" FROM participant p{joined}"
             )
-            if people:
-                sql += "".join(f", c.{column}" for column in PersonRow.COLUMNS)
-            sql += " FROM participant p"
-            if people:
-                # Of the same workspace, as every read of a person is.
-                sql += (
-                    " LEFT JOIN person c ON c.id = p.person_id AND c.workspace_id = p.workspace_id"
-                )
             # At most a page of each role: a message may name fifty thousand addresses, and
             # a page of such messages must not read them all.
             sql += (
@@ -249,22 +248,14 @@ class Loaders:
             # The same few messages and people come back row after row.
             uuid = UUIDs(chunk)
             made: dict[UUID, PersonRow] = {}
-            for (
-                message_id,
-                role,
-                position,
-                address,
-                domain,
-                name,
-                person,
-                *values,
-            ) in await statement.tuples(sql):
-                person_id = None if person is None else uuid(person)
+            for found in await statement.tuples(sql):
+                message_id, role, position, address, domain, name, person_id = found[:7]
                 contact = None
-                if person_id is not None and values and values[0] is not None:
+                if person_id is not None:
+                    person_id = uuid(person_id)
                     contact = made.get(person_id)
-                    if contact is None:
-                        contact = made[person_id] = PersonRow(person_id, workspace, values)
+                    if contact is None and found[7] is not None:
+                        contact = made[person_id] = PersonRow(person_id, workspace, found[7:])
                 rows[uuid(message_id)].append(
                     ParticipantRow(_ROLE[role], position, address, domain, name, person_id, contact)
                 )
@@ -417,8 +408,9 @@ class ParticipantRow(NamedTuple):
     address: str
     domain: str  # registrable
     name: str | None
+    # Its person, when read with it (`Loaders.participant_people`), else None.
     person_id: UUID | None
-    person: PersonRow | None = None  # when read with it (`Loaders.participant_people`)
+    person: PersonRow | None
 
 
 class AttendeeRow(NamedTuple):

@@ -6,13 +6,15 @@ their people when asked for, and a participant of the team shows none."""
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 
 import pytest
 
 from mailroom.intake import Intake
 from mailroom.intake.port import Incoming
-from tests.graphql.conftest import Api, QueryCounter, Team
+from mailroom.models import Participant, Person
+from tests.graphql.conftest import Api, QueryCounter, Team, make_team
 from tests.helpers import message
 
 FULL = [
@@ -30,6 +32,9 @@ SHAPES = {
     "thread": "person(id: $p) { messages { nodes { thread { emails { nodes { participants { address role person { id } } } } } } } }",
     "interaction": "person(id: $p) { lastEmailInteraction { email { participants { address role person { id } } } } }",
 }
+
+# A statement that reads the participants of given messages, by Tortoise or by hand.
+READS_PARTICIPANTS = re.compile(r'FROM "?participant"?\b[^()]*\bmessage_id"? IN \(')
 
 
 def _lists(data: Any) -> list[list[dict[str, Any]]]:
@@ -106,7 +111,37 @@ async def test_a_page_without_participants_reads_none(
     await api.data(team.alice_token, query, {"p": jane["jane"]})
     counter.statements.clear()
     await api.data(team.alice_token, query, {"p": jane["jane"]})
-    assert not any("FROM participant WHERE message_id" in s for s in counter.statements)
+    reads = [s for s in counter.statements if READS_PARTICIPANTS.search(s)]
+    assert not reads, reads
+    # The same pattern finds them when they are asked for.
+    query = "query($p: ID!) { person(id: $p) { messages { nodes { participants { address } } } } }"
+    counter.statements.clear()
+    await api.data(team.alice_token, query, {"p": jane["jane"]})
+    assert len([s for s in counter.statements if READS_PARTICIPANTS.search(s)]) == 1
+
+
+async def test_a_participant_pointing_at_another_workspaces_person_shows_none(
+    api: Api, team: Team, jane: dict[str, str]
+) -> None:
+    """A participant row naming a person of another workspace (a hostile or broken row: ingest
+    never writes one) shows no person, however the page reads its people."""
+    other = await make_team("initech")
+    await Intake().ingest(
+        other.alice_box, [Incoming(message(sender="alice@initech.com", to="Secret <s@hooli.com>"))]
+    )
+    secret = await Person.get(workspace_id=other.workspace.id, name="Secret")
+    await Participant.filter(workspace_id=team.workspace.id, address="jane@globex.com").update(
+        person_id=secret.id
+    )
+    for query in (
+        "query($p: ID!) { person(id: $p) { messages { nodes { participants { address person { id name } } } } } }",
+        "query($p: ID!) { emails(filter: {person: $p}) { nodes { participants { address person { name } } } } }",
+    ):
+        data = await api.data(team.alice_token, query, {"p": jane["raj"]})
+        shown = {p["address"]: p["person"] for ps in _lists(data) for p in ps}
+        assert shown["jane@globex.com"] is None, shown
+        assert shown["raj@globex.com"]["name"] == "Raj"
+        assert "Secret" not in str(data)
 
 
 SCORE = base64.urlsafe_b64encode(b'[1.5, "00000000-0000-0000-0000-000000000000"]').decode()

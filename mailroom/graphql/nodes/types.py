@@ -108,7 +108,7 @@ async def _participants(
                 role=r.role.value,
                 address=r.address,
                 name=r.name,
-                person=views.get(_contact(team, r)),
+                person=views.get(_contact(team, r)) if views else None,
             )
             for r in rows
         ]
