@@ -2,7 +2,7 @@
 mutations (which import them; these import no domain):
 
 types      Email, Thread, Participant, Person, Company, Event, Attendee; `seen`, the one way
-           to an email
+           to an email; `with_addresses`, a page of people's addresses
 parts      the values they hold: EmailAccess, Attachment, Provenance, the events' enums
 timeline   pages of the emails of some participants (a person's, a company's), newest first
 """
@@ -22,6 +22,7 @@ from mailroom.graphql.nodes.types import (
     ThreadType,
     emails_of,
     seen,
+    with_addresses,
 )
 
 __all__ = [
@@ -37,4 +38,5 @@ __all__ = [
     "person_participants",
     "seen",
     "timeline",
+    "with_addresses",
 ]

@@ -14,7 +14,7 @@ from tortoise.queryset import QuerySet
 
 from mailroom.graphql.context import Info
 from mailroom.graphql.ids import parse_id
-from mailroom.graphql.nodes import CompanyType, PersonType
+from mailroom.graphql.nodes import CompanyType, PersonType, with_addresses
 from mailroom.graphql.nodes.parts import StrengthLevelType
 from mailroom.graphql.relay import Connection, in_creation_order, paginate
 from mailroom.models import CompanyDomain, Person, PersonEmail
@@ -155,7 +155,9 @@ class PeopleQueries:
             query = _filter_figures(
                 query, filter, info.context.loaders.levels, info.context.loaders.now
             )
-        return await _ordered(query, order_by, first, after, PersonType.of)
+        found = await _ordered(query, order_by, first, after, PersonType.of)
+        await with_addresses(info, found.nodes)
+        return found
 
     @strawberry.field
     async def person(self, info: Info, id: strawberry.ID) -> PersonType | None:  # noqa: A002
