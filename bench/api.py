@@ -176,9 +176,12 @@ async def build(database_url: str, path: Path, batch_size: int) -> None:
             if pool is not None:
                 pool.close()
         if not settings.is_sqlite:
-            # Autovacuum would analyze the new rows within a minute or so anyway; doing it now
-            # keeps the plans, and so the figures, from depending on when it last ran.
-            await connections.get("default").execute_script("ANALYZE")
+            # Autovacuum would vacuum and analyze the new rows within a minute or so (inserts
+            # alone call for it since PostgreSQL 13); doing it now keeps the plans, and so the
+            # figures, from depending on when it last ran, and on a server that runs without
+            # autovacuum (as test servers do) from visiting the table in every index-only scan
+            # (no page is marked all-visible until a vacuum): timeline 6.1-7.3 -> 4.9-5.8 ms.
+            await connections.get("default").execute_script("VACUUM (ANALYZE)")
     finally:
         await close_database()
 
@@ -636,7 +639,7 @@ def report(
         f"messages into alice's import mailbox, record creation ALL: {counts.people:,} people at "
         f"{counts.companies:,} companies (the team's own records left out, as the API does). "
         "SQLite with the planner statistics Mailroom samples when it opens a database; "
-        "PostgreSQL after ANALYZE, as autovacuum leaves it. "
+        "PostgreSQL after VACUUM (ANALYZE), as autovacuum leaves it. "
         "One `mailroom serve` process (MAILROOM_HTTP_WORKERS=1: uvicorn on uvloop, HTTP API "
         "only) on loopback; "
         f"{args.clients} concurrent keep-alive clients (a minimal HTTP/1.1 client on asyncio, "
