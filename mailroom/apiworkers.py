@@ -1,17 +1,21 @@
 """`serve`'s API-only worker processes: more processes answering HTTP on the socket the main
 process bound, so that the API uses every core (one Python process uses one).
 
-The main process binds the listening socket once and hands it to each worker as it spawns it,
-as uvicorn's own `--workers` supervisor does: every process accepts from the one queue, so an
-idle process takes the next connection and a busy one does not, a worker that dies or is still
-starting strands no connection in a queue of its own, and no other program can bind the port
-beside them. SO_REUSEPORT would let any process of the same user do that, and deals
-connections out by a hash of their addresses, to busy and idle processes alike. Its one
-advantage: a burst of keep-alive connections is shared out evenly, where with one queue 32
-opened at once went 27/5, 21/11, 12/20, 25/7 and 25/7 between two processes (measured); both
-processes still work all the time, so throughput is the same, but the clients of the busier
-one wait longer (a higher p99). Load balancers and browsers open connections over time, not
-all at once.
+The main process binds the port for all of them before any starts, one listening socket per
+process in one SO_REUSEPORT group (Linux), and hands each worker its own as it spawns it (the
+same one again to a worker started in place of one that died). Each process then accepts from
+a queue of its own, and the kernel deals new connections out between the queues by a hash of
+their addresses. With one queue for all, as uvicorn's own `--workers` has, whichever process
+woke first on a burst took every connection waiting (uvloop accepts until the queue is empty):
+32 keep-alive connections opened at once went all to one process in 3 of 18 rounds of
+bench/api.py, which then answered them alone on one core. What a queue per process costs: a
+connection dealt to a busy process waits for it even when another is idle (the API's requests
+are alike, so that evens out), and one dealt to a worker that is starting or being started
+again waits in its queue (the main process holds every socket, so none is lost) for the second
+or so that takes. The port is first bound alone, so that a port any other program holds (a
+second Mailroom's group included) stops `serve` with an error as before; the group's members
+must share the user id, as the kernel requires. Elsewhere than Linux (no balancing
+SO_REUSEPORT) every process accepts from the one socket.
 
 Workers are spawned, not forked: the main process holds database threads and connections that
 a fork would copy half-alive. Each dies with the main process, however that ends (a kill -9
@@ -34,7 +38,7 @@ import logging
 import multiprocessing
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -95,13 +99,13 @@ def run_worker(entry: str, parent: int, *args: Any) -> None:
 
 
 class ApiWorkers:
-    """`count` processes running `entry(*args)` (`module:function`), kept running until
-    `stop`."""
+    """Processes running `entry(*args)` (`module:function`), one for each of `args`, kept
+    running until `stop`."""
 
-    def __init__(self, count: int, entry: str, args: tuple[Any, ...]) -> None:
-        self.count = count
+    def __init__(self, entry: str, args: Sequence[tuple[Any, ...]]) -> None:
+        # One process per tuple of arguments, each started again with its own.
         self.entry = entry
-        self.args = args
+        self.args = list(args)
         self.processes: list[BaseProcess] = []
         self.stopping = False
         self._deaths = SlidingWindow(CRASH_LOOP - 1, 60.0)
@@ -110,10 +114,10 @@ class ApiWorkers:
     def start(self) -> None:
         """Start them all. Called on the thread that lives as long as they may (the main
         thread): the kernel's death signal is tied to the thread that started a process."""
-        self.processes = [self._spawn() for _ in range(self.count)]
+        self.processes = [self._spawn(index) for index in range(len(self.args))]
 
-    def _spawn(self) -> BaseProcess:
-        args = (self.entry, os.getpid(), *self.args)
+    def _spawn(self, index: int) -> BaseProcess:
+        args = (self.entry, os.getpid(), *self.args[index])
         process = self._context.Process(target=run_worker, args=args, name="mailroom-api")
         process.start()
         return process
@@ -139,7 +143,7 @@ class ApiWorkers:
                     f"pid {process.pid}, {_how(code)}): see the log above"
                 )
             log.error("API worker process %s %s; starting another", process.pid, _how(code))
-            self.processes[index] = self._spawn()
+            self.processes[index] = self._spawn(index)
 
     def stop(self) -> None:
         """Ask every worker to finish (SIGTERM: uvicorn's graceful shutdown) and wait; kill

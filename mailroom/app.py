@@ -2,7 +2,7 @@
 API, `/health` and `/metrics`, status.py, and `/oauth/callback`, where providers send a consent
 back) whose lifespan runs everything else (`bootstrap.running`); `run_server` serves it, and
 `/metrics` on a port of its own if asked, with API-only worker processes beside it on the same
-socket (`serve_api`, apiworkers.py) when `http_workers` asks for more than one."""
+port (`serve_api`, apiworkers.py) when `http_workers` asks for more than one."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import gc
 import socket
+import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, Literal
@@ -79,9 +80,11 @@ WORKER = "mailroom.app:serve_api"  # what an API worker process runs
 async def run_server(settings: Settings, roles: Roles = EVERYTHING) -> None:
     """Serve until interrupted: what `roles` asks for (everything, by default) in this
     process, and with `http_workers` over 1, that many less one API-only processes beside it on
-    the same socket (apiworkers.py)."""
+    the same port (apiworkers.py)."""
     logs.configure(settings.log_format)
-    with _bind(settings.http_host, settings.http_port, "the API", "HTTP") as api:
+    processes = settings.http_workers if roles.api else 1
+    with _listeners(settings.http_host, settings.http_port, processes) as sockets:
+        api = sockets[0]
         async with running(settings, roles) as services:
             if settings.http_workers == 1 or not roles.api:
                 log_banner(settings, services)
@@ -89,7 +92,7 @@ async def run_server(settings: Settings, roles: Roles = EVERYTHING) -> None:
                 return
             board = Board(running_of(services))
             values = settings.model_dump()  # plain values: no import before the lifeline
-            workers = ApiWorkers(settings.http_workers - 1, WORKER, (values, api, board))
+            workers = ApiWorkers(WORKER, [(values, other, board) for other in sockets[1:]])
             workers.start()
             log_banner(settings, services)
             publishing = asyncio.create_task(keep_publishing(board, services))
@@ -184,12 +187,37 @@ class _Listener(uvicorn.Server):
         yield
 
 
-def _bind(host: str, port: int, what: str, setting: str | None = None) -> socket.socket:
+@contextmanager
+def _listeners(host: str, port: int, count: int) -> Iterator[list[socket.socket]]:
+    """The API's listening sockets, one for each of `count` processes: on Linux each its own, of
+    one SO_REUSEPORT group, so that each process has a queue of its own (apiworkers.py says
+    why); elsewhere the one socket for all."""
+    if count == 1 or not _BALANCED:
+        with _bind(host, port, "the API", "HTTP") as one:
+            yield [one] * count
+        return
+    # Bound alone first: a port another program holds, another group included, is an error.
+    with _bind(host, port, "the API", "HTTP") as alone:
+        port = alone.getsockname()[1]
+    with contextlib.ExitStack() as stack:
+        yield [
+            stack.enter_context(_bind(host, port, "the API", "HTTP", reuse_port=True))
+            for _ in range(count)
+        ]
+
+
+# Linux deals a group's connections out between its sockets; BSDs give them to one of them.
+_BALANCED = sys.platform == "linux" and hasattr(socket, "SO_REUSEPORT")
+
+
+def _bind(
+    host: str, port: int, what: str, setting: str | None = None, *, reuse_port: bool = False
+) -> socket.socket:
     """A listening socket, or one line saying which setting names the port that is taken."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     setting = setting or what.upper()
     try:
-        return socket.create_server((host, port), family=family)
+        return socket.create_server((host, port), family=family, reuse_port=reuse_port)
     except OSError as error:
         raise SettingsError(
             f"cannot listen for {what} on {host}:{port} (MAILROOM_{setting}_HOST, "

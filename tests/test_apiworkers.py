@@ -10,7 +10,7 @@ from mailroom.errors import WorkerError
 
 
 def test_a_dead_worker_is_started_again_until_they_keep_dying() -> None:
-    workers = ApiWorkers(1, "os:_exit", (3,))  # a worker that exits at once, with code 3
+    workers = ApiWorkers("os:_exit", [(3,)])  # a worker that exits at once, with code 3
     workers.start()
     seen = set()
     try:

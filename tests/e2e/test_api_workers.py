@@ -285,6 +285,44 @@ def test_a_worker_that_dies_is_replaced_and_kill_9_leaves_none(
     _wait_closed(serve.http)
 
 
+def test_a_burst_of_connections_is_shared_between_the_processes_and_the_port_is_theirs(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """32 keep-alive connections opened at once, as a proxy's pool is: each process gets a
+    share (with one accept queue for all, the first to wake took every one at times). And the
+    port stays theirs: a second `serve` on it stops with the error a taken port gives."""
+    with _serve(settings, tmp_path) as serve:
+        connections = [socket.create_connection(("127.0.0.1", serve.http)) for _ in range(32)]
+        try:
+            for connection in connections:
+                connection.sendall(b"GET /health HTTP/1.1\r\nHost: mailroom\r\n\r\n")
+            for connection in connections:
+                assert connection.recv(64).startswith(b"HTTP/1.1 200")
+            owners = [serve.owner(c.getsockname()[1]) for c in connections]
+        finally:
+            for connection in connections:
+                connection.close()
+        shares = {pid: owners.count(pid) for pid in serve.listening(serve.http)}
+        # Dealt out by a hash of the addresses: fewer than 4 of 32 is a chance in 400,000.
+        assert len(shares) == 2 and min(shares.values()) >= 4, shares
+
+        env = {
+            **os.environ,
+            "MAILROOM_DATABASE_URL": settings.database_url,
+            "MAILROOM_DATA_DIR": str(settings.data_dir),
+            "MAILROOM_HTTP_PORT": str(serve.http),
+            "MAILROOM_SMTP_ENABLED": "false",
+            "MAILROOM_HTTP_WORKERS": "2",
+        }
+        env.pop("MAILROOM_CONFIG", None)
+        second = subprocess.run(
+            [sys.executable, "-m", "mailroom", "serve"], env=env, capture_output=True, timeout=120
+        )
+        assert second.returncode != 0
+        assert f"cannot listen for the API on 127.0.0.1:{serve.http}" in second.stderr.decode()
+        assert serve.process.poll() is None
+
+
 def test_mutations_in_the_worker_while_the_main_process_ingests(
     settings: Settings, tmp_path: Path
 ) -> None:
