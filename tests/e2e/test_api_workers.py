@@ -323,6 +323,33 @@ def test_a_burst_of_connections_is_shared_between_the_processes_and_the_port_is_
         assert serve.process.poll() is None
 
 
+def test_connections_dealt_to_a_dead_worker_wait_for_the_next_one(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Each process has its own queue, and the kernel keeps dealing connections to a worker's
+    while it is dead: the main process holds the socket, so they wait there for the worker
+    started in its place, and every one is answered."""
+    with _serve(settings, tmp_path) as serve:
+        main = serve.process.pid
+        [worker] = [p for p in serve.listening(serve.http) if p != main]
+        os.kill(worker, signal.SIGKILL)
+        _wait_gone([worker])
+        connections = [
+            socket.create_connection(("127.0.0.1", serve.http), timeout=60) for _ in range(32)
+        ]
+        try:
+            for connection in connections:
+                connection.sendall(b"GET /health HTTP/1.1\r\nHost: mailroom\r\n\r\n")
+            answers = [connection.recv(64) for connection in connections]
+            owners = {serve.owner(c.getsockname()[1]) for c in connections}
+        finally:
+            for connection in connections:
+                connection.close()
+        assert all(a.startswith(b"HTTP/1.1 200") for a in answers), answers
+        [replaced] = [p for p in serve.wait_workers(2, frozenset({worker})) if p != main]
+        assert owners == {main, replaced}
+
+
 def test_mutations_in_the_worker_while_the_main_process_ingests(
     settings: Settings, tmp_path: Path
 ) -> None:
