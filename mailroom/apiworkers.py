@@ -1,21 +1,23 @@
 """`serve`'s API-only worker processes: more processes answering HTTP on the socket the main
 process bound, so that the API uses every core (one Python process uses one).
 
-The main process binds the port for all of them before any starts, one listening socket per
-process in one SO_REUSEPORT group (Linux), and hands each worker its own as it spawns it (the
-same one again to a worker started in place of one that died). Each process then accepts from
-a queue of its own, and the kernel deals new connections out between the queues by a hash of
-their addresses. With one queue for all, as uvicorn's own `--workers` has, whichever process
-woke first on a burst took every connection waiting (uvloop accepts until the queue is empty):
-32 keep-alive connections opened at once went all to one process in 3 of 18 rounds of
-bench/api.py, which then answered them alone on one core. What a queue per process costs: a
-connection dealt to a busy process waits for it even when another is idle (the API's requests
-are alike, so that evens out), and one dealt to a worker that is starting or being started
-again waits in its queue (the main process holds every socket, so none is lost) for the second
-or so that takes. The port is first bound alone, so that a port any other program holds (a
-second Mailroom's group included) stops `serve` with an error as before; the group's members
-must share the user id, as the kernel requires. Elsewhere than Linux (no balancing
-SO_REUSEPORT) every process accepts from the one socket.
+The main process binds the port for all of them before any starts, one socket per process in
+one SO_REUSEPORT group (Linux), and hands each worker its own as it spawns it (the same one
+again to a worker started in place of one that died). Each process then accepts from a queue
+of its own, and the kernel deals new connections out between the queues by a hash of their
+addresses. With one queue for all, as uvicorn's own `--workers` has, whichever process woke
+first on a burst took every connection waiting (uvloop accepts until the queue is empty): 32
+keep-alive connections opened at once went all to one process in 3 of 18 rounds of
+bench/api.py, which then answered them alone on one core. A worker's socket listens only once
+the worker starts serving (a socket is dealt connections only while it listens), so none waits
+for a worker's first start. What a queue per process costs: a connection dealt to a busy
+process waits for it even when another is idle (the API's requests are alike, so that evens
+out), and one dealt to a worker that died waits in its queue (the main process holds every
+socket, so none is lost) for the second or so that starting another takes. The port is first
+bound alone, so that a port any other program holds (a second Mailroom's group included) stops
+`serve` with an error as before; the group's members must share the user id, as the kernel
+requires. Elsewhere than Linux (no balancing SO_REUSEPORT) every process accepts from the one
+socket.
 
 Workers are spawned, not forked: the main process holds database threads and connections that
 a fork would copy half-alive. Each dies with the main process, however that ends (a kill -9

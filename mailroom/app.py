@@ -200,10 +200,18 @@ def _listeners(host: str, port: int, count: int) -> Iterator[list[socket.socket]
     with _bind(host, port, "the API", "HTTP") as alone:
         port = alone.getsockname()[1]
     with contextlib.ExitStack() as stack:
-        yield [
-            stack.enter_context(_bind(host, port, "the API", "HTTP", reuse_port=True))
-            for _ in range(count)
-        ]
+        sockets = [stack.enter_context(_bind(host, port, "the API", "HTTP", reuse_port=True))]
+        # The workers' are bound but not listening: the kernel deals a socket connections only
+        # once it listens, which uvicorn does in the worker when it is ready to accept, so
+        # none waits for a worker that is still starting.
+        family = sockets[0].family
+        for _ in range(count - 1):
+            other = stack.enter_context(socket.socket(family, socket.SOCK_STREAM))
+            other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            other.bind(sockets[0].getsockname()[:2])
+            sockets.append(other)
+        yield sockets
 
 
 # Linux deals a group's connections out between its sockets; BSDs give them to one of them.
