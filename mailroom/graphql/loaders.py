@@ -89,9 +89,8 @@ class Loaders:
         self.message = Pages(self._messages)
         self.bodies = DataLoader(self._bodies)
         self.thread = DataLoader(_by_id(Thread, workspace))
-        self.person_emails = DataLoader(_grouped("person_email", "person_id", "address", workspace))
-        # The same, for a page of people at once.
-        self.addresses = Pages(_grouped("person_email", "person_id", "address", workspace))
+        # A person's addresses, or a page of people's at once (`nodes.with_addresses`).
+        self.person_emails = Pages(_grouped("person_email", "person_id", "address", workspace))
         self.company_domains = DataLoader(
             _grouped("company_domain", "company_id", "domain", workspace)
         )

@@ -86,9 +86,10 @@ async def timeline(
     size = page_size(first)
     cursor = decode_time(after) if after is not None else None
     found: dict[tuple[datetime, UUID], MessageRow] = {}
+    workspace_id = info.context.workspace.id
     for term in terms:
         statement = Statement()
-        chosen = _newest(statement, info, term, size + 1, cursor, sent_after, sent_before)
+        chosen = _newest(statement, workspace_id, term, size + 1, cursor, sent_after, sent_before)
         for sent_at, row in await info.context.loaders.newest(statement, chosen):
             found[sent_at, row.id] = row
     newest = sorted(found, reverse=True)[: size + 1]
@@ -109,7 +110,7 @@ async def person_timeline(
 
 def _newest(
     statement: Statement,
-    info: Info,
+    workspace_id: UUID,
     term: Term,
     limit: int,
     cursor: tuple[datetime, UUID] | None,
@@ -120,7 +121,7 @@ def _newest(
     the cursor: written by hand (`loaders.Loaders._messages` says why)."""
     sql = (
         "SELECT DISTINCT message_id, sent_at FROM participant"
-        f" WHERE workspace_id = {statement.mark(info.context.workspace.id)}"
+        f" WHERE workspace_id = {statement.mark(workspace_id)}"
         f" AND {term.column} = {statement.mark(term.value)}"
     )
     if sent_after is not None:

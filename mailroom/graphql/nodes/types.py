@@ -583,7 +583,7 @@ async def with_addresses(info: Info, people: list[PersonType]) -> list[PersonTyp
     """A page of people, with their addresses read for the whole page when the query asks for
     them (a Person's `emails`, the one field of that name without fields of its own)."""
     if people and any(not f.selections for f in info.context.below(info, "emails")):
-        found = await info.context.loaders.addresses.load_many([p.row.id for p in people])
+        found = await info.context.loaders.person_emails.load_many([p.row.id for p in people])
         for person, addresses in zip(people, found, strict=True):
             person.addresses = addresses
     return people
